@@ -1,0 +1,48 @@
+from django.db import models
+
+from console.choices import SubscriptionState, SyncPhase
+
+from .base import TimestampedModel
+from .groups import Group
+from .instances import Instance
+from .rules import MqRule
+from .targets import Target
+
+
+class Subscription(TimestampedModel):
+    """An instance's changes delivered to a target. A TiCDC changefeed and a CCR job are this object, by name."""
+
+    name = models.CharField(max_length=128, unique=True)
+    group = models.ForeignKey(Group, on_delete=models.CASCADE, db_column="group_id", related_name="subscriptions")
+    instance = models.ForeignKey(Instance, on_delete=models.CASCADE, db_column="instance_id", related_name="subscriptions")
+    target = models.ForeignKey(Target, on_delete=models.PROTECT, db_column="target_id", related_name="subscriptions")
+    mq_rule = models.ForeignKey(
+        MqRule, null=True, blank=True, on_delete=models.SET_NULL, db_column="mq_rule_id", related_name="subscriptions"
+    )
+    tables = models.TextField(default="*.*", help_text="comma separated schema.table patterns (* wildcards, ! excludes)")
+    field_list = models.TextField(blank=True, default="", help_text="Bifrost FieldList: comma separated columns; empty = all")
+    filter_query = models.BooleanField(default=False, help_text="Bifrost FilterQuery: drop DDL/query events")
+    filter_update = models.BooleanField(default=False, help_text="Bifrost FilterUpdate: drop updates changing no selected field")
+    must_be_success = models.BooleanField(default=True, help_text="Bifrost MustBeSuccess: retry forever instead of skipping")
+    state = models.CharField(max_length=16, choices=SubscriptionState.choices, default=SubscriptionState.NORMAL)
+    phase = models.CharField(max_length=16, choices=SyncPhase.choices, default=SyncPhase.INCREMENTAL)
+    options = models.JSONField(default=dict, blank=True, help_text="sink_config, dispatchers, host mapping, …")
+    start_ts = models.BigIntegerField(default=0)
+    target_ts = models.BigIntegerField(default=0)
+    error = models.TextField(blank=True, default="")
+    error_wait_data = models.JSONField(null=True, blank=True, help_text="the event that keeps failing")
+    error_count = models.PositiveBigIntegerField(default=0)
+    skipped_count = models.PositiveBigIntegerField(default=0)
+    skip_next = models.BooleanField(default=False, help_text="operator's 'miss': skip the failing event once")
+    fullsync_total = models.BigIntegerField(default=0)
+    fullsync_done = models.BigIntegerField(default=0)
+    fullsync_state = models.JSONField(default=dict, blank=True, help_text="table and last primary key copied")
+    fullsync_started = models.DateTimeField(null=True, blank=True)
+    created_by = models.CharField(max_length=64, blank=True, default="")
+
+    class Meta:
+        db_table = "subscriptions"
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
