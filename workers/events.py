@@ -1,0 +1,72 @@
+"""What the dump loop hands to sinks: row changes and DDL, each with its binlog position.
+
+A change's `position` is the binlog coordinate of the *transaction end*
+(file, end position of its XID/COMMIT event): the only places a reader can
+resume from. `seq` orders changes inside that transaction, so
+(file number, pos, seq) is unique and monotonic over the binlog; sinks that
+need a version or a dedupe key derive it from `commit_seq` and `seq`.
+"""
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+
+@dataclass(frozen=True, order=True)
+class Position:
+    binlog_file: str = ""
+    binlog_pos: int = 0
+    gtid: str = ""  # GTID of the transaction (MariaDB 'd-s-n' or MySQL 'uuid:n'), "" when unknown
+
+    @property
+    def file_number(self) -> int:
+        suffix = self.binlog_file.rsplit(".", 1)[-1]
+        return int(suffix) if suffix.isdigit() else 0
+
+    @property
+    def commit_seq(self) -> int:
+        """Monotonic in binlog order: (file number << 32) | end position (DESIGN.md section 6)."""
+        return (self.file_number << 32) | self.binlog_pos
+
+
+@dataclass
+class RowChange:
+    schema: str
+    table: str
+    type: str  # "INSERT" | "UPDATE" | "DELETE"
+    row: dict  # the after image (INSERT, UPDATE) or the deleted row (DELETE)
+    old: Optional[dict]  # the before image of an UPDATE, else None
+    primary_key: tuple  # primary key column names, in key order ((): the table has none)
+    position: Position
+    seq: int = 0  # index of this change inside its transaction
+    timestamp: int = 0  # event timestamp, seconds since the epoch
+    xid: int = 0
+
+    @property
+    def key_values(self) -> tuple:
+        return tuple(self.row.get(c) for c in self.primary_key)
+
+    @property
+    def old_key_values(self) -> tuple:
+        return tuple((self.old or self.row).get(c) for c in self.primary_key)
+
+
+@dataclass
+class SchemaChange:
+    schema: str
+    table: str  # may be "" for database-level statements
+    type: str  # "CREATE" | "ALTER" | "ERASE" | "TRUNCATE" | "RENAME" | "CINDEX" | "DINDEX" | "QUERY"
+    query: str
+    position: Position
+    seq: int = 0
+    timestamp: int = 0
+
+
+@dataclass
+class Batch:
+    """Whole transactions, in binlog order. `end` is the position to commit once the batch is delivered."""
+
+    changes: list = field(default_factory=list)
+    end: Optional[Position] = None
+    transactions: list = field(default_factory=list)  # [(begin_index, end_index, Position)] for with_trx/TRANSACTION_ORDER
+
+
+Change = Any  # RowChange | SchemaChange
