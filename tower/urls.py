@@ -1,7 +1,10 @@
+"""Top-level URL map. Each surface has its own urls module (DESIGN.md section 8)."""
 from django.contrib import admin
 from django.urls import include, path
 
 urlpatterns = [
     path("admin/", admin.site.urls),
-    path("", include("console.urls")),
+    path("api/", include("console.api.urls")),  # native REST API, OpenAPI schema and docs, TiCDC /api/v1/
+    path("", include("console.api.compat.urls")),  # manager MetaData, Bifrost, CCR, /metrics
+    path("", include("console.urls")),  # the browser console
 ]
