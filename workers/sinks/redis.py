@@ -1,0 +1,148 @@
+"""redis://host:port/db?key=<template>&mode=set|list&ttl=N
+
+set mode (default): INSERT/UPDATE SET the key to the row as a JSON object
+(with an expiry when ttl is given), DELETE removes the key; an UPDATE that
+changes a key column deletes the old key. list mode: LPUSH each change as a
+JSON event onto the key. A batch is one MULTI/EXEC round trip, so a batch is
+applied whole or (connection lost) not acknowledged at all; replays are
+harmless because SET/DEL by key are idempotent.
+
+Key templates: `{$SchemaName}`, `{$TableName}`, `{$EventType}` and
+`{$<column>}` (a column of the row). The default key is
+`{$SchemaName}-{$TableName}-{$<primary key>}`, the values of a composite key
+joined by `-`; a table without a primary key is keyed by an md5 of the row.
+"""
+import hashlib
+import re
+from urllib.parse import parse_qs, urlsplit
+
+import redis
+
+from .base import Sink, SinkError
+from .encoding import dumps, json_row, key_text
+
+PLACEHOLDER = re.compile(r"\{\$([^}]+)\}")
+DEFAULT_TEMPLATE = "{$SchemaName}-{$TableName}-{$__pk__}"
+
+
+class KeyTemplate:
+    """Renders a key for (change, row image). Compiled once per subscription."""
+
+    def __init__(self, template: str):
+        self.template = template or DEFAULT_TEMPLATE
+        self.parts = []  # literal strings and ("var", name)
+        last = 0
+        for match in PLACEHOLDER.finditer(self.template):
+            if match.start() > last:
+                self.parts.append(self.template[last:match.start()])
+            self.parts.append(("var", match.group(1)))
+            last = match.end()
+        if last < len(self.template):
+            self.parts.append(self.template[last:])
+        self.columns = {p[1] for p in self.parts if isinstance(p, tuple)} - {"SchemaName", "TableName", "EventType"}
+
+    def render(self, change, row) -> str:
+        out = []
+        for part in self.parts:
+            if isinstance(part, str):
+                out.append(part)
+                continue
+            name = part[1]
+            if name == "SchemaName":
+                out.append(change.schema)
+            elif name == "TableName":
+                out.append(change.table)
+            elif name == "EventType":
+                out.append(change.type.lower())
+            elif name == "__pk__":
+                if change.primary_key:
+                    out.append("-".join(key_text(row.get(c)) for c in change.primary_key))
+                else:
+                    out.append(hashlib.md5(dumps(row).encode()).hexdigest())
+            elif name in row:
+                out.append(key_text(row[name]))
+            else:
+                raise SinkError(
+                    f"key template {self.template!r} names column '{name}' that {change.schema}.{change.table} lacks",
+                    retryable=False,
+                )
+        return "".join(out)
+
+
+def list_event(change) -> str:
+    position = change.position
+    return dumps({
+        "SchemaName": change.schema,
+        "TableName": change.table,
+        "EventType": change.type.lower(),
+        "Rows": json_row(change.row),
+        "Old": json_row(change.old),
+        "BinlogFile": position.binlog_file,
+        "BinlogPosition": position.binlog_pos,
+        "Gtid": position.gtid,
+        "Seq": change.seq,
+        "Timestamp": change.timestamp,
+    })
+
+
+class RedisSink(Sink):
+    def __init__(self, uri, options=None, subscription=None):
+        super().__init__(uri, options, subscription)
+        parts = urlsplit(uri)
+        query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+        options = self.options or {}
+        self.mode = (options.get("mode") or query.get("mode") or "set").lower()
+        if self.mode not in ("set", "list"):
+            raise SinkError(f"redis mode must be 'set' or 'list', not '{self.mode}'", retryable=False)
+        self.template = KeyTemplate(options.get("key") or query.get("key") or DEFAULT_TEMPLATE)
+        try:
+            self.ttl = int(options.get("ttl") or query.get("ttl") or 0)
+        except ValueError:
+            raise SinkError("redis ttl must be a whole number of seconds", retryable=False) from None
+        path = parts.path.strip("/")
+        self.client = redis.Redis(
+            host=parts.hostname or "127.0.0.1", port=parts.port or 6379, db=int(path) if path.isdigit() else 0,
+            username=parts.username or None, password=parts.password or None,
+            socket_timeout=10, socket_connect_timeout=5,
+        )
+
+    def write(self, batch) -> None:
+        pipe = self.client.pipeline(transaction=True)
+        commands = 0
+        for change in batch.changes:
+            if not hasattr(change, "row"):  # a SchemaChange: nothing to store in a key-value target
+                continue
+            commands += self._queue(pipe, change)
+        if not commands:
+            return
+        try:
+            pipe.execute()
+        except redis.ResponseError as exc:
+            raise SinkError(f"redis refused a command: {exc}", retryable=True) from exc
+        except redis.RedisError as exc:
+            raise SinkError(f"redis write failed: {exc}", retryable=True) from exc
+
+    def _queue(self, pipe, change) -> int:
+        if self.mode == "list":
+            pipe.lpush(self.template.render(change, change.row), list_event(change))
+            return 1
+        key = self.template.render(change, change.row)
+        if change.type == "DELETE":
+            pipe.delete(key)
+            return 1
+        if change.type == "UPDATE" and change.old is not None:
+            old_key = self.template.render(change, change.old)
+            if old_key != key:
+                pipe.delete(old_key)
+        value = dumps(change.row)
+        if self.ttl > 0:
+            pipe.set(key, value, ex=self.ttl)
+        else:
+            pipe.set(key, value)
+        return 1
+
+    def close(self) -> None:
+        self.client.close()
+
+
+SINK_CLASS = RedisSink
