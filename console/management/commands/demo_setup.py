@@ -1,0 +1,78 @@
+"""Prepare the demo: an admin login, a `demo` group, the local MariaDB as a dumping source, a Redis target.
+
+Idempotent: running it again keeps what is there and prints the same login.
+"""
+import os
+import secrets
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.contrib.auth.models import User
+from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
+
+from console.choices import DumpState, InstanceStatus, MemberRole
+from console.models import AuditLog, Config, Group, Instance, Member, Subscription, SuperAdmin, Target
+from workers import source
+
+DEMO_SCHEMA = "tower_demo"
+
+
+class Command(BaseCommand):
+    help = "Create the demo admin, group, source instance, target and subscription."
+
+    def handle(self, **options):
+        source_url = os.environ.get("TOWER_SOURCE_URL")
+        redis_url = os.environ.get("TOWER_REDIS_URL")
+        if not source_url or not redis_url:
+            raise CommandError("TOWER_SOURCE_URL and TOWER_REDIS_URL must be set (run `make services`)")
+        src = urlsplit(source_url)
+        password_file = settings.DATA_DIR / "demo-admin-password"
+        if not password_file.exists():
+            password_file.write_text(secrets.token_urlsafe(12))
+            password_file.chmod(0o600)
+        password = password_file.read_text().strip()
+
+        conn = source.connect(src.hostname, src.port, src.username or "root", src.password or "")
+        with conn.cursor() as cur:
+            cur.execute(f"CREATE DATABASE IF NOT EXISTS {DEMO_SCHEMA}")
+            cur.execute(
+                f"CREATE TABLE IF NOT EXISTS {DEMO_SCHEMA}.orders (id BIGINT PRIMARY KEY AUTO_INCREMENT, "
+                "customer VARCHAR(64) NOT NULL, amount DECIMAL(12,2) NOT NULL, status ENUM('new','paid','shipped') "
+                "NOT NULL DEFAULT 'new', created_at DATETIME(6) NOT NULL, note JSON NULL)"
+            )
+        position = source.master_status(conn)
+        conn.close()
+
+        with transaction.atomic():
+            admin, created = User.objects.get_or_create(username="admin", defaults={"is_staff": True, "is_superuser": True})
+            admin.is_staff = admin.is_superuser = True
+            admin.set_password(password)
+            admin.save()
+            SuperAdmin.objects.get_or_create(erp="admin")
+            group, _ = Group.objects.get_or_create(name="demo", defaults={"mark": "created by make demo"})
+            Member.objects.get_or_create(erp="admin", group=group, defaults={"role": MemberRole.CREATOR})
+            config = Config.current()
+            config.dump_user, config.dump_password = src.username or "root", src.password or ""
+            config.save()
+            instance = Instance.objects.filter(host=src.hostname, port=src.port).first()
+            if instance is None:
+                instance = Instance.objects.create(
+                    group=group, host=src.hostname, port=src.port, user=src.username or "root",
+                    password=src.password or "", slave_id=config.slave_id + 1, status=InstanceStatus.DUMP,
+                    state=DumpState.ONLINE, binlog_file=position["file"], binlog_pos=position["pos"],
+                    candidates=[settings.WORKER_NAME],
+                )
+                AuditLog.record("make demo", "demo_register", instance, after={"status": "dump"})
+            target, _ = Target.objects.get_or_create(
+                group=group, name="demo-redis",
+                defaults={"uri": f"{redis_url.rsplit('/', 1)[0]}/1?key={{$SchemaName}}-{{$TableName}}-{{$id}}"},
+            )
+            Subscription.objects.get_or_create(
+                name="demo-orders-to-redis",
+                defaults={"group": group, "instance": instance, "target": target, "tables": f"{DEMO_SCHEMA}.*",
+                          "created_by": "admin"},
+            )
+        self.stdout.write(self.style.SUCCESS(
+            f"Tower demo: open http://127.0.0.1:8000/ and log in as  admin / {password}"
+        ))
