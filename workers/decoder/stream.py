@@ -1,0 +1,169 @@
+"""Plug-in point between BinLogStreamReader and the generated decoders.
+
+``fast_rows(event)`` reads the rows body of a library Write/Update/DeleteRowsEvent
+straight from the event's packet buffer, without moving the packet's read
+position, so ``event.rows`` (the library's own decoder) stays available as the
+fallback for anything the generated code cannot reproduce.
+"""
+from __future__ import annotations
+
+import logging
+
+from pymysqlreplication.constants import BINLOG
+
+from .codegen import DecodeMismatch, TableDecoder, Unsupported, table_key
+
+log = logging.getLogger(__name__)
+
+__all__ = ["fast_rows", "DecoderStats", "stats", "decoder_for", "clear_cache"]
+
+
+class DecoderStats:
+    """Counters the metrics code can read (plain ints, monotonically increasing)."""
+
+    __slots__ = (
+        "fast_rows",
+        "fast_events",
+        "fallback_rows",
+        "fallback_events",
+        "decoders_generated",
+        "fallback_reasons",
+    )
+
+    def __init__(self):
+        self.reset()
+
+    def reset(self):
+        self.fast_rows = 0
+        self.fast_events = 0
+        self.fallback_rows = 0
+        self.fallback_events = 0
+        self.decoders_generated = 0
+        self.fallback_reasons = {}
+
+    def snapshot(self):
+        return {
+            "fast_rows": self.fast_rows,
+            "fast_events": self.fast_events,
+            "fallback_rows": self.fallback_rows,
+            "fallback_events": self.fallback_events,
+            "decoders_generated": self.decoders_generated,
+            "fallback_reasons": dict(self.fallback_reasons),
+        }
+
+
+stats = DecoderStats()
+
+_WRITE_DELETE = frozenset(
+    (
+        BINLOG.WRITE_ROWS_EVENT_V1,
+        BINLOG.WRITE_ROWS_EVENT_V2,
+        BINLOG.DELETE_ROWS_EVENT_V1,
+        BINLOG.DELETE_ROWS_EVENT_V2,
+    )
+)
+_UPDATE = frozenset((BINLOG.UPDATE_ROWS_EVENT_V1, BINLOG.UPDATE_ROWS_EVENT_V2))
+
+# table_key(columns) -> TableDecoder, or the reason string when unsupported.
+_DECODERS: dict = {}
+_MAX_DECODERS = 2048
+_ATTR = "_tower_decoder"
+
+
+def clear_cache():
+    """Forget every generated decoder (tests; never needed for correctness)."""
+    _DECODERS.clear()
+
+
+def decoder_for(columns, use_column_name_cache=False):
+    """The TableDecoder for a table map's columns, or a str reason it is unsupported."""
+    key = (table_key(columns), bool(use_column_name_cache))
+    dec = _DECODERS.get(key)
+    if dec is None:
+        try:
+            dec = TableDecoder(columns, use_column_name_cache)
+        except Unsupported as exc:
+            dec = f"unsupported: {exc}"
+            log.info("fast decoder falls back to the library: %s", dec)
+        if len(_DECODERS) >= _MAX_DECODERS:
+            _DECODERS.clear()
+        _DECODERS[key] = dec
+        stats.decoders_generated += 1
+    return dec
+
+
+def _fallback(event, wanted, reason):
+    rows = event.rows
+    stats.fallback_rows += len(rows)
+    stats.fallback_events += 1
+    reasons = stats.fallback_reasons
+    reasons[reason] = reasons.get(reason, 0) + 1
+    if wanted is None:
+        return rows
+    return [
+        {k: {n: v for n, v in part.items() if n in wanted} for k, part in row.items()}
+        for row in rows
+    ]
+
+
+def fast_rows(event, wanted=None):
+    """Decode a library Write/Update/DeleteRowsEvent's rows with a generated decoder.
+
+    Returns the same list of row dicts as ``event.rows`` ({"values",
+    "none_sources"} or {"before_values", "before_none_sources",
+    "after_values", "after_none_sources"}).  ``wanted``: None for every column,
+    or a set of column names (a frozenset is fastest); the dicts then hold only
+    those columns, and the others are skipped without building values.
+    Anything not decodable here goes through the library (counted in ``stats``).
+    """
+    if wanted is not None and type(wanted) is not frozenset:
+        wanted = frozenset(wanted)
+    et = event.event_type
+    if et in _WRITE_DELETE:
+        update = False
+    elif et in _UPDATE:
+        update = True
+    else:
+        return _fallback(event, wanted, "event type")
+    d = event.__dict__
+    if d.get("_RowsEvent__rows") is not None:  # already decoded by the library
+        return _fallback(event, wanted, "already decoded")
+    if not event.complete:
+        return _fallback(event, wanted, "incomplete event")
+    cols = event.columns
+    tbl = event.table_map.get(event.table_id)
+    if tbl is not None and tbl.columns is cols:
+        dec = tbl.__dict__.get(_ATTR)
+        if dec is None:
+            dec = decoder_for(cols, d.get("_RowsEvent__use_column_name_cache", False))
+            tbl.__dict__[_ATTR] = dec
+    else:
+        dec = decoder_for(cols, d.get("_RowsEvent__use_column_name_cache", False))
+    if dec.__class__ is str:
+        return _fallback(event, wanted, dec)
+    if event.number_of_columns != dec.ncols:
+        return _fallback(event, wanted, "column count")
+    wrapper = event.packet
+    if wrapper._BinLogPacketWrapper__data_buffer:
+        return _fallback(event, wanted, "packet state")
+    pkt = wrapper.packet
+    pos = pkt._position
+    end = pos + event.event_size - wrapper.read_bytes
+    errors = "ignore" if event._ignore_decode_errors else "strict"
+    try:
+        fn = dec.get(
+            update,
+            event.columns_present_bitmap,
+            event.columns_present_bitmap2 if update else None,
+            wanted,
+            errors,
+        )
+        rows = fn(pkt._data, pos, end)
+    except Unsupported as exc:
+        return _fallback(event, wanted, f"unsupported: {exc}")
+    except Exception as exc:  # DecodeMismatch, struct.error, bad values: the library decides
+        reason = f"{type(exc).__name__}: {exc}" if isinstance(exc, DecodeMismatch) else type(exc).__name__
+        return _fallback(event, wanted, reason)
+    stats.fast_rows += len(rows)
+    stats.fast_events += 1
+    return rows
