@@ -1,0 +1,374 @@
+"""Reading a source's binlog as whole transactions.
+
+`BinlogStream` runs python-mysql-replication's BinLogStreamReader in a thread
+and hands the dump loop complete transactions (`Transaction`), each ending at
+a position the reader can resume from (after its XID / COMMIT, or after a DDL
+statement). The thread lets the dump loop batch naturally: whatever has piled
+up while the sinks were writing is taken in one go, and an idle stream costs
+nothing.
+
+Choices forced by the library (see ../shared/notes/binlog-facts.md):
+- file/pos resume uses `is_mariadb=False, resume_stream=True`; GTID resume uses
+  `auto_position` (with `is_mariadb=True` on MariaDB) and `blocking=True`.
+- Column names come from binlog_row_metadata=FULL; `use_column_name_cache` is
+  never used, so rows written before an ALTER keep their own column names.
+- The library silently reconnects after a lost connection from the middle of a
+  transaction; we turn a lost connection into `StreamLost` instead, and the
+  dump loop restarts from its last committed transaction boundary.
+- Rows of tables nobody wants are never decoded (`.rows` is lazy).
+"""
+import logging
+import queue
+import re
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+
+import pymysql
+from pymysqlreplication import BinLogStreamReader
+from pymysqlreplication.event import (
+    GtidEvent, HeartbeatLogEvent, MariadbGtidEvent, QueryEvent, RotateEvent, XidEvent,
+)
+from pymysqlreplication.row_event import DeleteRowsEvent, UpdateRowsEvent, WriteRowsEvent
+
+from workers.events import Position, RowChange, SchemaChange
+from workers.sinks.encoding import parse_json_columns
+
+log = logging.getLogger(__name__)
+
+HEARTBEAT_SECONDS = 1.0
+READ_TIMEOUT_SECONDS = 6  # no event and no heartbeat for this long: the connection is dead
+
+EVENTS = [
+    QueryEvent, XidEvent, RotateEvent, MariadbGtidEvent, GtidEvent, HeartbeatLogEvent,
+    WriteRowsEvent, UpdateRowsEvent, DeleteRowsEvent,
+]
+
+
+class StreamLost(Exception):
+    """The replication connection broke; restart from the last committed boundary."""
+
+
+class StreamConnection(pymysql.connections.Connection):
+    """A pymysql connection whose lost-connection errors escape the library's mid-transaction reconnect."""
+
+    def _read_packet(self, *args, **kwargs):
+        try:
+            return super()._read_packet(*args, **kwargs)
+        except pymysql.OperationalError as exc:
+            raise StreamLost(f"replication connection lost: {exc.args[-1]}") from exc
+
+
+@dataclass
+class Transaction:
+    changes: list
+    position: Position  # where it ends: a resumable boundary
+    timestamp: int = 0
+    sizes: dict = field(default_factory=dict)  # (schema, table) -> [count, bytes]
+
+
+# --- DDL classification (Bifrost/BinLake event names) ------------------------------------------
+
+_NAME = r"(?:`(?:[^`]|``)+`|[\w$]+)"
+_QUALIFIED = rf"({_NAME})(?:\s*\.\s*({_NAME}))?"
+DDL_PATTERNS = [
+    ("CREATE", re.compile(rf"^\s*CREATE\s+(?:OR\s+REPLACE\s+)?(?:TEMPORARY\s+)?TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?{_QUALIFIED}", re.I)),
+    ("ALTER", re.compile(rf"^\s*ALTER\s+(?:ONLINE\s+)?(?:IGNORE\s+)?TABLE\s+(?:IF\s+EXISTS\s+)?{_QUALIFIED}", re.I)),
+    ("ERASE", re.compile(rf"^\s*DROP\s+(?:TEMPORARY\s+)?TABLE\s+(?:IF\s+EXISTS\s+)?(?:/\*.*?\*/\s*)?{_QUALIFIED}", re.I)),
+    ("TRUNCATE", re.compile(rf"^\s*TRUNCATE\s+(?:TABLE\s+)?{_QUALIFIED}", re.I)),
+    ("RENAME", re.compile(rf"^\s*RENAME\s+TABLE\s+{_QUALIFIED}", re.I)),
+    ("CINDEX", re.compile(rf"^\s*CREATE\s+(?:OR\s+REPLACE\s+)?(?:UNIQUE\s+|FULLTEXT\s+|SPATIAL\s+)?INDEX\s+{_NAME}\s+ON\s+{_QUALIFIED}", re.I)),
+    ("DINDEX", re.compile(rf"^\s*DROP\s+INDEX\s+(?:IF\s+EXISTS\s+)?{_NAME}\s+ON\s+{_QUALIFIED}", re.I)),
+]
+
+
+def _unquote(name):
+    if name and name.startswith("`"):
+        return name[1:-1].replace("``", "`")
+    return name or ""
+
+
+def classify_ddl(query: str, current_schema: str):
+    """(type, schema, table) of a statement; ('QUERY', schema, '') when it names no table we know."""
+    query = re.sub(r"^\s*(/\*.*?\*/\s*)+", "", query, flags=re.S)
+    for kind, pattern in DDL_PATTERNS:
+        match = pattern.match(query)
+        if match:
+            first, second = _unquote(match.group(1)), _unquote(match.group(2))
+            return (kind, first, second) if second else (kind, current_schema, first)
+    return "QUERY", current_schema, ""
+
+
+# --- GTID bookkeeping ------------------------------------------------------------------------
+
+
+class GtidTracker:
+    """The executed GTID set after each transaction, as text to resume from."""
+
+    def __init__(self, start: str, mariadb: bool):
+        self.mariadb = mariadb
+        self.domains = {}
+        self.mysql_set = None
+        if mariadb:
+            for item in filter(None, (s.strip() for s in (start or "").split(","))):
+                self.domains[item.split("-", 1)[0]] = item
+        elif start:
+            from pymysqlreplication.gtid import GtidSet
+            self.mysql_set = GtidSet(start)
+
+    def add(self, gtid: str):
+        if not gtid:
+            return
+        if self.mariadb:
+            self.domains[gtid.split("-", 1)[0]] = gtid
+        else:
+            from pymysqlreplication.gtid import Gtid, GtidSet
+            self.mysql_set = (self.mysql_set or GtidSet(None)) + Gtid(gtid)
+
+    def text(self) -> str:
+        if self.mariadb:
+            return ",".join(self.domains[d] for d in sorted(self.domains, key=lambda d: int(d) if d.isdigit() else d))
+        return str(self.mysql_set) if self.mysql_set is not None else ""
+
+
+# --- the stream ------------------------------------------------------------------------------
+
+
+class BinlogStream:
+    """One replication connection, started at a transaction boundary.
+
+    `wants(schema, table)` decides which tables' rows get decoded.
+    `use_gtid`: resume by `start.gtid` (auto_position) instead of file/pos.
+    """
+
+    def __init__(self, host, port, user, password, server_id, start: Position, *, use_gtid=False,
+                 mariadb=True, wants=None, only_schemas=None, decoder=None, queue_size=20000):
+        self.settings = {"host": host, "port": int(port), "user": user, "passwd": password or "",
+                         "read_timeout": READ_TIMEOUT_SECONDS, "connect_timeout": 5, "charset": "utf8mb4"}
+        self.server_id = server_id
+        self.start_position = start
+        self.use_gtid = use_gtid
+        self.mariadb = mariadb
+        self.wants = wants or (lambda schema, table: True)
+        self.only_schemas = only_schemas
+        self.decoder = decoder
+        self.queue = queue.Queue(maxsize=queue_size)
+        self.last_activity = time.monotonic()
+        self.reader = None
+        self.error = None
+        self._stop = threading.Event()
+        self._thread = None
+        self._json_columns = {}
+        self._ctl = None
+
+    # --- life cycle ---
+
+    def start(self):
+        kwargs = dict(
+            connection_settings=self.settings, server_id=self.server_id, blocking=True, only_events=EVENTS,
+            slave_heartbeat=HEARTBEAT_SECONDS, pymysql_wrapper=StreamConnection, enable_logging=False,
+            only_schemas=self.only_schemas, freeze_schema=False,
+        )
+        if self.use_gtid and self.start_position.gtid:
+            kwargs.update(auto_position=self.start_position.gtid, is_mariadb=self.mariadb)
+        else:
+            kwargs.update(log_file=self.start_position.binlog_file, log_pos=self.start_position.binlog_pos,
+                          resume_stream=True, is_mariadb=False)
+        self.reader = BinLogStreamReader(**kwargs)
+        self._thread = threading.Thread(target=self._run, name="binlog-reader", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self):
+        self._stop.set()
+        reader = self.reader
+        try:
+            # Unblock the reader thread's recv; closing from here would race its own use of the socket.
+            sock = reader._stream_connection._sock if reader is not None else None
+            if sock is not None:
+                sock.shutdown(socket.SHUT_RDWR)
+        except Exception:
+            pass
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        try:
+            if reader is not None:
+                reader.close()
+        except Exception:
+            pass
+        if self._ctl is not None:
+            try:
+                self._ctl.close()
+            except Exception:
+                pass
+
+    def get(self, timeout: float, max_changes: int = 5000) -> list:
+        """Complete transactions read so far (waits up to `timeout` for the first). Raises what the reader hit."""
+        out = []
+        try:
+            item = self.queue.get(timeout=timeout)
+        except queue.Empty:
+            self._raise_error()
+            return out
+        count = 0
+        while True:
+            if isinstance(item, BaseException):
+                if out:  # deliver what came before the failure first, raise it on the next call
+                    self.error = item
+                    return out
+                raise item
+            out.append(item)
+            count += len(item.changes)
+            if count >= max_changes:
+                return out
+            try:
+                item = self.queue.get_nowait()
+            except queue.Empty:
+                return out
+
+    def _raise_error(self):
+        if self.error is not None:
+            error, self.error = self.error, None
+            raise error
+
+    def silent_for(self) -> float:
+        return time.monotonic() - self.last_activity
+
+    # --- the reader thread ---
+
+    def _put(self, item):
+        while not self._stop.is_set():
+            try:
+                self.queue.put(item, timeout=0.5)
+                return
+            except queue.Full:
+                continue
+
+    def _run(self):
+        try:
+            self._read()
+        except BaseException as exc:  # noqa: BLE001 - everything goes to the dump loop
+            if not self._stop.is_set():
+                if not isinstance(exc, StreamLost) and isinstance(exc, (pymysql.MySQLError, OSError)):
+                    exc = StreamLost(f"replication connection failed: {exc}")
+                self._put(exc)
+
+    def _read(self):
+        file = self.start_position.binlog_file
+        gtids = GtidTracker(self.start_position.gtid, self.mariadb)
+        changes = []
+        sizes = {}
+        trx_gtid = ""
+        seq = 0
+        wants = self.wants
+        decode = self.decoder
+        for event in self.reader:
+            if self._stop.is_set():
+                return
+            self.last_activity = time.monotonic()
+            cls = event.__class__
+            if cls is WriteRowsEvent or cls is UpdateRowsEvent or cls is DeleteRowsEvent:
+                schema, table = event.schema, event.table
+                if not wants(schema, table):
+                    continue
+                rows = decode(event) if decode is not None else event.rows
+                if not rows:
+                    continue
+                pk = event.primary_key
+                pk = (pk,) if isinstance(pk, str) and pk else (tuple(pk) if pk else ())
+                json_cols = self._json_columns_of(schema, table) if self.mariadb else ()
+                ts = event.timestamp
+                key = (schema, table)
+                size = sizes.get(key)
+                if size is None:
+                    size = sizes[key] = [0, 0]
+                size[0] += len(rows)
+                size[1] += event.event_size
+                placeholder = None  # positions are filled in at commit
+                if cls is WriteRowsEvent:
+                    for r in rows:
+                        values = r["values"]
+                        if json_cols:
+                            parse_json_columns(values, json_cols)
+                        changes.append(RowChange(schema, table, "INSERT", values, None, pk, placeholder, seq, ts))
+                        seq += 1
+                elif cls is UpdateRowsEvent:
+                    for r in rows:
+                        after, before = r["after_values"], r["before_values"]
+                        if json_cols:
+                            parse_json_columns(after, json_cols)
+                            parse_json_columns(before, json_cols)
+                        changes.append(RowChange(schema, table, "UPDATE", after, before, pk, placeholder, seq, ts))
+                        seq += 1
+                else:
+                    for r in rows:
+                        values = r["values"]
+                        if json_cols:
+                            parse_json_columns(values, json_cols)
+                        changes.append(RowChange(schema, table, "DELETE", values, None, pk, placeholder, seq, ts))
+                        seq += 1
+            elif cls is XidEvent:
+                self._commit(changes, file, event, gtids, trx_gtid, sizes)
+                changes, sizes, seq, trx_gtid = [], {}, 0, ""
+            elif cls is QueryEvent:
+                query = event.query.strip() if isinstance(event.query, str) else event.query.decode(errors="replace").strip()
+                upper = query[:8].upper()
+                if upper.startswith("BEGIN") or upper.startswith("XA START") or upper.startswith("SAVEPOIN"):
+                    continue
+                if upper.startswith("COMMIT") or upper.startswith("XA END") or upper.startswith("XA PREPA") \
+                        or upper.startswith("XA COMMI"):
+                    if upper.startswith("COMMIT") or upper.startswith("XA COMMI"):
+                        self._commit(changes, file, event, gtids, trx_gtid, sizes)
+                        changes, sizes, seq, trx_gtid = [], {}, 0, ""
+                    continue
+                if upper.startswith("ROLLBACK"):
+                    changes, sizes, seq = [], {}, 0
+                    continue
+                current = event.schema.decode() if isinstance(event.schema, bytes) else (event.schema or "")
+                kind, schema, table = classify_ddl(query, current)
+                self._json_columns.pop((schema, table), None)
+                if kind in ("RENAME", "ERASE", "CREATE"):
+                    self._json_columns.clear()
+                changes.append(SchemaChange(schema, table, kind, query, None, seq, event.timestamp))
+                self._commit(changes, file, event, gtids, trx_gtid, sizes)
+                changes, sizes, seq, trx_gtid = [], {}, 0, ""
+            elif cls is MariadbGtidEvent or cls is GtidEvent:
+                trx_gtid = event.gtid
+                changes, sizes, seq = [], {}, 0  # a GTID always opens a new transaction
+            elif cls is RotateEvent:
+                file = event.next_binlog
+            # HeartbeatLogEvent: only refreshes last_activity
+
+    def _commit(self, changes, file, event, gtids, trx_gtid, sizes):
+        gtids.add(trx_gtid)
+        position = Position(file, event.packet.log_pos, gtids.text())
+        for change in changes:
+            change.position = position
+        self._put(Transaction(changes, position, event.timestamp, sizes))
+
+    def _json_columns_of(self, schema, table):
+        """MariaDB stores JSON as LONGTEXT with a json_valid() CHECK: find those columns once per table."""
+        key = (schema, table)
+        cols = self._json_columns.get(key)
+        if cols is None:
+            try:
+                if self._ctl is None:
+                    self._ctl = pymysql.connect(
+                        host=self.settings["host"], port=self.settings["port"], user=self.settings["user"],
+                        password=self.settings["passwd"], connect_timeout=5, read_timeout=10, autocommit=True,
+                    )
+                with self._ctl.cursor() as cur:
+                    cur.execute(
+                        "SELECT CHECK_CLAUSE FROM information_schema.CHECK_CONSTRAINTS"
+                        " WHERE CONSTRAINT_SCHEMA=%s AND TABLE_NAME=%s", (schema, table),
+                    )
+                    found = set()
+                    for (clause,) in cur.fetchall():
+                        found.update(_unquote(m) for m in re.findall(rf"json_valid\(\s*({_NAME})\s*\)", clause, re.I))
+                cols = tuple(sorted(found))
+            except pymysql.MySQLError:
+                cols = ()
+                self._ctl = None
+            self._json_columns[key] = cols
+        return cols
