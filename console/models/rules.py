@@ -31,6 +31,16 @@ class Filter(Md5IdModel):
     def __str__(self):
         return f"{self.type} {self.table_name}"
 
+    def clean(self):
+        # The regex, event list and fake columns must compile before the dump loop ever sees them.
+        from django.core.exceptions import ValidationError
+
+        from workers.filters import validate_filter
+
+        errors = validate_filter(self)
+        if errors:
+            raise ValidationError(errors)
+
 
 class MqRule(Md5IdModel):
     """Where a group's events go (a topic) and how they are keyed (order type)."""

@@ -1,0 +1,139 @@
+"""kafka://host:port[,host:port]/topic?protocol=canal-json|maxwell
+
+One JSON message per row change (workers/sinks/messages.py), produced with
+acks=all and idempotence on; `write` returns only after the broker acknowledged
+every message of the batch, otherwise it raises SinkError and the engine
+re-delivers the batch from the committed position (consumers deduplicate by the
+(logfileName, logfileOffset, seq) every message carries).
+
+The topic may be a template (`{$SchemaName}`, `{$TableName}`, see templates.py).
+
+URI query parameters: protocol (canal-json, default; or maxwell), order_type,
+with_trx (0/1), timeout (seconds to wait for acknowledgements, default 30).
+A `user:password@` in the URI turns on SASL PLAIN.
+
+Options read (the MQ rule's settings, given by the engine; they win over the URI):
+    order_type      NO_ORDER | BUSINESS_KEY_ORDER | TABLE_ORDER | DB_ORDER |
+                    INSTANCE_ORDER (default) | TRANSACTION_ORDER — the message key
+    business_keys   columns keying BUSINESS_KEY_ORDER (list, comma string, or
+                    {'schema.table': [columns]}); default the primary key
+    with_trx        frame each transaction with BEGIN/COMMIT messages
+    protocol        as the URI parameter
+    instance        'host:port' keying INSTANCE_ORDER (default the subscription's instance)
+    producer_config extra librdkafka settings (dict)
+"""
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from confluent_kafka import KafkaError, KafkaException, Producer
+
+from .base import Sink, SinkError
+from .messages import Keyer, encoder, framed, transaction_marker
+from .templates import render
+
+
+def _flag(value) -> bool:
+    return str(value).strip().lower() in ("1", "true", "yes", "on")
+
+
+def instance_name(options, subscription) -> str:
+    if options.get("instance"):
+        return str(options["instance"])
+    instance = getattr(subscription, "instance", None)
+    return f"{instance.host}:{instance.port}" if instance is not None else ""
+
+
+class KafkaSink(Sink):
+    def __init__(self, uri, options=None, subscription=None):
+        super().__init__(uri, options, subscription)
+        parts = urlsplit(uri)
+        query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+        opts = {**query, **self.options}
+        self.topic = unquote(parts.path.lstrip("/"))
+        if not self.topic:
+            raise SinkError("kafka URI names no topic: kafka://host:port/<topic>", retryable=False)
+        self.bootstrap = parts.netloc.rpartition("@")[2]
+        try:
+            self.protocol = opts.get("protocol") or "canal-json"
+            self.encode = encoder(self.protocol)
+            self.keyer = Keyer(opts.get("order_type"), opts.get("business_keys"), instance_name(opts, subscription))
+        except ValueError as exc:
+            raise SinkError(str(exc), retryable=False) from None
+        self.with_trx = _flag(opts.get("with_trx", False))
+        self.timeout = float(opts.get("timeout", 30))
+        self.config = {
+            "bootstrap.servers": self.bootstrap,
+            "acks": "all",
+            "enable.idempotence": True,
+            "linger.ms": 5,
+            "message.timeout.ms": int(self.timeout * 1000),
+        }
+        if parts.username:
+            self.config.update({
+                "security.protocol": "SASL_PLAINTEXT", "sasl.mechanisms": "PLAIN",
+                "sasl.username": unquote(parts.username), "sasl.password": unquote(parts.password or ""),
+            })
+        self.config.update(opts.get("producer_config") or {})
+        self._producer = None
+
+    def _get_producer(self) -> Producer:
+        if self._producer is None:
+            try:
+                self._producer = Producer(self.config)
+            except KafkaException as exc:
+                raise SinkError(f"Kafka producer for {self.bootstrap}: {exc.args[0].str()}", retryable=False) from None
+        return self._producer
+
+    def messages(self, batch):
+        """(topic, key, value) for every message of the batch, in order."""
+        protocol, encode, keyer = self.protocol, self.encode, self.keyer
+        for kind, change, is_last, position in framed(batch, self.with_trx):
+            topic = render(self.topic, change) if change is not None else self.topic
+            key = keyer.key(change) if change is not None else None
+            if kind == "ROW":
+                yield topic, key, encode(change, is_last)
+            else:
+                yield topic, key, transaction_marker(kind, position, protocol, getattr(change, "timestamp", 0))
+
+    def write(self, batch) -> None:
+        producer = self._get_producer()
+        failures = []
+
+        def on_delivery(err, msg):
+            if err is not None:
+                failures.append(err)
+
+        for topic, key, value in self.messages(batch):
+            while True:
+                try:
+                    producer.produce(topic, value=value, key=key, on_delivery=on_delivery)
+                    break
+                except BufferError:  # local queue full: let deliveries drain, then retry this message
+                    producer.poll(0.05)
+                except KafkaException as exc:
+                    self._discard()
+                    raise SinkError(f"Kafka produce to topic '{topic}': {exc.args[0].str()}") from None
+            producer.poll(0)
+        remaining = producer.flush(self.timeout)
+        if remaining:
+            self._discard()
+            raise SinkError(f"Kafka {self.bootstrap}: {remaining} message(s) not acknowledged within {self.timeout:g}s")
+        if failures:
+            self._discard()
+            err = failures[0]
+            retryable = err.code() not in (KafkaError.MSG_SIZE_TOO_LARGE, KafkaError.TOPIC_AUTHORIZATION_FAILED)
+            raise SinkError(f"Kafka delivery failed for {len(failures)} message(s): {err.str()}", retryable=retryable)
+
+    def _discard(self):
+        # An idempotent producer that failed may hold a broken sequence; the retry starts from a fresh one.
+        producer, self._producer = self._producer, None
+        if producer is not None:
+            producer.purge()
+            producer.flush(0)
+
+    def close(self) -> None:
+        if self._producer is not None:
+            self._producer.flush(self.timeout)
+            self._producer = None
+
+
+SINK_CLASS = KafkaSink
