@@ -1,1 +1,44 @@
-urlpatterns = []
+"""/api/: the TiCDC OpenAPI v1 (first, so the router never shadows it), the native REST API, its schema and docs."""
+from django.urls import path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.routers import DefaultRouter
+
+from console.api import ticdc, views
+
+router = DefaultRouter()
+router.register("groups", views.GroupViewSet)
+router.register("members", views.MemberViewSet)
+router.register("filters", views.FilterViewSet)
+router.register("mq-rules", views.MqRuleViewSet)
+router.register("mq-filter-relations", views.MqFilterRelationViewSet)
+router.register("rules", views.RuleViewSet)
+router.register("targets", views.TargetViewSet)
+router.register("instances", views.InstanceViewSet)
+router.register("subscriptions", views.SubscriptionViewSet)
+router.register("audit", views.AuditLogViewSet)
+router.register("checkpoints", views.CheckpointViewSet)
+router.register("waves", views.WaveViewSet)
+router.register("config", views.ConfigViewSet)
+
+CHANGEFEED = r"v1/changefeeds/(?P<changefeed_id>[^/]+)"
+
+ticdc_urls = [
+    path("v1/status", ticdc.status, name="ticdc-status"),
+    path("v1/health", ticdc.health, name="ticdc-health"),
+    path("v1/changefeeds", ticdc.changefeeds, name="ticdc-changefeeds"),
+    re_path(rf"^{CHANGEFEED}/tables/rebalance_table$", ticdc.rebalance_table, name="ticdc-rebalance-table"),
+    re_path(rf"^{CHANGEFEED}/tables/move_table$", ticdc.move_table, name="ticdc-move-table"),
+    re_path(rf"^{CHANGEFEED}/pause$", ticdc.pause, name="ticdc-pause"),
+    re_path(rf"^{CHANGEFEED}/resume$", ticdc.resume, name="ticdc-resume"),
+    re_path(rf"^{CHANGEFEED}$", ticdc.changefeed, name="ticdc-changefeed"),
+    path("v1/processors", ticdc.processors, name="ticdc-processors"),
+    re_path(r"^v1/processors/(?P<changefeed_id>[^/]+)/(?P<capture_id>[^/]+)$", ticdc.processor, name="ticdc-processor"),
+    path("v1/captures", ticdc.captures, name="ticdc-captures"),
+    path("v1/owner/resign", ticdc.owner_resign, name="ticdc-owner-resign"),
+    path("v1/log", ticdc.log_level, name="ticdc-log"),
+]
+
+urlpatterns = ticdc_urls + [
+    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+] + router.urls

@@ -1,0 +1,358 @@
+"""BinLake manager MetaData API (reference 003, DESIGN.md section 8).
+
+Every request body is one MetaData object
+    {dbInfo, slave, master, counter, terminal, candidate, zk}
+either as plain JSON or as BinLake's hex(gzip(JSON)). The instance is named by
+dbInfo.host + dbInfo.port. Answers are {"code": 1000, "message": ""} on
+success; /master/status and /slave/status answer a filled MetaData, in the
+encoding the request used (plain JSON, or hex(gzip(JSON)) as text/plain).
+
+Failure codes (with the HTTP status they come with):
+
+    1001  400  the body is not a MetaData: bad JSON/hex/gzip, a field of the wrong type, host or port missing
+    1002  404  no such instance (or not one of the caller's groups)
+    1003  403  the caller may not change this instance
+    1004  409  not allowed in the instance's state (e.g. not `dump` yet; /remove/node/ while ONLINE)
+    1005  409  /create/znodes/: the instance is already registered
+    1006  502  /master/status: the source server could not be asked
+    1007  400  a value is not acceptable (binlogPos 0, an empty leader, a state other than ONLINE/OFFLINE)
+    1401  401  no or bad credentials
+
+Auth: `Authorization: Token <key>` (a Tower user's token, acting with that
+user's permissions) or `Authorization: Token <Config.manager_token>` (BinLake's
+manager, trusted with every group).
+
+/create/znodes/ registers the instance directly in state `dump`, as BinLake's
+manager creates the ZNode of an instance the tower already approved: the
+caller must be able to admin the group, taken from the Tower extension field
+`"group"` (a name) at the top level of the MetaData; without it, the only group
+the caller admins, else the group `default` (created if missing, super admins
+and the manager only). The start position is slave.binlogFile/binlogPos
+(binlogPos 0 is refused), the leader slave.leader, the candidates `candidate`,
+dbInfo.state ONLINE (default) or OFFLINE. /remove/node/ deletes an OFFLINE
+instance with its subscriptions and checkpoints; /exist/node/ answers 1000
+when the instance exists and 1002 (404) when it does not.
+"""
+import binascii
+import functools
+import gzip
+import json
+import zlib
+
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.http import HttpResponse
+from django.views.decorators.csrf import csrf_exempt
+
+from console.api import positions
+from console.api.compat.auth import AuthFailed, challenge, identify
+from console.api.compat.base import BadBody, as_int, as_str, json_response
+from console.choices import DumpState, InstanceStatus, MemberRole
+from console.models import AuditLog, Group, Instance, Member, TransitionError
+from console.services_jobs import next_slave_id
+
+OK, BAD_BODY, NOT_FOUND, FORBIDDEN, ILLEGAL_STATE, EXISTS, SOURCE_ERROR, BAD_VALUE, UNAUTHORIZED = (
+    1000, 1001, 1002, 1003, 1004, 1005, 1006, 1007, 1401)
+HTTP_STATUS = {BAD_BODY: 400, NOT_FOUND: 404, FORBIDDEN: 403, ILLEGAL_STATE: 409, EXISTS: 409, SOURCE_ERROR: 502,
+               BAD_VALUE: 400, UNAUTHORIZED: 401}
+
+
+class MetaError(Exception):
+    def __init__(self, code, message):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+# --- encoding -----------------------------------------------------------------
+
+def decode_body(raw: bytes):
+    """(MetaData dict, encoding) where encoding is 'json' or 'hexgzip'."""
+    text = raw.strip()
+    if not text:
+        raise MetaError(BAD_BODY, "the body must be a MetaData object")
+    encoding = "json"
+    if not text.startswith(b"{"):
+        try:
+            text = gzip.decompress(binascii.unhexlify(text))
+        except (binascii.Error, ValueError, OSError, EOFError, zlib.error) as exc:
+            raise MetaError(BAD_BODY, "the body is neither JSON nor hex(gzip(JSON))") from exc
+        encoding = "hexgzip"
+    try:
+        meta = json.loads(text)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise MetaError(BAD_BODY, f"malformed JSON: {exc}") from exc
+    if not isinstance(meta, dict):
+        raise MetaError(BAD_BODY, "the body must be a MetaData object")
+    for key in ("dbInfo", "slave", "master", "counter"):
+        if meta.get(key) is not None and not isinstance(meta[key], dict):
+            raise MetaError(BAD_BODY, f"{key} must be an object")
+    if meta.get("candidate") is not None and not (
+            isinstance(meta["candidate"], list) and all(isinstance(c, str) for c in meta["candidate"])):
+        raise MetaError(BAD_BODY, "candidate must be a list of host names")
+    return meta, encoding
+
+
+def encode_answer(data, encoding):
+    body = json.dumps(data, ensure_ascii=False)
+    if encoding == "hexgzip":
+        return HttpResponse(binascii.hexlify(gzip.compress(body.encode("utf-8"))), content_type="text/plain")
+    return HttpResponse(body, content_type="application/json")
+
+
+def answer(code=OK, message=""):
+    return json_response({"code": code, "message": message}, status=HTTP_STATUS.get(code, 200))
+
+
+# --- MetaData <-> Instance ----------------------------------------------------
+
+def _ms(dt):
+    return int(dt.timestamp() * 1000) if dt else 0
+
+
+def db_info(instance):
+    return {
+        "slaveId": instance.slave_id,
+        "host": instance.host,
+        "port": instance.port,
+        "user": instance.user,
+        "password": "",  # never returned
+        "createTime": _ms(instance.create_time),
+        "state": instance.state,
+        "rule": [
+            {"ruleId": r.rule_id, "storageType": r.storage_type, "convertClass": r.convert_class,
+             "topic": r.rule.topic}
+            for r in instance.rules.select_related("rule")
+        ],
+        "metaVersion": instance.meta_version,
+        "slaveUUID": instance.slave_uuid,
+    }
+
+
+def binlog_info(file="", pos=0, gtid="", when=0, instance=None):
+    return {
+        "binlogFile": file,
+        "binlogPos": pos,
+        "executedGtidSets": gtid,
+        "leader": instance.leader if instance else "",
+        "leaderVersion": instance.leader_version if instance else 0,
+        "binlogWhen": when,
+        "transactionId": instance.transaction_id if instance else "",
+        "instanceIp": instance.host if instance else "",
+        "withGTID": bool(gtid) or bool(instance and instance.with_gtid),
+        "preLeader": instance.pre_leader if instance else "",
+    }
+
+
+def meta_data(instance, meta, *, slave=None, master=None):
+    return {
+        "dbInfo": db_info(instance),
+        "slave": slave,
+        "master": master,
+        "counter": {"retryTimes": instance.retry_times, "killTimes": instance.kill_times},
+        "terminal": meta.get("terminal"),
+        "candidate": list(instance.candidates),
+        "zk": meta.get("zk"),
+    }
+
+
+def _db_address(meta):
+    info = meta.get("dbInfo") or {}
+    host = as_str(info.get("host"), "dbInfo.host")
+    port = as_int(info.get("port"), "dbInfo.port", minimum=1, maximum=65535)
+    return host, port
+
+
+def _instance(caller, meta):
+    host, port = _db_address(meta)
+    instance = caller.scope(Instance.objects.select_related("group")).filter(host=host, port=port).first()
+    if instance is None:
+        raise MetaError(NOT_FOUND, f"no instance {host}:{port}")
+    return instance
+
+
+# --- views --------------------------------------------------------------------
+
+def manager_endpoint(view):
+    @csrf_exempt
+    @functools.wraps(view)
+    def wrapper(request):
+        if request.method != "POST":
+            response = answer(BAD_BODY, "POST a MetaData object")
+            response.status_code = 405
+            response["Allow"] = "POST"
+            return response
+        try:
+            caller = identify(request, manager_token=True)
+        except AuthFailed as exc:
+            response = answer(UNAUTHORIZED, str(exc))
+            response["WWW-Authenticate"] = challenge()
+            return response
+        try:
+            meta, encoding = decode_body(request.body)
+            return view(request, caller, meta, encoding)
+        except BadBody as exc:
+            return answer(BAD_BODY, str(exc))
+        except MetaError as exc:
+            return answer(exc.code, exc.message)
+        except PermissionDenied as exc:
+            return answer(FORBIDDEN, str(exc) or "not allowed")
+        except TransitionError as exc:
+            return answer(ILLEGAL_STATE, str(exc))
+
+    return wrapper
+
+
+def _operate(view):
+    """An operation on an existing instance: find it (scoped), check the caller may admin its group."""
+
+    @manager_endpoint
+    @functools.wraps(view)
+    def wrapper(request, caller, meta, encoding):
+        instance = _instance(caller, meta)
+        if not caller.can_admin(instance.group_id):
+            raise MetaError(FORBIDDEN, f"you may not change instance {instance}")
+        view(caller, instance, meta)
+        return answer()
+
+    return wrapper
+
+
+def _group_for_new_instance(caller, meta):
+    name = meta.get("group")
+    if name is not None:
+        name = as_str(name, "group")
+    elif caller.user is not None and not caller.is_super:
+        admin_groups = list(Member.objects.filter(
+            erp=caller.user.username, role__in=(MemberRole.ADMIN, MemberRole.CREATOR)).values_list("group_id", flat=True))
+        if len(admin_groups) == 1:
+            return Group.objects.get(pk=admin_groups[0])
+    name = name or "default"
+    group = Group.objects.filter(name=name).first()
+    if group is None:
+        if not caller.is_super:
+            raise MetaError(FORBIDDEN, f"group '{name}' does not exist")
+        group = Group.objects.create(name=name, mark="created by the manager API")
+        AuditLog.record(caller.actor, "create", group, after={"name": name})
+    if not caller.can_admin(group.pk):
+        raise MetaError(FORBIDDEN, f"you may not register instances in group '{name}'")
+    return group
+
+
+@manager_endpoint
+def create_znodes(request, caller, meta, encoding):
+    host, port = _db_address(meta)
+    info, slave = meta.get("dbInfo") or {}, meta.get("slave") or {}
+    binlog_file = as_str(slave.get("binlogFile"), "slave.binlogFile")
+    binlog_pos = as_int(slave.get("binlogPos", 0), "slave.binlogPos", minimum=0)
+    if binlog_pos < 4:
+        raise MetaError(BAD_VALUE, f"slave.binlogPos {binlog_pos} is not a binlog position (0 is refused)")
+    state = info.get("state") or DumpState.ONLINE
+    if state not in DumpState.values:
+        raise MetaError(BAD_VALUE, "dbInfo.state must be ONLINE or OFFLINE")
+    slave_id = as_int(info.get("slaveId") or 0, "dbInfo.slaveId", minimum=0, maximum=2**32 - 1)
+    gtid = as_str(slave.get("executedGtidSets"), "slave.executedGtidSets", required=False)
+    fields = dict(
+        user=as_str(info.get("user"), "dbInfo.user", required=False),
+        password=as_str(info.get("password"), "dbInfo.password", required=False),
+        slave_uuid=as_str(info.get("slaveUUID"), "dbInfo.slaveUUID", required=False),
+        meta_version=as_int(info.get("metaVersion") or 0, "dbInfo.metaVersion", minimum=0),
+        leader=as_str(slave.get("leader"), "slave.leader", required=False),
+        transaction_id=str(slave.get("transactionId") or ""),
+        binlog_when=as_int(slave.get("binlogWhen") or 0, "slave.binlogWhen", minimum=0),
+    )
+    group = _group_for_new_instance(caller, meta)
+    with transaction.atomic():
+        if Instance.objects.filter(host=host, port=port).exists():
+            raise MetaError(EXISTS, f"instance {host}:{port} is already registered")
+        instance = Instance.objects.create(
+            group=group, host=host, port=port, status=InstanceStatus.DUMP, state=state,
+            slave_id=slave_id or next_slave_id(), binlog_file=binlog_file, binlog_pos=binlog_pos, gtid_set=gtid,
+            with_gtid=bool(slave.get("withGTID")) or bool(gtid), candidates=list(meta.get("candidate") or []),
+            **fields,
+        )
+        AuditLog.record(caller.actor, "create_znode", instance, after=instance._snapshot(),
+                        message="registered in state dump through the manager API")
+    return answer()
+
+
+@_operate
+def set_binlog(caller, instance, meta):
+    slave = meta.get("slave") or {}
+    binlog_file = as_str(slave.get("binlogFile"), "slave.binlogFile", required=False)
+    binlog_pos = as_int(slave.get("binlogPos", 0), "slave.binlogPos", minimum=0)
+    gtid = as_str(slave.get("executedGtidSets"), "slave.executedGtidSets", required=False)
+    if not gtid and (not binlog_file or binlog_pos < 4):
+        raise MetaError(BAD_VALUE, "give slave.binlogFile and a binlogPos >= 4, or slave.executedGtidSets")
+    instance.set_binlog(caller.actor, binlog_file, binlog_pos, gtid)
+
+
+@_operate
+def set_online(caller, instance, meta):
+    instance.set_online(caller.actor)
+
+
+@_operate
+def set_offline(caller, instance, meta):
+    instance.set_offline(caller.actor)
+
+
+@_operate
+def set_leader(caller, instance, meta):
+    leader = as_str((meta.get("slave") or {}).get("leader"), "slave.leader", required=False)
+    if not leader:
+        raise MetaError(BAD_VALUE, "slave.leader names the new leader")
+    instance.set_leader(caller.actor, leader)
+
+
+@_operate
+def set_candidate(caller, instance, meta):
+    if meta.get("candidate") is None:
+        raise MetaError(BAD_VALUE, "candidate lists the candidate hosts")
+    instance.set_candidates(caller.actor, meta["candidate"])
+
+
+@_operate
+def reset_counter(caller, instance, meta):
+    instance.reset_counter(caller.actor)
+
+
+@_operate
+def remove_node(caller, instance, meta):
+    with transaction.atomic():
+        current = Instance.objects.select_for_update().get(pk=instance.pk)
+        if current.status == InstanceStatus.DUMP and current.state == DumpState.ONLINE:
+            raise MetaError(ILLEGAL_STATE, f"instance {instance} is ONLINE: set it offline first")
+        AuditLog.record(caller.actor, "remove_node", current, before=current._snapshot())
+        current.delete()
+
+
+@manager_endpoint
+def exist_node(request, caller, meta, encoding):
+    _instance(caller, meta)
+    return answer()
+
+
+@manager_endpoint
+def master_status(request, caller, meta, encoding):
+    from workers import source
+
+    instance = _instance(caller, meta)
+    try:
+        conn = source.connect_instance(instance)
+        try:
+            status = source.master_status(conn)
+        finally:
+            conn.close()
+    except Exception as exc:  # pymysql errors, binlog off: the source's problem, not ours
+        raise MetaError(SOURCE_ERROR, f"cannot read the master status of {instance}: {exc}") from exc
+    master = binlog_info(status["file"], status["pos"], status["gtid"], instance=instance)
+    return encode_answer(meta_data(instance, meta, master=master), encoding)
+
+
+@manager_endpoint
+def slave_status(request, caller, meta, encoding):
+    instance = _instance(caller, meta)
+    p = positions.instance_progress(instance)
+    slave = binlog_info(p.binlog_file, p.binlog_pos, p.gtid_set, p.binlog_when, instance=instance)
+    return encode_answer(meta_data(instance, meta, slave=slave), encoding)

@@ -1,0 +1,276 @@
+"""Native REST API serializers. Secrets are write-only; runtime fields the engine owns are read-only."""
+from django.core.validators import MaxValueValidator, MinValueValidator
+from rest_framework import serializers
+
+from console.models import (
+    AuditLog, Checkpoint, Config, Filter, Group, Instance, Member, MqFilterRelation, MqRule, Rule, Subscription,
+    Target, Wave, kind_of_uri,
+)
+from console.permissions import can_admin_group, visible_group_ids
+
+PORT_VALIDATORS = [MinValueValidator(1), MaxValueValidator(65535)]
+
+
+class GroupScopedField(serializers.PrimaryKeyRelatedField):
+    """A foreign key the requesting user can see (so ids of other groups' objects read as 'does not exist')."""
+
+    def __init__(self, group_path="group", **kwargs):
+        self.group_path = group_path
+        super().__init__(**kwargs)
+
+    def get_queryset(self):
+        queryset = super().get_queryset()
+        request = self.context.get("request")
+        ids = visible_group_ids(request.user if request else None)
+        if ids is None:
+            return queryset
+        if self.group_path == "pk":
+            return queryset.filter(pk__in=ids)
+        return queryset.filter(**{f"{self.group_path}__in": ids})
+
+
+class AdminOfGroupMixin:
+    """Writes need the caller to admin the group the object belongs to (before and after the change)."""
+
+    def check_group_admin(self, group):
+        request = self.context["request"]
+        if group is not None and not can_admin_group(request.user, group.pk if hasattr(group, "pk") else group):
+            raise serializers.ValidationError({"group": "you are not an admin of this group"})
+
+
+class GroupSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Group
+        fields = ["id", "name", "mark", "create_time", "update_time"]
+        read_only_fields = ["id", "create_time", "update_time"]
+
+
+class MemberSerializer(AdminOfGroupMixin, serializers.ModelSerializer):
+    group = GroupScopedField(group_path="pk", queryset=Group.objects.all())
+
+    class Meta:
+        model = Member
+        fields = ["id", "erp", "email", "org_name", "group", "role", "create_time", "update_time"]
+        read_only_fields = ["id", "create_time", "update_time"]
+
+    def validate(self, attrs):
+        self.check_group_admin(attrs.get("group"))
+        return attrs
+
+
+class FilterSerializer(AdminOfGroupMixin, serializers.ModelSerializer):
+    group = GroupScopedField(group_path="pk", queryset=Group.objects.all())
+
+    class Meta:
+        model = Filter
+        fields = ["id", "name", "group", "type", "table_name", "events", "white_columns", "black_columns",
+                  "fake_cols", "business_keys", "create_time", "update_time"]
+        read_only_fields = ["id", "create_time", "update_time"]
+
+    def validate(self, attrs):
+        self.check_group_admin(attrs.get("group"))
+        return attrs
+
+
+class MqRuleSerializer(AdminOfGroupMixin, serializers.ModelSerializer):
+    group = GroupScopedField(group_path="pk", queryset=Group.objects.all())
+    filters = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
+
+    class Meta:
+        model = MqRule
+        fields = ["id", "name", "topic", "group", "with_trx", "producer_class", "paras", "order_type", "filters",
+                  "create_time", "update_time"]
+        read_only_fields = ["id", "create_time", "update_time"]
+
+    def validate(self, attrs):
+        self.check_group_admin(attrs.get("group"))
+        return attrs
+
+
+class MqFilterRelationSerializer(AdminOfGroupMixin, serializers.ModelSerializer):
+    mq = GroupScopedField(queryset=MqRule.objects.all())
+    filter = GroupScopedField(queryset=Filter.objects.all())
+
+    class Meta:
+        model = MqFilterRelation
+        fields = ["id", "mq", "filter", "create_time", "update_time"]
+        read_only_fields = ["id", "create_time", "update_time"]
+
+    def validate(self, attrs):
+        mq, flt = attrs.get("mq", getattr(self.instance, "mq", None)), attrs.get("filter", getattr(self.instance, "filter", None))
+        if mq.group_id != flt.group_id:
+            raise serializers.ValidationError("the MQ rule and the filter must belong to the same group")
+        self.check_group_admin(mq.group_id)
+        return attrs
+
+
+class RuleSerializer(AdminOfGroupMixin, serializers.ModelSerializer):
+    group = GroupScopedField(group_path="pk", queryset=Group.objects.all())
+    instance = GroupScopedField(queryset=Instance.objects.all())
+    rule = GroupScopedField(queryset=MqRule.objects.all())
+
+    class Meta:
+        model = Rule
+        fields = ["id", "group", "instance", "storage_type", "convert_class", "rule", "create_time", "update_time"]
+        read_only_fields = ["id", "create_time", "update_time"]
+
+    def validate(self, attrs):
+        group = attrs.get("group", getattr(self.instance, "group", None))
+        for name in ("instance", "rule"):
+            obj = attrs.get(name, getattr(self.instance, name, None))
+            if obj is not None and obj.group_id != group.pk:
+                raise serializers.ValidationError({name: "must belong to the rule's group"})
+        self.check_group_admin(group)
+        return attrs
+
+
+class TargetSerializer(AdminOfGroupMixin, serializers.ModelSerializer):
+    group = GroupScopedField(group_path="pk", queryset=Group.objects.all())
+    uri = serializers.CharField(write_only=True, help_text="sink URI; may carry credentials, never returned")
+    display_uri = serializers.CharField(read_only=True, help_text="the URI with its password masked")
+
+    class Meta:
+        model = Target
+        fields = ["id", "name", "group", "kind", "uri", "display_uri", "options", "create_time", "update_time"]
+        read_only_fields = ["id", "kind", "create_time", "update_time"]
+
+    def validate_uri(self, value):
+        from django.core.exceptions import ValidationError
+
+        try:
+            kind_of_uri(value)
+        except ValidationError as exc:
+            raise serializers.ValidationError(exc.messages[0]) from exc
+        return value
+
+    def validate_options(self, value):
+        if not isinstance(value, dict):
+            raise serializers.ValidationError("options must be an object")
+        return value
+
+    def validate(self, attrs):
+        self.check_group_admin(attrs.get("group"))
+        return attrs
+
+
+INSTANCE_RUNTIME_FIELDS = [
+    "status", "state", "comment", "request_id", "url", "slave_uuid", "meta_version", "with_gtid", "binlog_file",
+    "binlog_pos", "gtid_set", "binlog_when", "transaction_id", "leader", "pre_leader", "leader_version",
+    "lease_expires", "candidates", "retry_times", "kill_times", "next_start_at", "last_error", "master_file",
+    "master_pos", "master_gtid", "lag_bytes", "lag_events", "lag_seconds", "status_time",
+]
+
+
+class InstanceSerializer(AdminOfGroupMixin, serializers.ModelSerializer):
+    group = GroupScopedField(group_path="pk", queryset=Group.objects.all())
+    port = serializers.IntegerField(validators=PORT_VALIDATORS, default=3306)
+    password = serializers.CharField(write_only=True, required=False, allow_blank=True, style={"input_type": "password"})
+
+    class Meta:
+        model = Instance
+        fields = ["id", "group", "slave_id", "host", "port", "user", "password", *INSTANCE_RUNTIME_FIELDS,
+                  "create_time", "update_time"]
+        read_only_fields = ["id", "slave_id", *INSTANCE_RUNTIME_FIELDS, "create_time", "update_time"]
+
+    def validate(self, attrs):
+        if self.instance is not None:
+            # host:port is the instance's identity (its md5 id) and the group owns it: fixed once registered.
+            for name in ("group", "host", "port"):
+                if name in attrs and attrs[name] != getattr(self.instance, name):
+                    raise serializers.ValidationError({name: "cannot be changed once the instance is registered"})
+        else:
+            host, port = attrs.get("host"), attrs.get("port", 3306)
+            if Instance.objects.filter(host=host, port=port).exists():
+                raise serializers.ValidationError({"host": f"instance {host}:{port} is already registered"})
+        self.check_group_admin(attrs.get("group"))
+        return attrs
+
+
+class SubscriptionSerializer(AdminOfGroupMixin, serializers.ModelSerializer):
+    instance = GroupScopedField(queryset=Instance.objects.all())
+    target = GroupScopedField(queryset=Target.objects.all())
+    mq_rule = GroupScopedField(queryset=MqRule.objects.all(), required=False, allow_null=True)
+
+    class Meta:
+        model = Subscription
+        fields = ["id", "name", "group", "instance", "target", "mq_rule", "tables", "field_list", "filter_query",
+                  "filter_update", "must_be_success", "state", "phase", "options", "start_ts", "target_ts", "error",
+                  "error_wait_data", "error_count", "skipped_count", "skip_next", "fullsync_total", "fullsync_done",
+                  "fullsync_state", "fullsync_started", "created_by", "create_time", "update_time"]
+        read_only_fields = ["id", "group", "state", "phase", "error", "error_wait_data", "error_count",
+                            "skipped_count", "skip_next", "fullsync_total", "fullsync_done", "fullsync_state",
+                            "fullsync_started", "created_by", "create_time", "update_time"]
+        extra_kwargs = {"start_ts": {"min_value": 0}, "target_ts": {"min_value": 0}}
+
+    def validate_options(self, value):
+        if not isinstance(value, dict):
+            raise serializers.ValidationError("options must be an object")
+        return value
+
+    def validate(self, attrs):
+        instance = attrs.get("instance", getattr(self.instance, "instance", None))
+        if self.instance is not None and "instance" in attrs and attrs["instance"] != self.instance.instance:
+            raise serializers.ValidationError({"instance": "cannot be changed; create another subscription"})
+        for name in ("target", "mq_rule"):
+            obj = attrs.get(name, getattr(self.instance, name, None))
+            if obj is not None and obj.group_id != instance.group_id:
+                raise serializers.ValidationError({name: "must belong to the instance's group"})
+        self.check_group_admin(instance.group_id)
+        attrs["group"] = instance.group
+        return attrs
+
+
+class AuditLogSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = AuditLog
+        fields = ["id", "time", "actor", "action", "object_type", "object_id", "object_repr", "group", "before",
+                  "after", "message"]
+        read_only_fields = fields
+
+
+class CheckpointSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Checkpoint
+        fields = ["id", "instance", "subscription", "binlog_file", "binlog_pos", "gtid_set", "binlog_when",
+                  "queued_file", "queued_pos", "queued_gtid", "leader_version", "create_time", "update_time"]
+        read_only_fields = fields
+
+
+class WaveSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Wave
+        fields = ["id", "ip", "name", "port", "state", "last_heartbeat", "is_owner", "create_time", "update_time"]
+        read_only_fields = fields
+
+
+class ConfigSerializer(serializers.ModelSerializer):
+    dbs_token = serializers.CharField(write_only=True, required=False, allow_blank=True)
+    callback_secret = serializers.CharField(write_only=True, required=False, allow_blank=True)
+    dump_password = serializers.CharField(write_only=True, required=False, allow_blank=True)
+    manager_token = serializers.CharField(write_only=True, required=False, allow_blank=True)
+
+    class Meta:
+        model = Config
+        fields = ["keyword", "mark", "slave_id", "slave_uuid", "dbs_api", "dbs_token", "callback_secret", "mq_addr",
+                  "dump_user", "dump_password", "manager_token", "retry_latch", "create_time", "update_time"]
+        read_only_fields = ["keyword", "create_time", "update_time"]
+
+
+# Request bodies of the instance and subscription actions.
+
+class SetBinlogSerializer(serializers.Serializer):
+    binlog_file = serializers.CharField(required=False, allow_blank=True, default="", max_length=255)
+    binlog_pos = serializers.IntegerField(required=False, default=4, min_value=0, max_value=2**63 - 1)
+    gtid_set = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class SetLeaderSerializer(serializers.Serializer):
+    leader = serializers.CharField(max_length=255)
+
+
+class SetCandidatesSerializer(serializers.Serializer):
+    candidates = serializers.ListField(child=serializers.CharField(max_length=255), allow_empty=True)
+
+
+class SkipEventSerializer(serializers.Serializer):
+    commit_seq = serializers.IntegerField(min_value=1, max_value=2**63 - 1)

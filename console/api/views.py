@@ -1,0 +1,304 @@
+"""Native REST API: a viewset per model, scoped to the caller's groups exactly like the console.
+
+Reads: every member of a group sees the group's objects (super admins see all).
+Writes: group admins (admin/creator role) of the object's group; super admins.
+Every write is audited (AuditLog.record) with secrets left out.
+"""
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.db import IntegrityError, transaction
+from django.db.models import ProtectedError
+from drf_spectacular.utils import extend_schema
+from rest_framework import permissions, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import APIException, PermissionDenied
+from rest_framework.response import Response
+
+from console import services_jobs as jobs
+from console.api import filtersets, serializers as s
+from console.api.caller import Caller
+from console.choices import MemberRole
+from console.models import (
+    AuditLog, Checkpoint, Config, Filter, Group, Instance, Member, MqFilterRelation, MqRule, Rule, Subscription,
+    Target, TransitionError, Wave,
+)
+from console.permissions import can_admin_group, is_super_admin, scope_to_user
+
+
+class Conflict(APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "conflict"
+
+
+class IsSuperAdmin(permissions.BasePermission):
+    def has_permission(self, request, view):
+        return is_super_admin(request.user)
+
+
+class GroupAdminWrites(permissions.BasePermission):
+    """Safe methods for anyone who can see the object (the queryset is scoped); writes for its group's admins."""
+
+    def has_object_permission(self, request, view, obj):
+        if request.method in permissions.SAFE_METHODS:
+            return True
+        return can_admin_group(request.user, view.group_id_of(obj))
+
+
+def snapshot(serializer_class, obj):
+    """What the audit log keeps of an object: its API representation (write-only secrets are not in it)."""
+    data = serializer_class(obj, context={"request": None}).data
+    return {k: v for k, v in data.items() if k not in ("create_time", "update_time")}
+
+
+class ScopedViewSet(viewsets.ModelViewSet):
+    """A model viewset scoped by console.permissions, audited, with model errors turned into 4xx."""
+
+    permission_classes = [permissions.IsAuthenticated, GroupAdminWrites]
+    group_field = "group"
+
+    def get_queryset(self):
+        return scope_to_user(self.queryset.all(), self.request.user, self.group_field)
+
+    def group_id_of(self, obj):
+        return getattr(obj, "group_id", None)
+
+    def audit(self, action_name, obj, before=None, after=None):
+        AuditLog.record(self.request.user, action_name, obj, before=before, after=after,
+                        group_id=self.group_id_of(obj))
+
+    def perform_create(self, serializer):
+        with transaction.atomic():
+            obj = serializer.save()
+            self.audit("create", obj, after=snapshot(type(serializer), obj))
+
+    def perform_update(self, serializer):
+        with transaction.atomic():
+            before = snapshot(type(serializer), serializer.instance)
+            obj = serializer.save()
+            self.audit("update", obj, before=before, after=snapshot(type(serializer), obj))
+
+    def perform_destroy(self, obj):
+        with transaction.atomic():
+            self.audit("delete", obj, before=snapshot(self.get_serializer_class(), obj))
+            obj.delete()
+
+    def handle_exception(self, exc):
+        if isinstance(exc, ProtectedError):
+            exc = Conflict(f"still in use: {', '.join(sorted({str(o) for o in exc.protected_objects}))}")
+        elif isinstance(exc, IntegrityError):
+            exc = Conflict("conflicts with an existing object")
+        elif isinstance(exc, TransitionError):
+            exc = Conflict(str(exc))
+        elif isinstance(exc, jobs.JobError):
+            exc = {"forbidden": PermissionDenied(exc.message)}.get(exc.kind) or Conflict(exc.message)
+        elif isinstance(exc, DjangoPermissionDenied):
+            exc = PermissionDenied(str(exc) or None)
+        return super().handle_exception(exc)
+
+
+class GroupViewSet(ScopedViewSet):
+    """Any user may create a group and becomes its creator; its admins edit it; deleting needs it empty."""
+
+    queryset = Group.objects.all()
+    serializer_class = s.GroupSerializer
+    filterset_class = filtersets.GroupFilter
+    group_field = "pk"
+
+    def group_id_of(self, obj):
+        return obj.pk
+
+    def perform_create(self, serializer):
+        with transaction.atomic():
+            group = serializer.save()
+            Member.objects.create(erp=self.request.user.username, email=self.request.user.email or "",
+                                  group=group, role=MemberRole.CREATOR)
+            self.audit("create", group, after=snapshot(s.GroupSerializer, group))
+
+    def perform_update(self, serializer):
+        if "name" in serializer.validated_data and serializer.validated_data["name"] != serializer.instance.name:
+            raise Conflict("a group's name is its identity (md5 id): create a new group instead")
+        super().perform_update(serializer)
+
+
+class MemberViewSet(ScopedViewSet):
+    queryset = Member.objects.select_related("group")
+    serializer_class = s.MemberSerializer
+    filterset_class = filtersets.MemberFilter
+
+
+class FilterViewSet(ScopedViewSet):
+    queryset = Filter.objects.select_related("group")
+    serializer_class = s.FilterSerializer
+    filterset_class = filtersets.FilterFilter
+
+
+class MqRuleViewSet(ScopedViewSet):
+    queryset = MqRule.objects.select_related("group").prefetch_related("filters")
+    serializer_class = s.MqRuleSerializer
+    filterset_class = filtersets.MqRuleFilter
+
+
+class MqFilterRelationViewSet(ScopedViewSet):
+    queryset = MqFilterRelation.objects.select_related("mq", "filter")
+    serializer_class = s.MqFilterRelationSerializer
+    filterset_fields = ["mq", "filter"]
+    group_field = "mq__group"
+
+    def group_id_of(self, obj):
+        return obj.mq.group_id
+
+
+class RuleViewSet(ScopedViewSet):
+    queryset = Rule.objects.select_related("group")
+    serializer_class = s.RuleSerializer
+    filterset_fields = ["group", "instance", "rule", "storage_type"]
+
+
+class TargetViewSet(ScopedViewSet):
+    queryset = Target.objects.select_related("group")
+    serializer_class = s.TargetSerializer
+    filterset_class = filtersets.TargetFilter
+
+
+class InstanceViewSet(ScopedViewSet):
+    """Registering and editing instances; the dump operations as actions (Instance model methods)."""
+
+    queryset = Instance.objects.select_related("group")
+    serializer_class = s.InstanceSerializer
+    filterset_class = filtersets.InstanceFilter
+
+    def perform_create(self, serializer):
+        with transaction.atomic():
+            obj = serializer.save(slave_id=jobs.next_slave_id())
+            self.audit("create", obj, after=snapshot(s.InstanceSerializer, obj))
+
+    def _operate(self, request, method, *args):
+        instance = self.get_object()
+        getattr(instance, method)(request.user, *args)
+        instance.refresh_from_db()
+        return Response(s.InstanceSerializer(instance, context={"request": request}).data)
+
+    @extend_schema(request=None, responses=s.InstanceSerializer)
+    @action(detail=True, methods=["post"])
+    def set_online(self, request, pk=None):
+        return self._operate(request, "set_online")
+
+    @extend_schema(request=None, responses=s.InstanceSerializer)
+    @action(detail=True, methods=["post"])
+    def set_offline(self, request, pk=None):
+        return self._operate(request, "set_offline")
+
+    @extend_schema(request=None, responses=s.InstanceSerializer)
+    @action(detail=True, methods=["post"])
+    def reset_counter(self, request, pk=None):
+        return self._operate(request, "reset_counter")
+
+    @extend_schema(request=s.SetBinlogSerializer, responses=s.InstanceSerializer)
+    @action(detail=True, methods=["post"])
+    def set_binlog(self, request, pk=None):
+        body = s.SetBinlogSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        d = body.validated_data
+        return self._operate(request, "set_binlog", d["binlog_file"], d["binlog_pos"], d["gtid_set"])
+
+    @extend_schema(request=s.SetLeaderSerializer, responses=s.InstanceSerializer)
+    @action(detail=True, methods=["post"])
+    def set_leader(self, request, pk=None):
+        body = s.SetLeaderSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        return self._operate(request, "set_leader", body.validated_data["leader"])
+
+    @extend_schema(request=s.SetCandidatesSerializer, responses=s.InstanceSerializer)
+    @action(detail=True, methods=["post"])
+    def set_candidates(self, request, pk=None):
+        body = s.SetCandidatesSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        return self._operate(request, "set_candidates", body.validated_data["candidates"])
+
+
+class SubscriptionViewSet(ScopedViewSet):
+    """Subscriptions; pause/resume/skip/full sync go through console.services_jobs like the CCR and TiCDC APIs."""
+
+    queryset = Subscription.objects.select_related("group", "instance", "target")
+    serializer_class = s.SubscriptionSerializer
+    filterset_class = filtersets.SubscriptionFilter
+
+    def perform_create(self, serializer):
+        with transaction.atomic():
+            obj = serializer.save(created_by=self.request.user.username)
+            self.audit("create", obj, after=snapshot(s.SubscriptionSerializer, obj))
+
+    def perform_destroy(self, obj):
+        jobs.delete_job(Caller(user=self.request.user), obj)
+
+    def _job_action(self, request, operation, *args):
+        job = self.get_object()
+        operation(Caller(user=request.user), job, *args)
+        job.refresh_from_db()
+        return Response(s.SubscriptionSerializer(job, context={"request": request}).data)
+
+    @extend_schema(request=None, responses=s.SubscriptionSerializer)
+    @action(detail=True, methods=["post"])
+    def pause(self, request, pk=None):
+        return self._job_action(request, jobs.pause_job)
+
+    @extend_schema(request=None, responses=s.SubscriptionSerializer)
+    @action(detail=True, methods=["post"])
+    def resume(self, request, pk=None):
+        return self._job_action(request, jobs.resume_job)
+
+    @extend_schema(request=None, responses=s.SubscriptionSerializer)
+    @action(detail=True, methods=["post"])
+    def force_fullsync(self, request, pk=None):
+        return self._job_action(request, jobs.force_fullsync)
+
+    @extend_schema(request=s.SkipEventSerializer, responses=s.SubscriptionSerializer)
+    @action(detail=True, methods=["post"])
+    def skip_event(self, request, pk=None):
+        body = s.SkipEventSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        return self._job_action(request, jobs.skip_event, body.validated_data["commit_seq"])
+
+
+class AuditLogViewSet(viewsets.ReadOnlyModelViewSet):
+    """The audit trail of the caller's groups (entries without a group: super admins only)."""
+
+    queryset = AuditLog.objects.all()
+    serializer_class = s.AuditLogSerializer
+    filterset_class = filtersets.AuditLogFilter
+
+    def get_queryset(self):
+        return scope_to_user(self.queryset.all(), self.request.user, "group")
+
+
+class CheckpointViewSet(viewsets.ReadOnlyModelViewSet):
+    queryset = Checkpoint.objects.all()
+    serializer_class = s.CheckpointSerializer
+    filterset_fields = ["instance", "subscription"]
+
+    def get_queryset(self):
+        return scope_to_user(self.queryset.all(), self.request.user, "instance__group")
+
+
+class WaveViewSet(viewsets.ReadOnlyModelViewSet):
+    """Worker hosts: shared infrastructure, super admins only."""
+
+    queryset = Wave.objects.all()
+    serializer_class = s.WaveSerializer
+    permission_classes = [permissions.IsAuthenticated, IsSuperAdmin]
+    filterset_fields = ["state", "is_owner"]
+
+
+class ConfigViewSet(viewsets.GenericViewSet, viewsets.mixins.ListModelMixin, viewsets.mixins.RetrieveModelMixin,
+                    viewsets.mixins.UpdateModelMixin):
+    """Global configuration: super admins only; secrets write-only."""
+
+    queryset = Config.objects.all()
+    serializer_class = s.ConfigSerializer
+    permission_classes = [permissions.IsAuthenticated, IsSuperAdmin]
+    filterset_fields = ["keyword"]
+
+    def perform_update(self, serializer):
+        with transaction.atomic():
+            before = snapshot(s.ConfigSerializer, serializer.instance)
+            obj = serializer.save()
+            AuditLog.record(self.request.user, "update", obj, before=before, after=snapshot(s.ConfigSerializer, obj))

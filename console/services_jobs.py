@@ -1,0 +1,394 @@
+"""Jobs (= subscriptions = TiCDC changefeeds = CCR jobs): create, pause, resume, delete, steer.
+
+Every machine surface calls these, so a job paused through one surface is
+paused for all of them, and every change is checked and audited once. `caller`
+is a console.api.caller.Caller. Failures raise JobError with a `kind` each
+surface turns into its own error shape:
+
+    invalid    the request is wrong (400)
+    forbidden  the caller may see the object but not change it (403)
+    not_found  no such object visible to the caller (404)
+    exists     the name is taken (409 / 400)
+    state      not allowed in the object's current state (409 / 400)
+    source     the MySQL source could not be reached or checked (502 / 400)
+
+What the engine reads (workers/): `state` (only `normal` streams), `phase`
+(`FullSync` = copy the tables first, then stream; progress in fullsync_*),
+`tables`, `options["skip_commit_seqs"]` (commit sequences of single events to
+skip once, CCR's skip_by=silence), `options["src_host_mapping"]` (private ->
+public host used when connecting to the source), `options["sink_config"]`,
+`options["ignore_txn_start_ts"]`, `start_ts`/`target_ts` (console.api.tso).
+"""
+import re
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, transaction
+
+from console.choices import InstanceStatus, SubscriptionState, SyncPhase, WorkerState
+from console.models import AuditLog, Group, Instance, Subscription, Target, TransitionError, Wave, kind_of_uri
+from console.models import Config
+
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}$")
+TABLE_RULE_RE = re.compile(r"^!?[^.\s,]+\.[^.\s,]+$")
+
+# Which states a pause / resume may start from (TiCDC's changefeed states).
+PAUSABLE = (SubscriptionState.NORMAL, SubscriptionState.ERROR, SubscriptionState.FAILED)
+RESUMABLE = (SubscriptionState.STOPPED, SubscriptionState.ERROR, SubscriptionState.FAILED)
+
+
+class JobError(Exception):
+    def __init__(self, kind, message):
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+
+
+# --- looking things up -------------------------------------------------------
+
+def visible_jobs(caller):
+    return caller.scope(Subscription.objects.select_related("instance", "target", "group"))
+
+
+def get_job(caller, name) -> Subscription:
+    if not isinstance(name, str) or not name:
+        raise JobError("invalid", "give the job name")
+    job = visible_jobs(caller).filter(name=name).first()
+    if job is None:
+        raise JobError("not_found", f"job '{name}' does not exist")
+    return job
+
+
+def find_instance(caller, host, port):
+    return caller.scope(Instance.objects.select_related("group")).filter(host=host, port=port).first()
+
+
+def parse_host_port(value):
+    """'host:port' -> (host, port) or JobError."""
+    if not isinstance(value, str) or ":" not in value:
+        raise JobError("invalid", "upstream must be 'host:port'")
+    host, _, port = value.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise JobError("invalid", f"upstream '{value}' is not 'host:port'")
+    return host, int(port)
+
+
+def check_table_rules(rules):
+    if not isinstance(rules, list) or not rules or not all(isinstance(r, str) for r in rules):
+        raise JobError("invalid", "table rules must be a non-empty list of 'schema.table' patterns")
+    for rule in rules:
+        if not TABLE_RULE_RE.match(rule.strip()):
+            raise JobError("invalid", f"table rule '{rule}' is not 'schema.table' (wildcards * and ?, ! excludes)")
+    return ",".join(r.strip() for r in rules)
+
+
+def _require_admin(caller, group_id):
+    if not caller.can_admin(group_id):
+        raise JobError("forbidden", "only an admin of the job's group may change it")
+
+
+# --- sources -----------------------------------------------------------------
+
+def next_slave_id() -> int:
+    """A server_id no other instance uses, starting at Config.slave_id."""
+    floor = Config.current().slave_id
+    used = Instance.objects.order_by("-slave_id").values_list("slave_id", flat=True).first() or 0
+    return max(floor, used + 1)
+
+
+def live_worker_names():
+    return list(Wave.objects.filter(state=WorkerState.ALIVE).values_list("name", flat=True))
+
+
+def register_source(caller, host, port, user, password, group_name="default"):
+    """A super admin names a source Tower does not know: register it and take it straight to `dump`.
+
+    It goes through the ordinary workflow methods (apply, approve, grant,
+    start_dump), so each step is checked and audited like in the console; the
+    grant checks (ROW binlog, privileges) run against the real server first.
+    """
+    from workers import source
+
+    if not caller.is_super:
+        raise JobError("not_found", f"source {host}:{port} is not registered in any of your groups")
+    if Instance.objects.filter(host=host, port=port).exists():
+        raise JobError("forbidden", f"source {host}:{port} is registered in another group")
+    report = source.check_grant(host, port, user, password)
+    if not report.ok:
+        raise JobError("source", "; ".join(c.reason for c in report.failures()))
+    try:
+        conn = source.connect(host, port, user, password)
+        try:
+            status = source.master_status(conn)
+        finally:
+            conn.close()
+    except Exception as exc:  # pymysql errors, binlog off
+        raise JobError("source", f"cannot read the master status of {host}:{port}: {exc}") from exc
+    actor = caller.actor
+    with transaction.atomic():
+        group = Group.objects.filter(name=group_name).first()
+        if group is None:
+            group = Group.objects.create(name=group_name, mark="created by an API job")
+            AuditLog.record(actor, "create", group, after={"name": group.name})
+        instance = Instance.objects.create(
+            group=group, host=host, port=port, user=user, password=password, slave_id=next_slave_id(),
+        )
+        AuditLog.record(actor, "register_source", instance, after={"host": host, "port": port, "group": group.name},
+                        message="registered by a super admin's API job")
+        instance.apply(actor, request_id=f"api-{instance.pk[:12]}", url="")
+        instance.approve(actor, comment="registered by a super admin's API job")
+        instance.grant(actor)
+        instance.start_dump(actor, status["file"], status["pos"], status["gtid"], candidates=live_worker_names())
+    return instance
+
+
+def table_has_rows(instance, database, table="", host_mapping=None) -> bool:
+    """Whether the source table (or any table of the database) has a row: then the job starts with a full sync."""
+    from workers import source
+
+    def quote(name):
+        return "`" + name.replace("`", "``") + "`"
+
+    host = (host_mapping or {}).get(instance.host) or instance.host
+    try:
+        conn = source.connect(host, instance.port, instance.user, instance.password)
+    except Exception as exc:
+        raise JobError("source", f"cannot connect to {instance}: {exc}") from exc
+    try:
+        with conn.cursor() as cur:
+            cur.execute(
+                "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA=%s AND TABLE_TYPE='BASE TABLE'"
+                + (" AND TABLE_NAME=%s" if table else ""),
+                (database, table) if table else (database,),
+            )
+            tables = [r[0] for r in cur.fetchall()]
+            if not tables:
+                raise JobError("invalid", f"{database}.{table or '*'} does not exist on {instance}")
+            for name in tables:
+                cur.execute(f"SELECT 1 FROM {quote(database)}.{quote(name)} LIMIT 1")
+                if cur.fetchone():
+                    return True
+        return False
+    finally:
+        conn.close()
+
+
+# --- targets -----------------------------------------------------------------
+
+def _check_sink_uri(sink_uri):
+    if not isinstance(sink_uri, str) or not sink_uri:
+        raise JobError("invalid", "sink_uri is required")
+    try:
+        kind_of_uri(sink_uri)
+    except ValidationError as exc:
+        raise JobError("invalid", exc.messages[0]) from exc
+
+
+def _target_for(group, job_name, sink_uri):
+    """A target of the job's own (named after it), reused when an unused one with the same URI is left."""
+    name, n = job_name, 1
+    while True:
+        existing = Target.objects.filter(group=group, name=name).first()
+        if existing is None:
+            return Target.objects.create(group=group, name=name, uri=sink_uri, options={"created_for": job_name})
+        if existing.uri == sink_uri and not existing.subscriptions.exists():
+            return existing
+        n += 1
+        name = f"{job_name}-{n}"
+
+
+def _drop_own_target(target, job_name):
+    if target.options.get("created_for") == job_name and not target.subscriptions.exists():
+        target.delete()
+
+
+def _job_snapshot(job):
+    return {
+        "name": job.name, "state": job.state, "phase": job.phase, "tables": job.tables,
+        "target": job.target.name, "sink_uri": job.target.display_uri, "start_ts": job.start_ts,
+        "target_ts": job.target_ts,
+    }
+
+
+# --- the job operations --------------------------------------------------------
+
+def create_job(caller, *, name, instance, sink_uri, tables="*.*", options=None, start_ts=0, target_ts=0,
+               full_sync=False):
+    if not isinstance(name, str) or not NAME_RE.match(name):
+        raise JobError("invalid", "the job name must be 1-128 letters, digits, '_', '-' or '.'")
+    _check_sink_uri(sink_uri)
+    _require_admin(caller, instance.group_id)
+    if instance.status != InstanceStatus.DUMP:
+        raise JobError("state", f"instance {instance} is not approved for dumping yet (status '{instance.status}')")
+    for field, value in (("start_ts", start_ts), ("target_ts", target_ts)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0 or value >= 1 << 63:
+            raise JobError("invalid", f"{field} must be an unsigned 63-bit integer")
+    if target_ts and start_ts and target_ts <= start_ts:
+        raise JobError("invalid", "target_ts must be greater than start_ts")
+    if Subscription.objects.filter(name=name).exists():
+        raise JobError("exists", f"job '{name}' already exists")
+    try:
+        with transaction.atomic():
+            target = _target_for(instance.group, name, sink_uri)
+            job = Subscription.objects.create(
+                name=name, group=instance.group, instance=instance, target=target, tables=tables,
+                options=options or {}, start_ts=start_ts, target_ts=target_ts,
+                phase=SyncPhase.FULL_SYNC if full_sync else SyncPhase.INCREMENTAL,
+                created_by=getattr(caller.actor, "username", caller.actor),
+            )
+            AuditLog.record(caller.actor, "create_subscription", job, after=_job_snapshot(job))
+    except IntegrityError as exc:
+        raise JobError("exists", f"job '{name}' already exists") from exc
+    return job
+
+
+def _set_state(caller, job, action, allowed, new_state, **extra):
+    _require_admin(caller, job.group_id)
+    with transaction.atomic():
+        current = Subscription.objects.select_for_update().get(pk=job.pk)
+        if current.state not in allowed:
+            raise JobError("state", f"cannot {action} job '{job.name}' in state '{current.state}'")
+        Subscription.objects.filter(pk=job.pk).update(state=new_state, **extra)
+        AuditLog.record(caller.actor, f"{action}_subscription", job, before={"state": current.state},
+                        after={"state": new_state, **extra})
+    job.refresh_from_db()
+    return job
+
+
+def pause_job(caller, job):
+    return _set_state(caller, job, "pause", PAUSABLE, SubscriptionState.STOPPED)
+
+
+def resume_job(caller, job):
+    # Resuming clears the error the job stopped on; the engine sets it again if it recurs.
+    return _set_state(caller, job, "resume", RESUMABLE, SubscriptionState.NORMAL, error="")
+
+
+def delete_job(caller, job):
+    _require_admin(caller, job.group_id)
+    with transaction.atomic():
+        before = _job_snapshot(job)
+        target, name = job.target, job.name
+        AuditLog.record(caller.actor, "delete_subscription", job, before=before)
+        job.delete()
+        _drop_own_target(target, name)
+
+
+def update_job(caller, job, *, sink_uri=None, tables=None, target_ts=None, options=None):
+    """TiCDC's update: only while the job is stopped (pause, update, resume)."""
+    _require_admin(caller, job.group_id)
+    if sink_uri is not None:
+        _check_sink_uri(sink_uri)
+    if target_ts is not None and (not isinstance(target_ts, int) or isinstance(target_ts, bool)
+                                  or target_ts < 0 or target_ts >= 1 << 63):
+        raise JobError("invalid", "target_ts must be an unsigned 63-bit integer")
+    with transaction.atomic():
+        current = Subscription.objects.select_for_update().select_related("target").get(pk=job.pk)
+        if current.state != SubscriptionState.STOPPED:
+            raise JobError("state", f"can only update job '{job.name}' while it is stopped (state '{current.state}')")
+        before = _job_snapshot(current)
+        if sink_uri is not None and sink_uri != current.target.uri:
+            old_target = current.target
+            if old_target.options.get("created_for") == current.name and old_target.subscriptions.count() == 1:
+                old_target.uri = sink_uri
+                old_target.save()
+            else:
+                current.target = _target_for(current.group, current.name, sink_uri)
+        if tables is not None:
+            current.tables = tables
+        if target_ts is not None:
+            current.target_ts = target_ts
+        if options:
+            current.options = {**current.options, **options}
+        current.save()
+        AuditLog.record(caller.actor, "update_subscription", current, before=before, after=_job_snapshot(current))
+    return current
+
+
+def _update_options(caller, job, action, change, message=""):
+    """Apply `change(options) -> options` under a row lock and audit it."""
+    _require_admin(caller, job.group_id)
+    with transaction.atomic():
+        current = Subscription.objects.select_for_update().get(pk=job.pk)
+        before = dict(current.options)
+        options = change(dict(current.options))
+        Subscription.objects.filter(pk=job.pk).update(options=options)
+        AuditLog.record(caller.actor, action, job, before=before, after=options, message=message)
+    job.refresh_from_db()
+    return job
+
+
+def skip_event(caller, job, commit_seq):
+    """CCR's skip_by=silence: skip exactly the event at this commit sequence (workers.events.Position.commit_seq)."""
+    if not isinstance(commit_seq, int) or isinstance(commit_seq, bool) or commit_seq <= 0:
+        raise JobError("invalid", "skip_commit_seq must be a positive integer")
+
+    def change(options):
+        seqs = list(options.get("skip_commit_seqs", []))
+        if commit_seq not in seqs:
+            seqs.append(commit_seq)
+        options["skip_commit_seqs"] = seqs
+        return options
+
+    return _update_options(caller, job, "skip_binlog", change, message=f"skip commit_seq {commit_seq}")
+
+
+def force_fullsync(caller, job):
+    """Copy the job's tables again from scratch, then stream (CCR's skip_by=fullsync and /force_fullsync)."""
+    _require_admin(caller, job.group_id)
+    with transaction.atomic():
+        current = Subscription.objects.select_for_update().get(pk=job.pk)
+        before = {"phase": current.phase, "fullsync_done": current.fullsync_done}
+        Subscription.objects.filter(pk=job.pk).update(
+            phase=SyncPhase.FULL_SYNC, fullsync_total=0, fullsync_done=0, fullsync_state={}, fullsync_started=None,
+        )
+        AuditLog.record(caller.actor, "force_fullsync", job, before=before, after={"phase": SyncPhase.FULL_SYNC})
+    job.refresh_from_db()
+    return job
+
+
+def _check_mapping(mapping, field):
+    if mapping is None:
+        return {}
+    if not isinstance(mapping, dict) or not all(isinstance(k, str) and k and isinstance(v, str)
+                                                for k, v in mapping.items()):
+        raise JobError("invalid", f"{field} must be an object of private host -> public host strings")
+    return mapping
+
+
+def update_host_mapping(caller, job, src=None, dest=None):
+    """Merge private -> public host maps; an empty public host deletes that private host's mapping."""
+    src = _check_mapping(src, "src_host_mapping")
+    dest = _check_mapping(dest, "dest_host_mapping")
+    if not src and not dest:
+        raise JobError("invalid", "give src_host_mapping and/or dest_host_mapping")
+
+    def merge(current, updates):
+        merged = dict(current)
+        for private, public in updates.items():
+            if public:
+                merged[private] = public
+            else:
+                merged.pop(private, None)
+        return merged
+
+    def change(options):
+        options["src_host_mapping"] = merge(options.get("src_host_mapping", {}), src)
+        options["dest_host_mapping"] = merge(options.get("dest_host_mapping", {}), dest)
+        return options
+
+    return _update_options(caller, job, "update_host_mapping", change)
+
+
+def move_dump(caller, instance, worker_name):
+    """Move an instance's dump to another worker (TiCDC move_table / rebalance): it becomes leader and a candidate."""
+    if not Wave.objects.filter(name=worker_name, state=WorkerState.ALIVE).exists():
+        raise JobError("not_found", f"capture '{worker_name}' is not a live worker")
+    try:
+        if worker_name not in instance.candidates:
+            instance.set_candidates(caller.actor, [*instance.candidates, worker_name])
+        instance.set_leader(caller.actor, worker_name)
+    except PermissionDenied as exc:
+        raise JobError("forbidden", str(exc)) from exc
+    except TransitionError as exc:
+        raise JobError("state", str(exc)) from exc
+    return instance

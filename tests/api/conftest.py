@@ -1,0 +1,137 @@
+"""Fixtures of the HTTP API tests: users with roles in two groups, their tokens, a dumping instance, a job."""
+import base64
+import json
+from urllib.parse import urlsplit
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.test import Client
+from rest_framework.authtoken.models import Token
+
+from console.choices import DumpState, InstanceStatus, MemberRole, WorkerState
+from console.models import (
+    AuditLog, Checkpoint, Config, Filter, Group, Instance, Member, MqRule, Subscription, SuperAdmin, Target, Wave,
+)
+
+PASSWORD = "s3cret-pass"
+
+
+class Api:
+    """A test client that sends a user's token (or nothing) and JSON bodies."""
+
+    def __init__(self, token=None, basic=None):
+        self.client = Client()
+        self.headers = {}
+        if token:
+            self.headers["HTTP_AUTHORIZATION"] = f"Token {token}"
+        if basic:
+            raw = base64.b64encode(f"{basic[0]}:{basic[1]}".encode()).decode()
+            self.headers["HTTP_AUTHORIZATION"] = f"Basic {raw}"
+
+    def get(self, path, params=None):
+        return self.client.get(path, params or {}, **self.headers)
+
+    def post(self, path, body=None, raw=None, content_type="application/json"):
+        data = raw if raw is not None else json.dumps(body if body is not None else {})
+        return self.client.post(path, data, content_type=content_type, **self.headers)
+
+    def put(self, path, body):
+        return self.client.put(path, json.dumps(body), content_type="application/json", **self.headers)
+
+    def patch(self, path, body):
+        return self.client.patch(path, json.dumps(body), content_type="application/json", **self.headers)
+
+    def delete(self, path):
+        return self.client.delete(path, **self.headers)
+
+
+def make_user(username, group=None, role=None, super_admin=False):
+    user = get_user_model().objects.create_user(username=username, password=PASSWORD, email=f"{username}@example.com")
+    if group is not None:
+        Member.objects.create(erp=username, group=group, role=role)
+    if super_admin:
+        SuperAdmin.objects.create(erp=username)
+    user.token = Token.objects.create(user=user).key
+    return user
+
+
+@pytest.fixture
+def world(db):
+    """Groups A and B; root (super admin), alice (admin of A), bob (plain user of A), carol (admin of B)."""
+
+    class World:
+        pass
+
+    w = World()
+    w.group_a = Group.objects.create(name="team-a")
+    w.group_b = Group.objects.create(name="team-b")
+    w.root = make_user("root-admin", super_admin=True)
+    w.alice = make_user("alice", w.group_a, MemberRole.ADMIN)
+    w.bob = make_user("bob", w.group_a, MemberRole.USER)
+    w.carol = make_user("carol", w.group_b, MemberRole.ADMIN)
+    w.instance_a = Instance.objects.create(
+        group=w.group_a, host="10.1.0.1", port=3306, user="dump", password="dump-pw", slave_id=1001,
+        status=InstanceStatus.DUMP, state=DumpState.ONLINE, binlog_file="mysql-bin.000003", binlog_pos=1200,
+        candidates=["wave-1"], leader="wave-1",
+    )
+    w.instance_b = Instance.objects.create(
+        group=w.group_b, host="10.2.0.1", port=3306, user="dump", password="dump-pw", slave_id=1002,
+        status=InstanceStatus.DUMP, state=DumpState.ONLINE, binlog_file="mysql-bin.000001", binlog_pos=4,
+    )
+    w.target_a = Target.objects.create(group=w.group_a, name="redis-a", uri="redis://:topsecret@127.0.0.1:6379/0")
+    w.job_a = Subscription.objects.create(
+        name="job-a", group=w.group_a, instance=w.instance_a, target=w.target_a, tables="shop.orders,shop.users",
+    )
+    w.target_b = Target.objects.create(group=w.group_b, name="hole-b", uri="blackhole://")
+    w.job_b = Subscription.objects.create(name="job-b", group=w.group_b, instance=w.instance_b, target=w.target_b)
+    return w
+
+
+@pytest.fixture
+def api():
+    return Api
+
+
+def db_state():
+    """Everything an API call could change, to assert a refused call changed nothing."""
+    models = (Group, Member, Filter, MqRule, Target, Instance, Subscription, Checkpoint, Wave, Config, AuditLog)
+    state = {}
+    for model in models:
+        rows = list(model.objects.order_by("pk").values())
+        for row in rows:
+            row.pop("update_time", None)
+        state[model.__name__] = rows
+    return state
+
+
+@pytest.fixture
+def unchanged():
+    """with unchanged(): ...  asserts the block left the metadata DB as it found it."""
+    import contextlib
+
+    @contextlib.contextmanager
+    def check():
+        before = db_state()
+        yield
+        assert db_state() == before
+
+    return check
+
+
+@pytest.fixture
+def source_addr(source_url):
+    parts = urlsplit(source_url)
+    return parts.hostname, parts.port, parts.username or "root", parts.password or ""
+
+
+@pytest.fixture
+def waves(db):
+    from django.utils import timezone
+
+    now = timezone.now()
+    return [
+        Wave.objects.create(name="wave-1", ip="10.9.0.1", port=8300, state=WorkerState.ALIVE, last_heartbeat=now,
+                            is_owner=True),
+        Wave.objects.create(name="wave-2", ip="10.9.0.2", port=8300, state=WorkerState.ALIVE, last_heartbeat=now),
+        Wave.objects.create(name="wave-dead", ip="10.9.0.3", port=8300, state=WorkerState.DEAD),
+    ]
