@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI / ReDoc assets served locally, no CDN
     "bootstrap4",
     "console",
     "workers",
@@ -142,6 +143,12 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "Tower API",
     "DESCRIPTION": "Binlog subscription platform: groups, instances, filters, rules, targets, subscriptions.",
     "VERSION": "1.0.0",
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SCHEMA_PATH_PREFIX": r"/api/(?!v1/)",
 }
 
 CELERY_BROKER_URL = env("TOWER_BROKER_URL") or env("TOWER_REDIS_URL") or "redis://127.0.0.1:6379/0"
