@@ -1,7 +1,75 @@
-from django.urls import path
+"""The browser console's pages (paths fixed by DESIGN.md section 8)."""
+from django.urls import include, path
 
-from console import views
+from console.auth.views import login_view, logout_view
+from console.views import audit, bindings, callback, config, dashboard, groups, instances, members, monitor, operations, rules, targets, workflow
 
 urlpatterns = [
-    path("", views.dashboard, name="dashboard"),
+    path("", dashboard.dashboard, name="dashboard"),
+    path("login/", login_view, name="login"),
+    path("logout/", logout_view, name="logout"),
+    path("oidc/", include("mozilla_django_oidc.urls")),
+
+    path("groups/", groups.GroupListView.as_view(), name="group_list"),
+    path("groups/add/", groups.GroupCreateView.as_view(), name="group_add"),
+    path("groups/<str:pk>/", groups.group_detail, name="group_detail"),
+    path("groups/<str:pk>/edit/", groups.GroupEditView.as_view(), name="group_edit"),
+    path("groups/<str:pk>/delete/", groups.GroupDeleteView.as_view(), name="group_delete"),
+
+    path("members/", members.MemberListView.as_view(), name="member_list"),
+    path("members/add/", members.MemberAddView.as_view(), name="member_add"),
+    path("members/<str:pk>/role/", members.MemberRoleView.as_view(), name="member_role"),
+    path("members/<str:pk>/remove/", members.MemberRemoveView.as_view(), name="member_remove"),
+
+    path("filters/", rules.FilterListView.as_view(), name="filter_list"),
+    path("filters/add/", rules.FilterEditView.as_view(), name="filter_add"),
+    path("filters/<str:pk>/", rules.FilterEditView.as_view(), name="filter_edit"),
+    path("filters/<str:pk>/delete/", rules.FilterDeleteView.as_view(), name="filter_delete"),
+
+    path("mq-rules/", rules.MqRuleListView.as_view(), name="mq_rule_list"),
+    path("mq-rules/add/", rules.MqRuleEditView.as_view(), name="mq_rule_add"),
+    path("mq-rules/<str:pk>/", rules.MqRuleEditView.as_view(), name="mq_rule_edit"),
+    path("mq-rules/<str:pk>/delete/", rules.MqRuleDeleteView.as_view(), name="mq_rule_delete"),
+
+    path("targets/", targets.TargetListView.as_view(), name="target_list"),
+    path("targets/add/", targets.TargetEditView.as_view(), name="target_add"),
+    path("targets/<int:pk>/", targets.TargetEditView.as_view(), name="target_edit"),
+    path("targets/<int:pk>/delete/", targets.TargetDeleteView.as_view(), name="target_delete"),
+
+    path("instances/", instances.InstanceListView.as_view(), name="instance_list"),
+    path("instances/add/", instances.InstanceRegisterView.as_view(), name="instance_add"),
+    path("instances/<str:pk>/", instances.instance_detail, name="instance_detail"),
+    path("instances/<str:pk>/edit/", instances.InstanceEditView.as_view(), name="instance_edit"),
+    path("instances/<str:pk>/delete/", instances.InstanceDeleteView.as_view(), name="instance_delete"),
+    path("instances/<str:pk>/operations/", operations.operations_page, name="instance_operations"),
+    path("instances/<str:pk>/online/", operations.set_online, name="instance_online"),
+    path("instances/<str:pk>/offline/", operations.set_offline, name="instance_offline"),
+    path("instances/<str:pk>/binlog/", operations.set_binlog, name="instance_set_binlog"),
+    path("instances/<str:pk>/leader/", operations.set_leader, name="instance_set_leader"),
+    path("instances/<str:pk>/candidates/", operations.set_candidates, name="instance_set_candidates"),
+    path("instances/<str:pk>/reset-counter/", operations.reset_counter, name="instance_reset_counter"),
+
+    path("bindings/", bindings.RuleBindingListView.as_view(), name="binding_list"),
+    path("bindings/add/", bindings.RuleBindingAddView.as_view(), name="binding_add"),
+    path("bindings/<int:pk>/delete/", bindings.RuleBindingDeleteView.as_view(), name="binding_delete"),
+
+    path("subscriptions/", bindings.SubscriptionListView.as_view(), name="subscription_list"),
+    path("subscriptions/add/", bindings.SubscriptionEditView.as_view(), name="subscription_add"),
+    path("subscriptions/<int:pk>/", bindings.SubscriptionEditView.as_view(), name="subscription_edit"),
+    path("subscriptions/<int:pk>/delete/", bindings.SubscriptionDeleteView.as_view(), name="subscription_delete"),
+
+    path("workflow/", workflow.WorkflowListView.as_view(), name="workflow_list"),
+    path("workflow/callback/", callback.workflow_callback, name="workflow_callback"),
+    path("workflow/<str:pk>/", workflow.workflow_detail, name="workflow_detail"),
+    path("workflow/<str:pk>/apply/", workflow.apply_view, name="workflow_apply"),
+    path("workflow/<str:pk>/decide/", workflow.decide_view, name="workflow_decide"),
+    path("workflow/<str:pk>/grant/", workflow.grant_view, name="workflow_grant"),
+    path("workflow/<str:pk>/start-dump/", workflow.start_dump_view, name="workflow_start_dump"),
+
+    path("monitor/", monitor.monitor_list, name="monitor"),
+    path("monitor/<str:pk>/", monitor.monitor_detail, name="monitor_detail"),
+    path("monitor/<str:pk>/flow/", monitor.monitor_flow, name="monitor_flow"),
+
+    path("audit/", audit.AuditListView.as_view(), name="audit"),
+    path("config/", config.config_view, name="config"),
 ]

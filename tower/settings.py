@@ -11,6 +11,23 @@
 | TOWER_ALLOWED_HOSTS | 127.0.0.1,localhost | comma separated |
 | TOWER_LOG_LEVEL | INFO | root log level (changeable at run time through /api/v1/log) |
 | TOWER_WORKER_NAME | hostname | the name a Celery worker registers under in `waves` |
+| TOWER_LOCAL_LOGIN | 1 | offer username/password login at /login/ (0 turns it off when SSO is used) |
+| TOWER_LOGIN_MAX_FAILURES | 5 | failed logins per username (and per IP, x4) before the login is locked |
+| TOWER_LOGIN_LOCK_MINUTES | 15 | how long failures are remembered and a lock lasts |
+| TOWER_OIDC_CLIENT_ID | (unset: OIDC off) | OIDC client id; OIDC login is on when this and the endpoints are set |
+| TOWER_OIDC_CLIENT_SECRET | | OIDC client secret (also the HS256 key of the id token) |
+| TOWER_OIDC_AUTHORIZATION_URL, TOWER_OIDC_TOKEN_URL, TOWER_OIDC_USERINFO_URL | | OIDC provider endpoints |
+| TOWER_OIDC_JWKS_URL | | JWKS endpoint, for RS256/ES256 providers |
+| TOWER_OIDC_SIGN_ALGO | HS256 | id token signature algorithm |
+| TOWER_OIDC_SCOPES | openid email profile | scopes requested |
+| TOWER_OIDC_LOGOUT_URL | | provider logout URL to send the browser to after /logout/ |
+| TOWER_SSO_VERIFY_URL | (unset: ticket SSO off) | BinLake-style ticket SSO: URL that verifies a ticket and answers JSON {erp, email, orgName} |
+| TOWER_SSO_VERIFY_METHOD | GET | GET (ticket as query parameter) or POST (form field) |
+| TOWER_SSO_TICKET_PARAM | ticket | name of the ticket parameter sent to the verify URL |
+| TOWER_SSO_COOKIE | sso.jd.com | name of the cookie holding the SSO ticket |
+| TOWER_SSO_LOGIN_URL | | where unauthenticated browsers are sent (a return URL is appended) |
+| TOWER_SSO_LOGOUT_URL | | where /logout/ sends the browser to end the SSO session |
+| TOWER_SSO_RETURN_PARAM | ReturnUrl | name of the return URL parameter of the SSO login/logout URLs |
 """
 import os
 import socket
@@ -61,6 +78,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "django_filters",
+    "django_tables2",
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI / ReDoc assets served locally, no CDN
     "bootstrap4",
@@ -127,6 +145,40 @@ LOGIN_URL = "/login/"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/login/"
 
+# --- console authentication (console/auth/) -----------------------------------
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",
+    "console.auth.oidc.TowerOIDCBackend",  # inert unless the OIDC_* settings below are set
+    "console.auth.ticket.TicketSSOBackend",  # inert unless TOWER_SSO_VERIFY_URL is set
+]
+MIDDLEWARE += [
+    "console.auth.middleware.TicketSSOMiddleware",
+    "console.auth.middleware.ConsoleLoginRequiredMiddleware",
+]
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "tower"}}
+TOWER_LOCAL_LOGIN = env_bool("TOWER_LOCAL_LOGIN", True)
+TOWER_LOGIN_MAX_FAILURES = int(env("TOWER_LOGIN_MAX_FAILURES", "5"))
+TOWER_LOGIN_LOCK_MINUTES = int(env("TOWER_LOGIN_LOCK_MINUTES", "15"))
+if env("TOWER_OIDC_CLIENT_ID"):
+    OIDC_RP_CLIENT_ID = env("TOWER_OIDC_CLIENT_ID")
+    OIDC_RP_CLIENT_SECRET = env("TOWER_OIDC_CLIENT_SECRET", "")
+    OIDC_OP_AUTHORIZATION_ENDPOINT = env("TOWER_OIDC_AUTHORIZATION_URL", "")
+    OIDC_OP_TOKEN_ENDPOINT = env("TOWER_OIDC_TOKEN_URL", "")
+    OIDC_OP_USER_ENDPOINT = env("TOWER_OIDC_USERINFO_URL", "")
+    OIDC_OP_JWKS_ENDPOINT = env("TOWER_OIDC_JWKS_URL") or None
+    OIDC_RP_SIGN_ALGO = env("TOWER_OIDC_SIGN_ALGO", "HS256")
+    OIDC_RP_SCOPES = env("TOWER_OIDC_SCOPES", "openid email profile")
+    OIDC_OP_LOGOUT_URL = env("TOWER_OIDC_LOGOUT_URL", "")
+OIDC_TIMEOUT = 10
+TOWER_SSO_VERIFY_URL = env("TOWER_SSO_VERIFY_URL", "")
+TOWER_SSO_VERIFY_METHOD = env("TOWER_SSO_VERIFY_METHOD", "GET").upper()
+TOWER_SSO_TICKET_PARAM = env("TOWER_SSO_TICKET_PARAM", "ticket")
+TOWER_SSO_COOKIE = env("TOWER_SSO_COOKIE", "sso.jd.com")
+TOWER_SSO_LOGIN_URL = env("TOWER_SSO_LOGIN_URL", "")
+TOWER_SSO_LOGOUT_URL = env("TOWER_SSO_LOGOUT_URL", "")
+TOWER_SSO_RETURN_PARAM = env("TOWER_SSO_RETURN_PARAM", "ReturnUrl")
+DJANGO_TABLES2_TEMPLATE = "django_tables2/bootstrap4.html"
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.TokenAuthentication",
@@ -158,6 +210,17 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ACKS_LATE = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_DEFAULT_QUEUE = "tower"
+# Engine (workers/): each worker also consumes tower.dump.<TOWER_WORKER_NAME> (added at start-up, see
+# workers.workerhost); dumps are long-running, so the pool needs a process per dump plus short tasks.
+CELERY_WORKER_CONCURRENCY = int(env("TOWER_WORKER_CONCURRENCY", "8"))
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 24 * 3600}
+CELERY_BEAT_SCHEDULE = {
+    "supervise": {"task": "workers.supervise", "schedule": 3.0, "options": {"expires": 10}},
+    "sample-status": {"task": "workers.sample_status", "schedule": 5.0, "options": {"expires": 10}},
+}
+CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
+# The generated per-table row decoder (workers/decoder); off = python-mysql-replication decodes rows.
+TOWER_FAST_DECODER = env_bool("TOWER_FAST_DECODER", True)
 
 LOGGING = {
     "version": 1,

@@ -1,0 +1,1 @@
+"""Console sign-in: local passwords (throttled), OIDC, and BinLake-style ticket SSO."""

@@ -1,0 +1,115 @@
+"""List filters (django-filter). Every choice list is scoped to the user's groups by the view."""
+import django_filters
+from django.db.models import Q
+
+from console.choices import DumpState, FilterType, InstanceStatus, MemberRole, OrderType, TargetKind
+from console.models import AuditLog, Filter, Group, Instance, Member, MqRule, Rule, Subscription, Target
+
+
+class ScopedFilterSet(django_filters.FilterSet):
+    """`q` searches `search_fields`; `group` offers only the groups the user sees."""
+
+    q = django_filters.CharFilter(method="search", label="Search")
+    search_fields = ()
+
+    def __init__(self, *args, groups=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "group" in self.filters and groups is not None:
+            self.filters["group"].queryset = groups
+
+    def search(self, queryset, name, value):
+        query = Q()
+        for field in self.search_fields:
+            query |= Q(**{f"{field}__icontains": value})
+        return queryset.filter(query)
+
+
+class GroupFilterSet(ScopedFilterSet):
+    search_fields = ("name", "mark")
+
+    class Meta:
+        model = Group
+        fields = []
+
+
+class MemberFilterSet(ScopedFilterSet):
+    search_fields = ("erp", "email", "org_name")
+    group = django_filters.ModelChoiceFilter(queryset=Group.objects.none())
+    role = django_filters.ChoiceFilter(choices=MemberRole.choices)
+
+    class Meta:
+        model = Member
+        fields = ["group", "role"]
+
+
+class FilterFilterSet(ScopedFilterSet):
+    search_fields = ("name", "table_name", "events")
+    group = django_filters.ModelChoiceFilter(queryset=Group.objects.none())
+    type = django_filters.ChoiceFilter(choices=FilterType.choices)
+
+    class Meta:
+        model = Filter
+        fields = ["group", "type"]
+
+
+class MqRuleFilterSet(ScopedFilterSet):
+    search_fields = ("name", "topic")
+    group = django_filters.ModelChoiceFilter(queryset=Group.objects.none())
+    order_type = django_filters.ChoiceFilter(choices=OrderType.choices)
+
+    class Meta:
+        model = MqRule
+        fields = ["group", "order_type"]
+
+
+class TargetFilterSet(ScopedFilterSet):
+    search_fields = ("name",)
+    group = django_filters.ModelChoiceFilter(queryset=Group.objects.none())
+    kind = django_filters.ChoiceFilter(choices=TargetKind.choices)
+
+    class Meta:
+        model = Target
+        fields = ["group", "kind"]
+
+
+class InstanceFilterSet(ScopedFilterSet):
+    search_fields = ("host", "leader", "last_error")
+    group = django_filters.ModelChoiceFilter(queryset=Group.objects.none())
+    status = django_filters.ChoiceFilter(choices=InstanceStatus.choices)
+    state = django_filters.ChoiceFilter(choices=DumpState.choices)
+
+    class Meta:
+        model = Instance
+        fields = ["group", "status", "state"]
+
+
+class RuleBindingFilterSet(ScopedFilterSet):
+    search_fields = ("instance__host", "rule__topic")
+    group = django_filters.ModelChoiceFilter(queryset=Group.objects.none())
+
+    class Meta:
+        model = Rule
+        fields = ["group"]
+
+
+class SubscriptionFilterSet(ScopedFilterSet):
+    search_fields = ("name", "tables", "error")
+    group = django_filters.ModelChoiceFilter(queryset=Group.objects.none())
+
+    class Meta:
+        model = Subscription
+        fields = ["group", "state"]
+
+
+class AuditFilterSet(ScopedFilterSet):
+    search_fields = ("object_repr", "message", "object_id")
+    group = django_filters.ModelChoiceFilter(queryset=Group.objects.none())
+    actor = django_filters.CharFilter(lookup_expr="icontains")
+    action = django_filters.CharFilter(lookup_expr="icontains")
+    object_type = django_filters.CharFilter(lookup_expr="iexact", label="Object type")
+    since = django_filters.IsoDateTimeFilter(field_name="time", lookup_expr="gte", label="Since (ISO time)")
+    until = django_filters.IsoDateTimeFilter(field_name="time", lookup_expr="lte", label="Until (ISO time)")
+
+    class Meta:
+        model = AuditLog
+        fields = ["group", "actor", "action", "object_type"]

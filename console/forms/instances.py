@@ -1,0 +1,57 @@
+import re
+
+from django import forms
+
+from console.models import Instance
+
+from .fields import SecretField
+
+HOST_RE = re.compile(r"^[A-Za-z0-9.\-:\[\]]{1,255}$")
+
+
+class InstanceRegisterForm(forms.Form):
+    group = forms.ModelChoiceField(queryset=None)
+    host = forms.CharField(max_length=255)
+    port = forms.IntegerField(min_value=1, max_value=65535, initial=3306)
+    user = forms.CharField(max_length=64, required=False, help_text="Dump account; blank = the configured default.")
+    password = SecretField(help_text="Write-only.")
+    slave_id = forms.IntegerField(min_value=1, max_value=4294967295, required=False, label="server_id",
+                                  help_text="Blank = the next free one.")
+
+    def __init__(self, *args, groups=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["group"].queryset = groups
+
+    def clean_host(self):
+        host = self.cleaned_data["host"].strip()
+        if not HOST_RE.match(host):
+            raise forms.ValidationError("Not a host name or IP address.")
+        return host
+
+    def clean_slave_id(self):
+        value = self.cleaned_data.get("slave_id")
+        if value and Instance.objects.filter(slave_id=value).exists():
+            raise forms.ValidationError(f"server_id {value} is used by another instance.")
+        return value
+
+
+class InstanceEditForm(forms.ModelForm):
+    password = SecretField(help_text="Write-only; leave blank to keep the stored password.")
+
+    class Meta:
+        model = Instance
+        fields = ["user", "password", "slave_id"]
+        labels = {"slave_id": "server_id"}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.initial["password"] = ""
+
+    def clean_password(self):
+        return self.cleaned_data.get("password") or self.instance.password
+
+    def clean_slave_id(self):
+        value = self.cleaned_data.get("slave_id")
+        if value and Instance.objects.filter(slave_id=value).exclude(pk=self.instance.pk).exists():
+            raise forms.ValidationError(f"server_id {value} is used by another instance.")
+        return value

@@ -1,0 +1,68 @@
+import json
+from urllib.parse import urlsplit
+
+from django import forms
+from django.core.exceptions import ValidationError
+
+from console.models import Target, kind_of_uri
+
+from .fields import SecretField
+
+
+class TargetForm(forms.ModelForm):
+    """The URI may hold a password: it is write-only here. On edit, blank keeps the stored URI."""
+
+    uri = SecretField(
+        label="Sink URI", widget=forms.TextInput(attrs={"autocomplete": "off", "placeholder": "redis://host:port/0"}),
+        help_text="blackhole://, redis://, mongodb://, clickhouse://, kafka://, amqp://",
+    )
+    options = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}), help_text="JSON object")
+
+    class Meta:
+        model = Target
+        fields = ["group", "name", "uri", "options"]
+
+    def __init__(self, *args, groups=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.initial["uri"] = ""  # never echo the stored URI (it may carry credentials)
+        self.initial["options"] = json.dumps(self.instance.options or {}) if self.instance.pk else "{}"
+        if self.instance.pk:
+            del self.fields["group"]
+            self.fields["uri"].help_text = f"Stored: {self.instance.display_uri}. Leave blank to keep it."
+        else:
+            self.fields["uri"].required = True
+            if groups is not None:
+                self.fields["group"].queryset = groups
+
+    def clean_uri(self):
+        uri = (self.cleaned_data.get("uri") or "").strip()
+        if not uri:
+            if self.instance.pk:
+                return self.instance.uri
+            raise ValidationError("A sink URI is required.")
+        kind_of_uri(uri)  # raises with the list of supported schemes
+        parts = urlsplit(uri)
+        try:
+            parts.port
+        except ValueError:
+            raise ValidationError("The port in the URI is not a number.")
+        if parts.scheme != "blackhole" and not parts.hostname:
+            raise ValidationError("The URI needs a host.")
+        return uri
+
+    def clean_options(self):
+        raw = (self.cleaned_data.get("options") or "").strip() or "{}"
+        try:
+            value = json.loads(raw)
+        except ValueError as exc:
+            raise ValidationError(f"Not valid JSON: {exc}")
+        if not isinstance(value, dict):
+            raise ValidationError("Options must be a JSON object.")
+        return value
+
+    def clean(self):
+        data = super().clean()
+        group = self.instance.group if self.instance.pk else data.get("group")
+        if group and data.get("name") and Target.objects.filter(group=group, name=data["name"]).exclude(pk=self.instance.pk).exists():
+            raise ValidationError(f"This group already has a target named '{data['name']}'.")
+        return data

@@ -1,0 +1,133 @@
+"""List tables (django-tables2): sortable columns, links to details and actions."""
+import django_tables2 as tables
+from django.utils.html import format_html
+
+from console.models import AuditLog, Filter, Group, Instance, Member, MqRule, Rule, Subscription, Target
+
+
+class GroupTable(tables.Table):
+    name = tables.Column(linkify=("group_detail", {"pk": tables.A("pk")}))
+    member_count = tables.Column(verbose_name="Members", orderable=True)
+    instance_count = tables.Column(verbose_name="Instances", orderable=True)
+
+    class Meta:
+        model = Group
+        fields = ("name", "mark", "member_count", "instance_count", "create_time")
+        attrs = {"class": "table table-sm table-hover"}
+
+
+class MemberTable(tables.Table):
+    erp = tables.Column(verbose_name="User")
+    group = tables.Column(linkify=("group_detail", {"pk": tables.A("group_id")}))
+    actions = tables.TemplateColumn(template_name="console/members/_actions.html", orderable=False, verbose_name="")
+
+    class Meta:
+        model = Member
+        fields = ("erp", "group", "role", "email", "org_name")
+        attrs = {"class": "table table-sm table-hover"}
+
+
+class FilterTable(tables.Table):
+    table_name = tables.Column(linkify=("filter_edit", {"pk": tables.A("pk")}), verbose_name="Table regex")
+
+    class Meta:
+        model = Filter
+        fields = ("table_name", "name", "group", "type", "events", "white_columns", "black_columns", "fake_cols",
+                  "business_keys")
+        attrs = {"class": "table table-sm table-hover"}
+
+
+class MqRuleTable(tables.Table):
+    topic = tables.Column(linkify=("mq_rule_edit", {"pk": tables.A("pk")}))
+    filters = tables.ManyToManyColumn(verbose_name="Filters", orderable=False)
+
+    class Meta:
+        model = MqRule
+        fields = ("topic", "name", "group", "order_type", "with_trx", "filters")
+        attrs = {"class": "table table-sm table-hover"}
+
+
+class TargetTable(tables.Table):
+    name = tables.Column(linkify=("target_edit", {"pk": tables.A("pk")}))
+    display_uri = tables.Column(verbose_name="URI", orderable=False)
+
+    class Meta:
+        model = Target
+        fields = ("name", "group", "kind", "display_uri", "update_time")
+        attrs = {"class": "table table-sm table-hover"}
+
+
+def status_badge(status):
+    colour = {"dump": "success", "agree": "info", "wait": "warning", "unauthorized": "secondary",
+              "oppose": "danger", "init": "light"}.get(status, "light")
+    return format_html('<span class="badge badge-{}">{}</span>', colour, status)
+
+
+class InstanceTable(tables.Table):
+    address = tables.Column(accessor="host", verbose_name="Instance", linkify=("instance_detail", {"pk": tables.A("pk")}))
+    status = tables.Column()
+    lag_seconds = tables.Column(verbose_name="Lag (s)")
+    lag_bytes = tables.Column(verbose_name="Lag (bytes)")
+
+    class Meta:
+        model = Instance
+        fields = ("address", "group", "status", "state", "slave_id", "leader", "lag_seconds", "lag_bytes", "retry_times")
+        attrs = {"class": "table table-sm table-hover"}
+
+    def render_address(self, record):
+        return f"{record.host}:{record.port}"
+
+    def render_status(self, value):
+        return status_badge(value)
+
+
+class WorkflowTable(tables.Table):
+    address = tables.Column(accessor="host", verbose_name="Instance", linkify=("workflow_detail", {"pk": tables.A("pk")}))
+    status = tables.Column()
+    request_id = tables.Column(verbose_name="Request")
+    actions = tables.TemplateColumn(template_name="console/workflow/_actions.html", orderable=False, verbose_name="")
+
+    class Meta:
+        model = Instance
+        fields = ("address", "group", "status", "request_id", "comment", "update_time")
+        attrs = {"class": "table table-sm table-hover"}
+
+    def render_address(self, record):
+        return f"{record.host}:{record.port}"
+
+    def render_status(self, value):
+        return status_badge(value)
+
+
+class RuleBindingTable(tables.Table):
+    instance = tables.Column(linkify=("instance_detail", {"pk": tables.A("instance_id")}))
+    rule = tables.Column(verbose_name="MQ rule", accessor="rule__topic")
+    actions = tables.TemplateColumn(
+        '<a class="btn btn-sm btn-outline-danger" href="{% url "binding_delete" record.pk %}">Unbind</a>',
+        orderable=False, verbose_name="",
+    )
+
+    class Meta:
+        model = Rule
+        fields = ("instance", "rule", "group", "storage_type", "convert_class", "create_time")
+        attrs = {"class": "table table-sm table-hover"}
+
+
+class SubscriptionTable(tables.Table):
+    name = tables.Column(linkify=("subscription_edit", {"pk": tables.A("pk")}))
+
+    class Meta:
+        model = Subscription
+        fields = ("name", "group", "instance", "target", "tables", "state", "phase", "error_count", "update_time")
+        attrs = {"class": "table table-sm table-hover"}
+
+
+class AuditTable(tables.Table):
+    object_repr = tables.Column(verbose_name="Object")
+    before = tables.JSONColumn(orderable=False)
+    after = tables.JSONColumn(orderable=False)
+
+    class Meta:
+        model = AuditLog
+        fields = ("time", "actor", "action", "object_type", "object_repr", "group", "message", "before", "after")
+        attrs = {"class": "table table-sm table-hover small"}

@@ -1,0 +1,1 @@
+"""Browser console views, one module per page family."""

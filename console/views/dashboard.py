@@ -1,0 +1,30 @@
+"""/: instances by state, lag leaders, recent errors (all scoped to the user's groups)."""
+from django.db.models import Count
+from django.shortcuts import render
+
+from console.choices import InstanceStatus
+from console.models import AuditLog, Filter, Group, Instance, MqRule, Subscription, Target
+from console.permissions import visible_group_ids
+
+from .generic import scoped
+
+
+def dashboard(request):
+    user = request.user
+    instances = scoped(Instance, user)
+    by_status = dict(instances.values_list("status").annotate(n=Count("id")))
+    group_ids = visible_group_ids(user)
+    audit = AuditLog.objects.all() if group_ids is None else AuditLog.objects.filter(group_id__in=group_ids)
+    return render(request, "console/dashboard.html", {
+        "by_status": [(s.value, by_status.get(s.value, 0)) for s in InstanceStatus],
+        "lag_leaders": instances.filter(status=InstanceStatus.DUMP).select_related("group").order_by("-lag_seconds", "-lag_bytes")[:10],
+        "instance_errors": instances.exclude(last_error="").select_related("group").order_by("-status_time")[:10],
+        "subscription_errors": scoped(Subscription, user).exclude(error="").select_related("instance")[:10],
+        "counts": {
+            "groups": Group.objects.count() if group_ids is None else len(set(group_ids)),
+            "instances": instances.count(), "filters": scoped(Filter, user).count(),
+            "MQ rules": scoped(MqRule, user).count(), "targets": scoped(Target, user).count(),
+            "subscriptions": scoped(Subscription, user).count(),
+        },
+        "recent": audit.filter(action__in=("apply", "approve", "refuse", "grant", "start_dump", "grant_failed"))[:10],
+    })
