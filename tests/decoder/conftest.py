@@ -86,6 +86,6 @@ def compare_events(events, wanted_sets=(None,), allow_fallback=False):
     return out
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def compare():
     return compare_events
