@@ -8,3 +8,28 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tower.settings")
 app = Celery("tower")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks(["workers"])
+
+
+# Engine worker hosts: consume the worker's own dump queue and heartbeat into `waves` (workers.workerhost).
+from celery.signals import celeryd_after_setup, worker_ready, worker_shutdown  # noqa: E402
+
+
+@celeryd_after_setup.connect
+def _consume_own_dump_queue(sender, instance, **kwargs):
+    from workers.workerhost import consume_own_queue
+
+    consume_own_queue(instance)
+
+
+@worker_ready.connect
+def _start_heartbeat(sender, **kwargs):
+    from workers.workerhost import start_heartbeat
+
+    start_heartbeat()
+
+
+@worker_shutdown.connect
+def _stop_heartbeat(sender, **kwargs):
+    from workers.workerhost import stop_heartbeat
+
+    stop_heartbeat()

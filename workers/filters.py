@@ -1,8 +1,7 @@
 """Which changes a subscription delivers, and in what shape.
 
-Two rule sets meet here, both as pure functions over RowChange/SchemaChange:
+BinLake filters and MQ rules, as pure functions over RowChange/SchemaChange:
 
-BinLake filters and MQ rules
     A change passes when at least one WHITE filter matches both its event type
     and its ``schema.table`` (the filter's ``table_name`` regex must match the
     whole name), and no BLACK filter matches both. The WHITE filters that
@@ -12,24 +11,23 @@ BinLake filters and MQ rules
     (BUSINESS_KEY_ORDER). An MQ rule's filters are the ones linked through
     ``mq_filter_relation``.
 
-Bifrost per-subscription options
-    FieldList (only these columns, plus the primary key, which keyed targets
-    need), FilterQuery (drop DDL/query events), FilterUpdate (drop an UPDATE
-    that changes none of the FieldList columns).
+Bifrost's per-subscription options (FieldList, FilterQuery, FilterUpdate)
+are applied by the engine in workers/subscriptions.py (SubscriptionRuntime.select).
 
 Everything is compiled once (regexes, column sets) and per-table decisions are
 cached, so the per-row cost is a dict lookup and, when columns are shaped, one
 dict comprehension. Nothing here touches the ORM per row: ``rules_for`` and
-``bifrost_options`` read the models once, and the caller keeps the result until
+``mq_rule_options`` read the models once, and the caller keeps the result until
 the configuration changes.
 """
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from typing import Iterable, Optional
 
-from workers.events import RowChange, SchemaChange
+from workers.events import RowChange
 
 ALL_EVENTS = "all"
 EVENT_TYPES = (
@@ -99,6 +97,7 @@ class CompiledFilter:
         return self.table_re.fullmatch(full_name) is not None
 
 
+@lru_cache(maxsize=1024)
 def compile_filter(type="WHITE", table_name=r".*\..*", events=ALL_EVENTS, white_columns="", black_columns="",
                    fake_cols="", business_keys="") -> CompiledFilter:
     """One filter from its field values (the Filter model's columns, by name); raises FilterError."""
@@ -236,61 +235,17 @@ def rules_for(mq_rule) -> RuleSet:
     return RuleSet.from_models(mq_rule.filters.all())
 
 
-# -- Bifrost options ---------------------------------------------------------
+def mq_rule_options(mq_rule, rules: RuleSet = None) -> dict:
+    """The sink options an MQ rule implies (kafka.py/amqp.py read them): order type, with_trx, business keys.
 
-
-@dataclass(frozen=True)
-class BifrostOptions:
-    field_list: frozenset = frozenset()  # empty: every column
-    filter_query: bool = False
-    filter_update: bool = False
-
-    def apply(self, change):
-        """The change as the subscription delivers it, or None when an option drops it."""
-        if isinstance(change, SchemaChange):
-            return None if self.filter_query else change
-        if not isinstance(change, RowChange):
-            return change
-        fields = self.field_list
-        if change.type == "UPDATE" and self.filter_update and change.old is not None:
-            watched = fields or change.row.keys()
-            if all(change.row.get(c) == change.old.get(c) for c in watched):
-                return None
-        if not fields:
-            return change
-        keep = fields.union(change.primary_key)
-        row = {k: v for k, v in change.row.items() if k in keep}
-        old = None if change.old is None else {k: v for k, v in change.old.items() if k in keep}
-        return replace(change, row=row, old=old)
-
-
-def bifrost_options(subscription) -> BifrostOptions:
-    return BifrostOptions(
-        field_list=frozenset(split_list(getattr(subscription, "field_list", ""))),
-        filter_query=bool(getattr(subscription, "filter_query", False)),
-        filter_update=bool(getattr(subscription, "filter_update", False)),
-    )
-
-
-class ChangeFilter:
-    """Both rule sets for one subscription, applied in order: BinLake rules, then Bifrost options."""
-
-    def __init__(self, rules: RuleSet = None, options: BifrostOptions = None):
-        self.rules = rules or RuleSet()
-        self.options = options or BifrostOptions()
-
-    @classmethod
-    def for_subscription(cls, subscription) -> "ChangeFilter":
-        return cls(rules_for(getattr(subscription, "mq_rule", None)), bifrost_options(subscription))
-
-    def apply(self, change):
-        change = self.rules.apply(change)
-        return None if change is None else self.options.apply(change)
-
-    def apply_all(self, changes) -> list:
-        out = []
-        for change in changes:
-            change = self.apply(change)
-            if change is not None:
-                out.append(change)
-        return out
+    business_keys is a list of [table regex, [columns]] from the rule's WHITE filters, in filter order;
+    plain data, so the engine can compare two option dicts to notice a change.
+    """
+    if mq_rule is None:
+        return {}
+    rules = rules if rules is not None else rules_for(mq_rule)
+    return {
+        "order_type": mq_rule.order_type,
+        "with_trx": bool(mq_rule.with_trx),
+        "business_keys": [[f.table_re.pattern, list(f.business_keys)] for f in rules.white if f.business_keys],
+    }

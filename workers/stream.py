@@ -155,6 +155,7 @@ class BinlogStream:
         self.decoder = decoder
         self.queue = queue.Queue(maxsize=queue_size)
         self.last_activity = time.monotonic()
+        self.events_seen = 0
         self.reader = None
         self.error = None
         self._stop = threading.Event()
@@ -267,6 +268,7 @@ class BinlogStream:
             if self._stop.is_set():
                 return
             self.last_activity = time.monotonic()
+            self.events_seen += 1
             cls = event.__class__
             if cls is WriteRowsEvent or cls is UpdateRowsEvent or cls is DeleteRowsEvent:
                 schema, table = event.schema, event.table

@@ -1,0 +1,190 @@
+"""Engine tests: real MariaDB, real Redis, real `celery -A tower worker` processes.
+
+Workers read the pytest-django test database (a SQLite file, hence
+transactional_db) and a broker on a Redis db of our own (BROKER_DB).
+"""
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pymysql
+import pytest
+import redis as redis_lib
+from django.conf import settings
+
+ROOT = Path(__file__).resolve().parents[2]
+BROKER_DB = 5
+
+
+def wait_for(predicate, timeout, interval=0.2, message="condition"):
+    """Poll `predicate` until it returns something truthy; fail with `message` at the deadline."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = predicate()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {message} (last: {last!r})")
+
+
+class Source:
+    """The shared MariaDB, through one autocommit connection, in a schema of the test's own."""
+
+    def __init__(self, url, schema):
+        parts = urlsplit(url)
+        self.host, self.port = parts.hostname, parts.port
+        self.schema = schema
+        self.conn = pymysql.connect(host=self.host, port=self.port, user="root", autocommit=True, charset="utf8mb4")
+        self.execute(f"DROP DATABASE IF EXISTS `{schema}`")
+        self.execute(f"CREATE DATABASE `{schema}`")
+
+    def execute(self, sql, args=None):
+        with self.conn.cursor() as cur:
+            cur.execute(sql, args)
+            return cur.fetchall()
+
+    def executemany(self, sql, rows):
+        with self.conn.cursor() as cur:
+            cur.executemany(sql, rows)
+
+    def master(self):
+        file, pos = self.execute("SHOW MASTER STATUS")[0][:2]
+        gtid = self.execute("SELECT @@GLOBAL.gtid_binlog_pos")[0][0]
+        return file, int(pos), gtid
+
+    def rows(self, table, key="id"):
+        with self.conn.cursor(pymysql.cursors.DictCursor) as cur:
+            cur.execute(f"SELECT * FROM `{self.schema}`.`{table}` ORDER BY `{key}`")
+            return cur.fetchall()
+
+    def close(self):
+        try:
+            self.execute(f"DROP DATABASE IF EXISTS `{self.schema}`")
+        finally:
+            self.conn.close()
+
+
+class Workers:
+    """Celery worker and beat subprocesses on the test database."""
+
+    def __init__(self, tmp_path, broker_url):
+        self.tmp = tmp_path
+        self.procs = {}
+        db = settings.DATABASES["default"]["NAME"]
+        self.env = {
+            **os.environ,
+            "TOWER_DATABASE_URL": f"sqlite:///{db}",
+            "TOWER_BROKER_URL": broker_url,
+            "TOWER_DATA_DIR": str(settings.DATA_DIR),
+            "TOWER_WORKER_CONCURRENCY": "3",
+            "PYTHONPATH": str(ROOT),
+            "TOWER_LOG_LEVEL": "INFO",
+        }
+        self.celery = str(Path(sys.executable).parent / "celery")
+
+    def start(self, name, **extra_env):
+        log = open(self.tmp / f"{name}.log", "ab")
+        proc = subprocess.Popen(
+            [self.celery, "-A", "tower", "worker", "-n", f"{name}@%h", "-l", "INFO", "--without-gossip",
+             "--without-mingle", "--without-heartbeat"],
+            cwd=ROOT, env={**self.env, "TOWER_WORKER_NAME": name, **extra_env}, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        self.procs[name] = proc
+        return proc
+
+    def start_beat(self):
+        log = open(self.tmp / "beat.log", "ab")
+        self.procs["beat"] = subprocess.Popen(
+            [self.celery, "-A", "tower", "beat", "-l", "INFO", "-s", str(self.tmp / "beat-schedule"),
+             "--pidfile="],
+            cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+
+    def kill(self, name):
+        """SIGKILL the worker and its pool children: the host died."""
+        proc = self.procs.pop(name)
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.wait(timeout=10)
+
+    def stop_all(self):
+        for name in list(self.procs):
+            proc = self.procs.pop(name)
+            try:
+                os.killpg(proc.pid, signal.SIGTERM)
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=10)
+            except ProcessLookupError:
+                pass
+
+    def log(self, name):
+        path = self.tmp / f"{name}.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+
+def redis_db_url(redis_url, db):
+    parts = urlsplit(redis_url)
+    return f"redis://{parts.hostname}:{parts.port}/{db}"
+
+
+@pytest.fixture
+def broker_url(redis_url):
+    url = redis_db_url(redis_url, BROKER_DB)
+    redis_lib.Redis.from_url(url).flushdb()  # no stale tasks from an earlier test
+    return url
+
+
+@pytest.fixture
+def workers(transactional_db, tmp_path, broker_url):
+    pool = Workers(tmp_path, broker_url)
+    yield pool
+    pool.stop_all()
+
+
+@pytest.fixture
+def source(request, source_url):
+    schema = "eng_" + request.node.name.replace("[", "_").replace("]", "")[:40].lower()
+    src = Source(source_url, schema)
+    yield src
+    src.close()
+
+
+def make_instance(source, candidates=("w1",), gtid=False, url=None):
+    """A `dump`, ONLINE instance on `source` starting at the master's current position."""
+    from console.models import Group, Instance
+
+    group, _ = Group.objects.get_or_create(name="engine")
+    file, pos, gtid_set = source.master()
+    return Instance.objects.create(
+        group=group, host=source.host, port=source.port, user="root", password="", status="dump", state="ONLINE",
+        slave_id=random.randint(100000, 4000000000), binlog_file=file, binlog_pos=pos, gtid_set=gtid_set,
+        with_gtid=gtid, candidates=list(candidates),
+    )
+
+
+def make_subscription(instance, uri, name="sub", tables="*.*", **fields):
+    from console.models import Subscription, Target
+
+    target = Target.objects.create(name=f"{name}-target", group=instance.group, uri=uri)
+    return Subscription.objects.create(name=name, group=instance.group, instance=instance, target=target,
+                                       tables=tables, **fields)
+
+
+def redis_state(client, prefix):
+    import json
+
+    out = {}
+    for key in client.scan_iter(match=f"{prefix}*", count=5000):
+        out[key.decode()] = json.loads(client.get(key))
+    return out

@@ -1,0 +1,351 @@
+"""The dump loop of one instance: read transactions, deliver them, commit positions, keep the lease.
+
+Runs inside the `dump_instance` Celery task after the lease was taken. It
+returns when the instance goes offline (after flushing its position), and
+raises `Fenced` when another leader took over, anything else on failure (the
+task counts it in retry_times).
+
+Per loop turn (no ORM work per row; metadata writes once per batch):
+1. renew the lease every second (a refused renewal = fenced: stop at once);
+2. reload the instance and its subscriptions every second (offline, pause,
+   resume, miss, set position, new subscriptions);
+3. rewind the stream when an active subscription is behind what was read;
+4. take whatever complete transactions the reader has, hand them to every
+   active subscription, then commit all positions in one fenced transaction.
+"""
+import logging
+import os
+import time
+
+from django.conf import settings
+from django.db.models import Max
+from django.utils import timezone
+
+from console.models import Checkpoint, FlowSample, Instance, Subscription
+
+from . import checkpoints
+from .events import Position
+from .lease import RENEW_EVERY, Fenced, renew
+from .stream import READ_TIMEOUT_SECONDS, BinlogStream, StreamLost
+from .subscriptions import SubscriptionRuntime, position_of
+
+log = logging.getLogger(__name__)
+
+RELOAD_EVERY = 1.0
+FLOW_EVERY = 5.0
+RECONNECT_FOR = 30.0  # keep reconnecting a lost stream this long before the task fails
+HEALTHY_AFTER = 10.0  # a dump running this long resets the instance's retry counter
+MAX_BATCH = 5000
+
+
+class Stop(Exception):
+    """The instance should not be dumping any more (offline, removed)."""
+
+
+def fast_decoder():
+    """The generated per-table row decoder when enabled and importable, else None (the library decodes)."""
+    if not getattr(settings, "TOWER_FAST_DECODER", False):
+        return None
+    try:
+        from workers.decoder import stream_decoder
+    except Exception:  # noqa: BLE001 - not built yet or broken: the library is always correct
+        return None
+    try:
+        return stream_decoder()
+    except Exception:  # noqa: BLE001
+        return None
+
+
+class Dump:
+    def __init__(self, instance_id, worker, version):
+        self.instance_id = instance_id
+        self.worker = worker
+        self.version = version
+        self.stream = None
+        self.runtimes = {}
+        self.ppid = os.getppid()
+        self.flow = {}  # (schema, table) -> [count, bytes] for the instance, cumulative
+        self.flow_dirty = set()
+        self.started = time.monotonic()
+        self.healthy_marked = False
+
+    # --- entry point ---
+
+    def run(self):
+        try:
+            self._setup()
+            self._loop()
+        except Stop:
+            pass
+        finally:
+            if self.stream is not None:
+                self.stream.stop()
+            for rt in self.runtimes.values():
+                rt.close()
+
+    def _setup(self):
+        instance = Instance.objects.select_related("group").get(pk=self.instance_id)
+        self.instance = instance
+        self.mariadb = True
+        self.position = Position(instance.binlog_file, instance.binlog_pos, instance.gtid_set)
+        self.binlog_when = instance.binlog_when
+        self.use_gtid = bool(instance.with_gtid and instance.gtid_set)
+        self._detect_server()
+        subs = list(Subscription.objects.filter(instance_id=self.instance_id).select_related("target"))
+        checkpoints.ensure_rows(instance, subs, self.version)
+        rows = {c.subscription_id: c for c in Checkpoint.objects.filter(instance_id=self.instance_id)}
+        for sub in subs:
+            self.runtimes[sub.id] = SubscriptionRuntime(sub, rows[sub.id])
+        self._load_flow_base()
+        start = self.resume_position()
+        # Reference 004: a caught-up subscription (queued == succeeded) whose position is older than the
+        # start has simply had nothing to do since; it continues from the start.
+        for rt in self.runtimes.values():
+            if rt.succeeded.commit_seq < start.commit_seq and rt.queued == rt.succeeded:
+                rt.succeeded = rt.queued = start
+        self._open_stream(start)
+
+    def _detect_server(self):
+        from .source import connect_instance, is_mariadb
+
+        conn = connect_instance(self.instance)
+        try:
+            self.mariadb = is_mariadb(conn)
+        finally:
+            conn.close()
+
+    def resume_position(self) -> Position:
+        """Minimum succeeded position over subscriptions that are behind, else the instance's position."""
+        behind = [
+            rt.succeeded for rt in self.runtimes.values()
+            if rt.state != "stopped" and rt.queued.commit_seq > rt.succeeded.commit_seq and rt.succeeded.binlog_file
+        ]
+        if behind:
+            return min(behind, key=lambda p: p.commit_seq)
+        return self.position
+
+    # --- the stream ---
+
+    def _wants(self, schema, table):
+        for rt in self.runtimes.values():
+            if rt.state != "stopped" and rt.wants_table(schema, table):
+                return True
+        return False
+
+    def _only_schemas(self):
+        schemas = set()
+        for rt in self.runtimes.values():
+            literal = rt.tables.literal_schemas()
+            if literal is None:
+                return None
+            schemas |= literal
+        return sorted(schemas) or None
+
+    def _open_stream(self, start: Position):
+        if self.stream is not None:
+            self.stream.stop()
+        instance = self.instance
+        cache = {}
+
+        def wants(schema, table, _cache=cache, _wants=self._wants):
+            hit = _cache.get((schema, table))
+            if hit is None:
+                hit = _cache[(schema, table)] = _wants(schema, table)
+            return hit
+
+        self.stream = BinlogStream(
+            instance.host, instance.port, instance.user, instance.password, instance.slave_id or 1001, start,
+            use_gtid=self.use_gtid and bool(start.gtid), mariadb=self.mariadb, wants=wants,
+            only_schemas=self._only_schemas(), decoder=fast_decoder(),
+        ).start()
+        self.read_position = start
+
+    # --- the loop ---
+
+    def _keep_lease(self):
+        now = time.monotonic()
+        if now >= self.next_renew:
+            if not renew(self.instance_id, self.worker, self.version):
+                raise Fenced(f"instance {self.instance_id}: lease lost")
+            self.next_renew = now + RENEW_EVERY
+            if os.getppid() != self.ppid:
+                raise Stop("the worker process that started this dump is gone")
+
+    def _loop(self):
+        self.next_renew = 0.0
+        self.lost_since = None
+        next_reload = time.monotonic() + RELOAD_EVERY
+        next_flow = time.monotonic() + FLOW_EVERY
+        while True:
+            self._keep_lease()
+            now = time.monotonic()
+            if now >= next_reload:
+                self._reload()
+                next_reload = now + RELOAD_EVERY
+            for rt in self.runtimes.values():
+                if rt.due_for_retry(now):
+                    rt.failing = False
+            self._rewind_if_needed()
+            try:
+                transactions = self.stream.get(timeout=0.2, max_changes=MAX_BATCH)
+                if not transactions and self.stream.silent_for() > READ_TIMEOUT_SECONDS + 3:
+                    raise StreamLost("no event and no heartbeat from the server: connection presumed dead")
+            except StreamLost as exc:
+                self._stream_lost(exc)
+                continue
+            if transactions or self.stream.events_seen:
+                self.lost_since = None
+            if transactions:
+                self._deliver(transactions)
+            if now >= next_flow:
+                self._write_flow()
+                next_flow = now + FLOW_EVERY
+            if not self.healthy_marked and now - self.started > HEALTHY_AFTER:
+                self._commit(fields={"retry_times": 0, "next_start_at": None, "last_error": ""})
+                self.healthy_marked = True
+
+    def _stream_lost(self, error):
+        """Reopen the stream at the last processed boundary; give up after RECONNECT_FOR (the task then retries)."""
+        now = time.monotonic()
+        if self.lost_since is None:
+            self.lost_since = now
+            log.warning("instance %s: %s; reconnecting from %s", self.instance_id, error, self.read_position)
+        elif now - self.lost_since > RECONNECT_FOR:
+            raise StreamLost(f"cannot reconnect to {self.instance}: {error}")
+        self.stream.stop()
+        wake = now + 1.0
+        while time.monotonic() < wake:
+            self._keep_lease()
+            time.sleep(0.2)
+        self._open_stream(self.read_position)
+
+    def _rewind_if_needed(self):
+        active = [rt for rt in self.runtimes.values() if rt.active]
+        if not active:
+            return
+        earliest = min((rt.succeeded for rt in active), key=lambda p: p.commit_seq)
+        if earliest.binlog_file and earliest.commit_seq < self.read_position.commit_seq:
+            log.info("instance %s: rewinding to %s for a subscription that is behind", self.instance_id, earliest)
+            self._open_stream(earliest)
+
+    def _deliver(self, transactions):
+        last = transactions[-1]
+        for rt in self.runtimes.values():
+            if rt.active:
+                rt.deliver(transactions)
+            elif last.position.commit_seq > rt.queued.commit_seq:
+                rt.queued = last.position  # read past for it; it is behind until it catches up
+        for t in transactions:
+            if t.position.commit_seq > self.position.commit_seq:
+                self.position = t.position
+                self.binlog_when = t.timestamp
+                for key, (count, size) in t.sizes.items():
+                    flow = self.flow.get(key)
+                    if flow is None:
+                        flow = self.flow[key] = [0, 0]
+                    flow[0] += count
+                    flow[1] += size
+                    self.flow_dirty.add(key)
+        self.read_position = last.position
+        self._commit()
+
+    def _commit(self, fields=None):
+        conflicts = checkpoints.commit(
+            self.instance_id, self.worker, self.version, self.position, self.binlog_when,
+            list(self.runtimes.values()), fields=fields,
+        )
+        if conflicts:
+            self._adopt_positions(conflicts)
+
+    # --- metadata refresh ---
+
+    def _reload(self):
+        instance = Instance.objects.filter(pk=self.instance_id).values(
+            "status", "state", "leader", "leader_version").first()
+        if instance is None or instance["status"] != "dump" or instance["state"] != "ONLINE":
+            self._commit()
+            raise Stop("instance is offline")
+        if instance["leader"] != self.worker or instance["leader_version"] != self.version:
+            raise Fenced(f"instance {self.instance_id}: leadership moved to {instance['leader']}")
+        subs = {s.id: s for s in Subscription.objects.filter(instance_id=self.instance_id).select_related("target")}
+        new = [s for sid, s in subs.items() if sid not in self.runtimes]
+        if new:
+            checkpoints.ensure_rows(self.instance_reloaded(), new, self.version)
+        rows = {c.subscription_id: c for c in Checkpoint.objects.filter(instance_id=self.instance_id)}
+        tables_changed = bool(new)
+        for sid in list(self.runtimes):
+            if sid not in subs:
+                self.runtimes.pop(sid).close()
+                tables_changed = True
+        for sid, sub in subs.items():
+            rt = self.runtimes.get(sid)
+            if rt is None:
+                self.runtimes[sid] = SubscriptionRuntime(sub, rows[sid])
+                continue
+            before = (rt.state, sub.tables)
+            old_tables = rt.tables
+            rt.refresh(sub)
+            if before[0] != rt.state or getattr(old_tables, "spec", None) != sub.tables:
+                tables_changed = True
+            row = rows.get(sid)
+            if row is not None and (row.binlog_file, row.binlog_pos) != (rt.written.binlog_file, rt.written.binlog_pos):
+                self._adopt(rt, row)
+        if tables_changed:
+            # Which tables get decoded depends on the subscriptions: reopen where we are.
+            self._open_stream(self.read_position)
+
+    def instance_reloaded(self):
+        return Instance.objects.get(pk=self.instance_id)
+
+    def _adopt_positions(self, ids):
+        for row in Checkpoint.objects.filter(instance_id=self.instance_id, subscription_id__in=ids):
+            rt = self.runtimes.get(row.subscription_id)
+            if rt is not None:
+                self._adopt(rt, row)
+
+    def _adopt(self, rt, row):
+        """An operator set this subscription's position: take it as the truth."""
+        rt.succeeded = rt.written = position_of(row.binlog_file, row.binlog_pos, row.gtid_set)
+        rt.queued = rt.written_queued = position_of(row.queued_file, row.queued_pos, row.queued_gtid)
+        rt.failing = False
+        rt.failure = None
+        rt.skip_event = None
+
+    # --- flow ---
+
+    def _load_flow_base(self):
+        last = FlowSample.objects.filter(instance_id=self.instance_id).aggregate(t=Max("time"))["t"]
+        self.sub_flow_base = {}
+        if last is None:
+            return
+        for s in FlowSample.objects.filter(instance_id=self.instance_id, time=last):
+            if s.subscription_id is None and s.table_name:
+                self.flow[(s.schema_name, s.table_name)] = [s.count, s.byte_size]
+            elif s.subscription_id is not None and not s.schema_name:
+                self.sub_flow_base[s.subscription_id] = (s.count, s.byte_size)
+
+    def _write_flow(self):
+        now = timezone.now()
+        rows = []
+        total = [0, 0]
+        schemas = {}
+        for (schema, table), (count, size) in self.flow.items():
+            total[0] += count
+            total[1] += size
+            agg = schemas.setdefault(schema, [0, 0])
+            agg[0] += count
+            agg[1] += size
+        rows.append(FlowSample(time=now, instance_id=self.instance_id, count=total[0], byte_size=total[1]))
+        for schema, (count, size) in schemas.items():
+            rows.append(FlowSample(time=now, instance_id=self.instance_id, schema_name=schema, count=count, byte_size=size))
+        for (schema, table), (count, size) in self.flow.items():
+            rows.append(FlowSample(time=now, instance_id=self.instance_id, schema_name=schema, table_name=table,
+                                   count=count, byte_size=size))
+        for rt in self.runtimes.values():
+            base = self.sub_flow_base.get(rt.id, (0, 0))
+            count = base[0] + sum(v[0] for v in rt.flow.values())
+            size = base[1] + sum(v[1] for v in rt.flow.values())
+            rows.append(FlowSample(time=now, instance_id=self.instance_id, subscription_id=rt.id, count=count,
+                                   byte_size=size))
+        FlowSample.objects.bulk_create(rows)
+        self.flow_dirty.clear()

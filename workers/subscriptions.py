@@ -1,0 +1,260 @@
+"""One subscription inside a running dump: what it wants, where it is, how it fails.
+
+Built from the Subscription row once and refreshed about every second; the
+per-row work (table match, field list, filter update) uses only plain Python.
+
+Positions (reference 004): `succeeded` is the last transaction the target has
+durably, `queued` the last transaction the dump has read past for it. A
+subscription that is paused or failing keeps `succeeded` and lets `queued`
+run ahead, so it counts as behind and the dump rewinds for it when it becomes
+active again; each subscription drops transactions at or before its own
+`succeeded`, so a rewind never duplicates into the others.
+"""
+import time
+from fnmatch import fnmatchcase
+
+from workers.events import Batch, Position, SchemaChange
+from workers.sinks import SinkError, open_sink
+from workers.sinks.encoding import json_row
+
+RETRY_BACKOFF_MAX = 8.0  # seconds between retries of a failing MustBeSuccess subscription
+
+
+class TableMatcher:
+    """`tables`: comma separated `schema.table` patterns with * wildcards; `!pattern` excludes."""
+
+    def __init__(self, spec: str):
+        self.spec = spec
+        items = [s.strip() for s in (spec or "*.*").replace("\n", ",").split(",") if s.strip()]
+        self.include = [s for s in items if not s.startswith("!")] or (["*.*"] if items else ["*.*"])
+        self.exclude = [s[1:].strip() for s in items if s.startswith("!")]
+        self._cache = {}
+
+    def __call__(self, schema: str, table: str) -> bool:
+        key = (schema, table)
+        hit = self._cache.get(key)
+        if hit is None:
+            name = f"{schema}.{table}"
+            hit = any(fnmatchcase(name, p) for p in self.include) and not any(fnmatchcase(name, p) for p in self.exclude)
+            self._cache[key] = hit
+        return hit
+
+    def wants_schema(self, schema: str) -> bool:
+        """For DDL that names no table (CREATE DATABASE, …)."""
+        return any(fnmatchcase(schema, p.split(".", 1)[0]) for p in self.include)
+
+    def literal_schemas(self):
+        """The schemas the patterns can match, or None when a schema part has a wildcard."""
+        schemas = set()
+        for p in self.include:
+            schema = p.split(".", 1)[0]
+            if any(ch in schema for ch in "*?["):
+                return None
+            schemas.add(schema)
+        return schemas
+
+
+def position_of(file, pos, gtid="") -> Position:
+    return Position(file or "", int(pos or 0), gtid or "")
+
+
+class SubscriptionRuntime:
+    def __init__(self, sub, checkpoint):
+        self.id = sub.id
+        self.name = sub.name
+        self.sink = None
+        self.target_uri = None
+        self.succeeded = position_of(checkpoint.binlog_file, checkpoint.binlog_pos, checkpoint.gtid_set)
+        self.queued = position_of(checkpoint.queued_file, checkpoint.queued_pos, checkpoint.queued_gtid)
+        self.written = self.succeeded  # what the checkpoint row holds now (compare-and-set)
+        self.written_queued = self.queued
+        self.binlog_when = checkpoint.binlog_when
+        self.failing = False
+        self.next_retry = 0.0
+        self.backoff = 1.0
+        self.failure = None  # {"error", "event", "position", "seq"} of the change that keeps failing
+        self.skip_event = None  # (commit_seq, seq) the operator said to miss
+        self.skipped_now = 0
+        self.errors_now = 0
+        self.status_dirty = False
+        self.skip_consumed = False
+        self.flow = {}  # (schema, table) -> [count, bytes], cumulative
+        self.refresh(sub)
+
+    # --- configuration ---
+
+    def refresh(self, sub):
+        self.state = sub.state
+        self.tables = TableMatcher(sub.tables)
+        self.fields = [f.strip() for f in (sub.field_list or "").split(",") if f.strip()]
+        self.filter_query = sub.filter_query
+        self.filter_update = sub.filter_update
+        self.must_be_success = sub.must_be_success
+        self.skip_next = sub.skip_next
+        options = dict(sub.target.options or {})
+        options.update((sub.options or {}).get("sink", {}) if isinstance(sub.options, dict) else {})
+        if self.sink is None or self.target_uri != sub.target.uri or options != self.sink_options:
+            if self.sink is not None:
+                self.sink.close()
+            self.sink = open_sink(sub.target.uri, options, subscription=sub)
+            self.target_uri = sub.target.uri
+            self.sink_options = options
+        if self.skip_next and self.failing and self.failure:
+            self.skip_event = (self.failure["commit_seq"], self.failure["seq"])
+            self.next_retry = 0.0  # retry now, without the missed event
+        elif self.skip_next and not self.failing and self.skip_event is None and sub.error_wait_data:
+            data = sub.error_wait_data
+            if "commit_seq" in data:
+                self.skip_event = (data["commit_seq"], data.get("seq", 0))
+
+    @property
+    def active(self) -> bool:
+        return self.state in ("normal", "error") and not self.failing
+
+    def wants_table(self, schema, table) -> bool:
+        return self.tables(schema, table)
+
+    # --- per transaction ---
+
+    def select(self, transaction) -> list:
+        """The changes of one transaction this subscription gets, shaped by its options."""
+        out = []
+        skip = self.skip_event
+        for change in transaction.changes:
+            if skip is not None and change.position.commit_seq == skip[0] and change.seq == skip[1]:
+                continue
+            if isinstance(change, SchemaChange):
+                if self.filter_query:
+                    continue
+                if change.table and not self.tables(change.schema, change.table):
+                    continue
+                if not change.table and not self.tables.wants_schema(change.schema):
+                    continue
+                out.append(change)
+                continue
+            if not self.tables(change.schema, change.table):
+                continue
+            if self.fields:
+                change = self._project(change)
+            if self.filter_update and change.type == "UPDATE" and change.old is not None and change.row == change.old:
+                continue
+            out.append(change)
+        return out
+
+    def _project(self, change):
+        from dataclasses import replace
+
+        keep = set(self.fields) | set(change.primary_key)
+        row = {k: v for k, v in change.row.items() if k in keep}
+        old = {k: v for k, v in change.old.items() if k in keep} if change.old is not None else None
+        return replace(change, row=row, old=old)
+
+    # --- delivery ---
+
+    def deliver(self, transactions) -> None:
+        """Write the transactions this subscription has not got yet; on failure set `failing` or skip (MustBeSuccess off)."""
+        todo = [t for t in transactions if t.position.commit_seq > self.succeeded.commit_seq]
+        if not todo:
+            return
+        batch = Batch()
+        for t in todo:
+            picked = self.select(t)
+            if picked:
+                start = len(batch.changes)
+                batch.changes.extend(picked)
+                batch.transactions.append((start, len(batch.changes), t.position))
+                for c in picked:
+                    if not isinstance(c, SchemaChange):
+                        size = t.sizes.get((c.schema, c.table))
+                        per_row = (size[1] // size[0]) if size and size[0] else 0
+                        flow = self.flow.get((c.schema, c.table))
+                        if flow is None:
+                            flow = self.flow[(c.schema, c.table)] = [0, 0]
+                        flow[0] += 1
+                        flow[1] += per_row
+        batch.end = todo[-1].position
+        if batch.changes:
+            try:
+                self.sink.write(batch)
+            except Exception as exc:  # noqa: BLE001 - a sink may raise anything; it is the target's failure
+                self._failed(todo, batch, exc)
+                return
+        self._succeeded(todo[-1])
+
+    def _succeeded(self, transaction):
+        self.succeeded = self.queued = transaction.position
+        self.binlog_when = transaction.timestamp
+        if self.skip_event is not None and transaction.position.commit_seq >= self.skip_event[0]:
+            self.skip_event = None
+            self.skip_next = False
+            self.skip_consumed = True
+            self.skipped_now += 1
+            self.status_dirty = True
+        if self.failure is not None and not self.failure.get("skipped"):
+            self.failure = None
+            self.backoff = 1.0
+            self.status_dirty = True
+
+    def _failed(self, todo, batch, exc):
+        error = exc if isinstance(exc, SinkError) else SinkError(f"{type(exc).__name__}: {exc}")
+        if not self.must_be_success:
+            # Bifrost's MustBeSuccess off: one more try, then the batch is dropped and counted.
+            try:
+                self.sink.write(batch)
+                self._succeeded(todo[-1])
+                return
+            except Exception as again:  # noqa: BLE001
+                self.skipped_now += len(batch.changes)
+                self.failure = {"error": str(again), "event": _describe(batch.changes[0]),
+                                "commit_seq": batch.changes[0].position.commit_seq, "seq": batch.changes[0].seq,
+                                "skipped": True}
+                self.status_dirty = True
+                self.succeeded = self.queued = todo[-1].position
+                self.binlog_when = todo[-1].timestamp
+                return
+        # MustBeSuccess: find the first change that fails, keep everything before it, retry from there later.
+        for t in todo:
+            picked = self.select(t)
+            for i, change in enumerate(picked):
+                try:
+                    self.sink.write(Batch(changes=[change], end=t.position))
+                except Exception as single:  # noqa: BLE001
+                    self.failure = {"error": str(single), "event": _describe(change),
+                                    "commit_seq": change.position.commit_seq, "seq": change.seq}
+                    self._park()
+                    return
+            self._succeeded(t)
+        # Each change alone went through (the failure was transient): done.
+        self._succeeded(todo[-1])
+
+    def _park(self):
+        self.failing = True
+        self.errors_now += 1
+        self.status_dirty = True
+        self.next_retry = time.monotonic() + self.backoff
+        self.backoff = min(self.backoff * 2, RETRY_BACKOFF_MAX)
+
+    def due_for_retry(self, now) -> bool:
+        return self.failing and now >= self.next_retry
+
+    def close(self):
+        if self.sink is not None:
+            try:
+                self.sink.close()
+            except Exception:  # noqa: BLE001
+                pass
+
+
+def _describe(change) -> dict:
+    position = change.position
+    data = {
+        "schema": change.schema, "table": change.table, "type": change.type,
+        "binlog_file": position.binlog_file, "binlog_pos": position.binlog_pos, "gtid": position.gtid,
+        "commit_seq": position.commit_seq, "seq": change.seq,
+    }
+    if isinstance(change, SchemaChange):
+        data["query"] = change.query
+    else:
+        data["row"] = json_row(change.row)
+        data["old"] = json_row(change.old)
+    return data

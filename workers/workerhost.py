@@ -1,0 +1,87 @@
+"""A Celery worker as a Tower worker host: its own dump queue and its `waves` heartbeat.
+
+Connected to Celery's signals in tower/celery.py:
+- celeryd_after_setup: also consume `tower.dump.<TOWER_WORKER_NAME>`, where the
+  supervisor routes the dumps it gives this worker;
+- worker_ready: register in `waves` and heartbeat every second from a thread;
+- worker_shutdown: mark the wave dead so dumps move at once.
+"""
+import logging
+import socket
+import threading
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import close_old_connections
+from django.utils import timezone
+
+log = logging.getLogger(__name__)
+
+HEARTBEAT_EVERY = 1.0
+WAVE_TTL = timedelta(seconds=6)  # a worker silent this long is not given new dumps
+
+_stop = threading.Event()
+
+
+def dump_queue(name=None) -> str:
+    return f"tower.dump.{name or settings.WORKER_NAME}"
+
+
+def consume_own_queue(worker_instance) -> None:
+    worker_instance.app.amqp.queues.select_add(dump_queue())
+
+
+def _ip() -> str:
+    try:
+        return socket.gethostbyname(socket.gethostname())
+    except OSError:
+        return "127.0.0.1"
+
+
+def heartbeat(name=None) -> None:
+    """Register or refresh this worker in `waves`."""
+    from console.models import Wave
+
+    name = name or settings.WORKER_NAME
+    now = timezone.now()
+    updated = Wave.objects.filter(name=name).update(state="alive", last_heartbeat=now, update_time=now)
+    if not updated:
+        Wave.objects.update_or_create(name=name, defaults={"ip": _ip(), "state": "alive", "last_heartbeat": now})
+
+
+def mark_dead(name=None) -> None:
+    from console.models import Wave
+
+    Wave.objects.filter(name=name or settings.WORKER_NAME).update(state="dead", update_time=timezone.now())
+
+
+def live_waves(now=None) -> list:
+    from console.models import Wave
+
+    now = now or timezone.now()
+    return list(Wave.objects.filter(state="alive", last_heartbeat__gte=now - WAVE_TTL).values_list("name", flat=True))
+
+
+def _beat_forever():
+    while not _stop.is_set():
+        try:
+            heartbeat()
+        except Exception:  # noqa: BLE001 - a locked or unreachable metadata DB must not kill the thread
+            log.exception("worker heartbeat failed")
+        finally:
+            close_old_connections()
+        _stop.wait(HEARTBEAT_EVERY)
+
+
+def start_heartbeat() -> None:
+    _stop.clear()
+    heartbeat()
+    threading.Thread(target=_beat_forever, name="tower-heartbeat", daemon=True).start()
+
+
+def stop_heartbeat() -> None:
+    _stop.set()
+    try:
+        mark_dead()
+    except Exception:  # noqa: BLE001
+        log.exception("could not mark this worker dead")
