@@ -36,7 +36,7 @@ _INTS = {"tinyint": "Int8", "smallint": "Int16", "mediumint": "Int32", "int": "I
          "bigint": "Int64"}
 _TEXT = {"char", "varchar", "tinytext", "text", "mediumtext", "longtext", "binary", "varbinary", "tinyblob", "blob",
          "mediumblob", "longblob", "enum", "set", "time", "json"}
-_TYPE_RE = re.compile(r"^\s*(\w+)\s*(?:\(([^)]*)\))?((?:\s+(?:unsigned|signed|zerofill))*)", re.I)
+_TYPE_RE = re.compile(r"^\s*(\w+)(?:\s*\(([^)]*)\))?((?:\s+(?:unsigned|signed|zerofill))*)", re.I)
 UTC = datetime.timezone.utc
 
 

@@ -31,6 +31,7 @@ With `with_trx` each transaction is framed by BEGIN and COMMIT messages
 carrying the transaction's position.
 """
 import json
+import re
 import time
 
 from workers.events import RowChange, SchemaChange
@@ -132,8 +133,10 @@ def encoder(protocol: str):
 class Keyer:
     """The message key of a change under an MQ rule's order type (None: let the producer spread messages).
 
-    business_keys: a list (or comma string) of columns for every table, or a dict
-    {'schema.table': [columns]}; a change whose row lacks them is keyed by its primary key.
+    business_keys: a list (or comma string) of columns for every table, a dict
+    {'schema.table': [columns]}, or a list of [table regex, [columns]] pairs (what
+    filters.mq_rule_options gives; the first regex fully matching `schema.table` wins).
+    A table without business keys is keyed by its primary key.
     """
 
     def __init__(self, order_type="INSTANCE_ORDER", business_keys=None, instance=""):
@@ -144,13 +147,26 @@ class Keyer:
         self.instance = instance or ""
         if isinstance(business_keys, str):
             business_keys = [c.strip() for c in business_keys.split(",") if c.strip()]
+        if business_keys and all(isinstance(k, (list, tuple)) and len(k) == 2 for k in business_keys):
+            business_keys = [(re.compile(pattern), tuple(cols)) for pattern, cols in business_keys]
+            self._by_regex = True
+        else:
+            self._by_regex = False
         self.business_keys = business_keys or ()
+        self._cache = {}
 
     def _columns(self, change):
-        keys = self.business_keys
-        if isinstance(keys, dict):
-            keys = keys.get(f"{change.schema}.{change.table}") or ()
-        return keys or getattr(change, "primary_key", ())
+        table = (change.schema, change.table)
+        cols = self._cache.get(table)
+        if cols is None:
+            keys = self.business_keys
+            name = f"{change.schema}.{change.table}"
+            if isinstance(keys, dict):
+                keys = keys.get(name) or ()
+            elif self._by_regex:
+                keys = next((c for regex, c in keys if regex.fullmatch(name)), ())
+            cols = self._cache[table] = tuple(keys) or tuple(getattr(change, "primary_key", ()))
+        return cols
 
     def key(self, change):
         order = self.order_type
