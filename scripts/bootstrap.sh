@@ -27,6 +27,8 @@ want=$(sha256sum requirements.txt | cut -d' ' -f1)
 if [ "$(cat $stamp 2>/dev/null)" != "$want" ]; then
   echo "bootstrap: installing pinned requirements"
   .venv/bin/pip install -q --upgrade pip >/dev/null
-  .venv/bin/pip install -q --pre -r requirements.txt
+  # The machine's pip config names local indexes that may be absent; their warnings are noise.
+  .venv/bin/pip install -q --pre -r requirements.txt 2>&1 | grep -v "^WARNING: Location" || true
+  .venv/bin/python -c "import django, celery, MySQLdb, pymysqlreplication" || { echo "bootstrap: requirements did not install"; exit 1; }
   echo "$want" > $stamp
 fi
