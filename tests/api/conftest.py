@@ -135,3 +135,9 @@ def waves(db):
         Wave.objects.create(name="wave-2", ip="10.9.0.2", port=8300, state=WorkerState.ALIVE, last_heartbeat=now),
         Wave.objects.create(name="wave-dead", ip="10.9.0.3", port=8300, state=WorkerState.DEAD),
     ]
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    # The default PBKDF2 work factor costs ~0.3 s per test user; these tests are about the APIs, not hashing.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

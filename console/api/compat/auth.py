@@ -38,7 +38,9 @@ def _token_user(key):
 def _manager_token_matches(key) -> bool:
     from console.models import Config
 
-    expected = Config.current().manager_token
+    # Read, don't get_or_create: a refused request must not write the config row.
+    config = Config.objects.filter(keyword="default").first()
+    expected = config.manager_token if config else ""
     return bool(expected) and hmac.compare_digest(expected.encode(), key.encode())
 
 

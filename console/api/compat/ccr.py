@@ -9,6 +9,7 @@ of that name). Success answers carry `"success": true`; failures are
 import functools
 
 from django.conf import settings
+from django.db import transaction
 from django.views.decorators.csrf import csrf_exempt
 
 from console import services_jobs as jobs
@@ -90,20 +91,22 @@ def create_ccr(request, caller, body):
     if jobs.visible_jobs(caller).filter(name=name).exists() or jobs.Subscription.objects.filter(name=name).exists():
         raise jobs.JobError("exists", f"job '{name}' already exists")
 
-    instance = jobs.find_instance(caller, host, port)
-    if instance is None:
-        if Instance.objects.filter(host=host, port=port).exists() and not caller.is_super:
-            raise jobs.JobError("not_found", f"source {host}:{port} is not registered in any of your groups")
-        instance = jobs.register_source(caller, host, port, user, password, group)
-    full_sync = jobs.table_has_rows(instance, database, table, src_map)
-    options = {
-        "ccr_src": {"database": database, "table": table},
-        "src_host_mapping": {k: v for k, v in src_map.items() if v},
-        "dest_host_mapping": {k: v for k, v in dest_map.items() if v},
-    }
-    tables = f"{database}.{table}" if table else f"{database}.*"
-    jobs.create_job(caller, name=name, instance=instance, sink_uri=sink_uri, tables=tables, options=options,
-                    full_sync=full_sync)
+    # One transaction: a source registered for this job is rolled back if the job cannot be created after all.
+    with transaction.atomic():
+        instance = jobs.find_instance(caller, host, port)
+        if instance is None:
+            if Instance.objects.filter(host=host, port=port).exists() and not caller.is_super:
+                raise jobs.JobError("not_found", f"source {host}:{port} is not registered in any of your groups")
+            instance = jobs.register_source(caller, host, port, user, password, group)
+        full_sync = jobs.table_has_rows(instance, database, table, src_map)
+        options = {
+            "ccr_src": {"database": database, "table": table},
+            "src_host_mapping": {k: v for k, v in src_map.items() if v},
+            "dest_host_mapping": {k: v for k, v in dest_map.items() if v},
+        }
+        tables = f"{database}.{table}" if table else f"{database}.*"
+        jobs.create_job(caller, name=name, instance=instance, sink_uri=sink_uri, tables=tables, options=options,
+                        full_sync=full_sync)
     return json_response({"success": True})
 
 
