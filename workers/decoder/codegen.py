@@ -360,6 +360,9 @@ def _plan(col, p, g, wanted, errors):
             f"if not {p}s:",
             "    raise _M('empty json')",  # the library keeps a stale none source here
             f"{p} = _pj({p}s[0], {p}s[1:])",
+            # a JSON null: the library reports a stale none source, let it decide
+            f"if {p} is None:",
+            "    raise _M('json null')",
         ]
         return _Plan([lop, ("slice", lexpr, f"{p}s")], code, p)
     raise Unsupported(f"column type {t}")

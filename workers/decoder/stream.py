@@ -93,11 +93,11 @@ def decoder_for(columns, use_column_name_cache=False):
 
 
 def _fallback(event, wanted, reason):
-    rows = event.rows
-    stats.fallback_rows += len(rows)
     stats.fallback_events += 1
     reasons = stats.fallback_reasons
     reasons[reason] = reasons.get(reason, 0) + 1
+    rows = event.rows  # may raise, exactly as the library does without us
+    stats.fallback_rows += len(rows)
     if wanted is None:
         return rows
     return [
