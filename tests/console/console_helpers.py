@@ -36,3 +36,25 @@ def client_for(username):
     if username:
         client.login(username=username, password=PASSWORD)
     return client
+
+
+def source_address(source_url):
+    """(host, port, user, password) of a mysql:// URL."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(source_url)
+    return parts.hostname, parts.port or 3306, parts.username or "root", parts.password or ""
+
+
+def signed_callback(client, secret, body: dict, timestamp=None, signature=None):
+    """POST a DBA decision to /workflow/callback/ the way the approval system does."""
+    import json
+
+    from console.services import sign_callback
+
+    raw = json.dumps(body).encode()
+    timestamp = str(int(time.time()) if timestamp is None else timestamp)
+    return client.post(
+        "/workflow/callback/", data=raw, content_type="application/json",
+        HTTP_X_TOWER_TIMESTAMP=timestamp, HTTP_X_TOWER_SIGNATURE=signature or sign_callback(secret, timestamp, raw),
+    )

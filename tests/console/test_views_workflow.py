@@ -1,0 +1,222 @@
+"""The approval workflow through the views: every transition, illegal ones refused, the signed DBA callback."""
+import json
+import threading
+import time
+import uuid
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+import pymysql
+import pytest
+from django.utils import timezone
+
+from console.choices import InstanceStatus
+from console.models import AuditLog, Config, Instance, Wave
+
+from console_helpers import client_for, make_instance, signed_callback, source_address
+
+
+@pytest.fixture
+def local_instance(world, source_url):
+    host, port, user, password = source_address(source_url)
+    return make_instance(world["alpha"], host=host, port=port, user=user, password=password)
+
+
+def status_of(instance):
+    return Instance.objects.get(pk=instance.pk).status
+
+
+def decision(instance, status="approve", **extra):
+    instance.refresh_from_db()
+    return {"approveStatus": status, "approveUser": "dba1", "comment": extra.pop("comment", ""),
+            "towerId": instance.pk, "dbsOrderId": instance.request_id, **extra}
+
+
+def test_full_walk_init_to_dump_with_illegal_steps_refused(clients, local_instance, callback_secret, client):
+    adam, pk = clients["adam"], local_instance.pk
+    Wave.objects.create(ip="127.0.0.1", name="worker-a", last_heartbeat=timezone.now())
+    Wave.objects.create(ip="127.0.0.2", name="worker-dead", last_heartbeat=timezone.now() - timezone.timedelta(hours=1))
+
+    # init: only apply is legal.
+    for step in ("grant", "start-dump"):
+        assert adam.post(f"/workflow/{pk}/{step}/").status_code == 409
+        assert status_of(local_instance) == InstanceStatus.INIT
+    assert adam.post(f"/workflow/{pk}/apply/").status_code == 302
+    assert status_of(local_instance) == InstanceStatus.WAIT
+    page = adam.get(f"/workflow/{pk}/").content.decode()
+    local_instance.refresh_from_db()
+    assert local_instance.request_id and local_instance.request_id in page
+    assert local_instance.url.endswith(f"/workflow/{pk}/")
+
+    # wait: apply/grant/start refused; a group admin cannot approve themselves.
+    for step in ("apply", "grant", "start-dump"):
+        response = adam.post(f"/workflow/{pk}/{step}/")
+        assert response.status_code == 409, step
+        assert "cannot" in response.content.decode()
+    assert adam.post(f"/workflow/{pk}/decide/", {"decision": "approve"}).status_code == 403
+    assert status_of(local_instance) == InstanceStatus.WAIT
+
+    # The DBA approves through the signed callback → unauthorized.
+    response = signed_callback(client, callback_secret, decision(local_instance))
+    assert response.status_code == 200 and response.json()["status"] == "unauthorized"
+    assert adam.post(f"/workflow/{pk}/start-dump/").status_code == 409
+
+    # grant checks the real MariaDB → agree.
+    assert adam.post(f"/workflow/{pk}/grant/").status_code == 302
+    assert status_of(local_instance) == InstanceStatus.AGREE
+    assert adam.post(f"/workflow/{pk}/grant/").status_code == 409
+
+    # start dump: the master's position now, live workers only as candidates → dump, ONLINE.
+    conn = pymysql.connect(host=local_instance.host, port=local_instance.port, user=local_instance.user,
+                           password=local_instance.password)
+    with conn.cursor() as cur:
+        cur.execute("SHOW MASTER STATUS")
+        master_file = cur.fetchone()[0]
+    conn.close()
+    assert adam.post(f"/workflow/{pk}/start-dump/").status_code == 302
+    local_instance.refresh_from_db()
+    assert local_instance.status == InstanceStatus.DUMP and local_instance.state == "ONLINE"
+    assert local_instance.binlog_file == master_file and local_instance.binlog_pos >= 4
+    assert local_instance.candidates == ["worker-a"]
+    for step in ("apply", "grant", "start-dump"):
+        assert adam.post(f"/workflow/{pk}/{step}/").status_code == 409
+    actions = list(AuditLog.objects.filter(object_id=pk).order_by("id").values_list("action", flat=True))
+    assert actions[-5:] == ["apply", "approve", "dbs_callback", "grant", "start_dump"]
+
+
+def test_refuse_shows_comment_and_reapply(clients, world, callback_secret, client):
+    instance = make_instance(world["alpha"], port=3600)
+    clients["carol"].post(f"/workflow/{instance.pk}/apply/")
+    first = decision(instance, "refuse", comment="no binlog for prod-critical DBs")
+    assert signed_callback(client, callback_secret, first).status_code == 200
+    assert status_of(instance) == InstanceStatus.OPPOSE
+    page = clients["ursula"].get(f"/workflow/{instance.pk}/").content.decode()
+    assert "no binlog for prod-critical DBs" in page
+    # Re-apply from oppose opens a new request; the old refusal cannot be replayed against it.
+    assert clients["carol"].post(f"/workflow/{instance.pk}/apply/").status_code == 302
+    instance.refresh_from_db()
+    assert instance.status == InstanceStatus.WAIT and instance.request_id != first["dbsOrderId"]
+    assert signed_callback(client, callback_secret, first).status_code == 409
+    assert status_of(instance) == InstanceStatus.WAIT
+
+
+def test_super_admin_can_decide_in_place_of_dbs(clients, world):
+    instance = make_instance(world["alpha"], port=3601)
+    clients["carol"].post(f"/workflow/{instance.pk}/apply/")
+    assert clients["sam"].post(f"/workflow/{instance.pk}/decide/", {"decision": "refuse", "comment": "later"}).status_code == 302
+    instance.refresh_from_db()
+    assert instance.status == InstanceStatus.OPPOSE and instance.comment == "later"
+    assert clients["sam"].post(f"/workflow/{instance.pk}/decide/", {"decision": "maybe"}).status_code == 400
+
+
+class TestCallbackAuthentication:
+    @pytest.fixture
+    def waiting(self, world, clients, callback_secret):
+        instance = make_instance(world["alpha"], port=3602)
+        clients["carol"].post(f"/workflow/{instance.pk}/apply/")
+        instance.refresh_from_db()
+        return instance
+
+    def test_forged_signature_is_rejected(self, client, waiting):
+        response = signed_callback(client, "not-the-secret", decision(waiting))
+        assert response.status_code == 401 and response.json()["message"] == "bad signature"
+        assert status_of(waiting) == InstanceStatus.WAIT
+
+    def test_missing_headers_and_tampered_body(self, client, waiting, callback_secret):
+        assert client.post("/workflow/callback/", data=json.dumps(decision(waiting)), content_type="application/json").status_code == 401
+        from console.services import sign_callback
+        ts = str(int(time.time()))
+        good = json.dumps(decision(waiting)).encode()
+        tampered = good.replace(b"dba1", b"evil")
+        response = client.post("/workflow/callback/", data=tampered, content_type="application/json",
+                               HTTP_X_TOWER_TIMESTAMP=ts, HTTP_X_TOWER_SIGNATURE=sign_callback(callback_secret, ts, good))
+        assert response.status_code == 401
+        assert status_of(waiting) == InstanceStatus.WAIT
+
+    def test_stale_timestamp_is_rejected(self, client, waiting, callback_secret):
+        response = signed_callback(client, callback_secret, decision(waiting), timestamp=int(time.time()) - 600)
+        assert response.status_code == 401 and "5 minute" in response.json()["message"]
+        assert status_of(waiting) == InstanceStatus.WAIT
+
+    def test_replay_is_rejected(self, client, waiting, callback_secret):
+        body = decision(waiting, "approve")
+        ts = int(time.time())
+        assert signed_callback(client, callback_secret, body, timestamp=ts).status_code == 200
+        # Exactly the same request again, and the same order re-signed with a new timestamp.
+        assert signed_callback(client, callback_secret, body, timestamp=ts).status_code == 409
+        assert signed_callback(client, callback_secret, {**body, "approveStatus": "refuse"}).status_code == 409
+        assert status_of(waiting) == InstanceStatus.UNAUTHORIZED
+        assert AuditLog.objects.filter(action="dbs_callback", object_id=waiting.pk).count() == 1
+
+    def test_bad_bodies_and_unknown_instances(self, client, waiting, callback_secret):
+        assert signed_callback(client, callback_secret, {"hello": 1}).status_code == 400
+        assert signed_callback(client, callback_secret, decision(waiting, "perhaps")).status_code == 400
+        assert signed_callback(client, callback_secret, {**decision(waiting), "towerId": "f" * 32, "dbsOrderId": "x"}).status_code == 404
+        assert signed_callback(client, callback_secret, {**decision(waiting), "dbsOrderId": "another-order"}).status_code == 409
+        assert client.get("/workflow/callback/").status_code == 405
+        assert status_of(waiting) == InstanceStatus.WAIT
+
+    def test_no_secret_configured_disables_callbacks(self, client, waiting):
+        config = Config.current()
+        config.callback_secret = ""
+        config.save()
+        assert signed_callback(client, "", decision(waiting)).status_code == 503
+
+
+class _DbsHandler(BaseHTTPRequestHandler):
+    received = []
+
+    def do_POST(self):
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        _DbsHandler.received.append((body, self.headers.get("Authorization")))
+        answer = json.dumps({"dbsOrderId": "DBS-4242", "url": "http://dbs.example/orders/4242"}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(answer)))
+        self.end_headers()
+        self.wfile.write(answer)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_apply_posts_to_the_approval_system(clients, world):
+    server = HTTPServer(("127.0.0.1", 0), _DbsHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        config = Config.current()
+        config.dbs_api = f"http://127.0.0.1:{server.server_port}/apply"
+        config.dbs_token = "dbs-token-1"
+        config.save()
+        instance = make_instance(world["alpha"], port=3603)
+        assert clients["carol"].post(f"/workflow/{instance.pk}/apply/").status_code == 302
+        instance.refresh_from_db()
+        assert instance.status == InstanceStatus.WAIT and instance.request_id == "DBS-4242"
+        assert instance.url == "http://dbs.example/orders/4242"
+        body, auth = _DbsHandler.received[-1]
+        assert body["towerId"] == instance.pk and body["callbackUrl"].endswith("/workflow/callback/")
+        assert auth == "Token dbs-token-1"
+        # The approval system going away refuses the step and changes nothing.
+        server.shutdown()
+        server.server_close()
+        other = make_instance(world["alpha"], port=3604)
+        response = clients["carol"].post(f"/workflow/{other.pk}/apply/")
+        assert response.status_code == 409 and "did not answer" in response.content.decode()
+        assert status_of(other) == InstanceStatus.INIT
+    finally:
+        server.server_close()
+
+
+def test_register_instance_form(clients, world):
+    carol = clients["carol"]
+    response = carol.post("/instances/add/", {"group": world["alpha"].pk, "host": "db1.example", "port": 3306, "user": "dump", "password": "pw1"})
+    assert response.status_code == 302
+    instance = Instance.objects.get(host="db1.example")
+    assert instance.password == "pw1" and instance.slave_id >= Config.current().slave_id
+    assert b"pw1" not in carol.get(f"/instances/{instance.pk}/edit/").content
+    again = carol.post("/instances/add/", {"group": world["alpha"].pk, "host": "db1.example", "port": 3306})
+    assert again.status_code == 400 and b"already registered" in again.content
+    for bad in ({"host": "bad host!", "port": 3306}, {"host": "h", "port": 70000}, {"host": "h", "port": "x"}):
+        response = carol.post("/instances/add/", {"group": world["alpha"].pk, **bad})
+        assert response.status_code == 400
+    assert Instance.objects.filter(group=world["alpha"]).count() == 1
