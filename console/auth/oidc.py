@@ -1,8 +1,14 @@
 """OIDC sign-in through mozilla-django-oidc, with username = the provider's erp / preferred_username."""
+import logging
+
+import requests
 from django.conf import settings
+from django.core.exceptions import SuspiciousOperation
 from mozilla_django_oidc.auth import OIDCAuthenticationBackend
 
 from .ticket import sync_user
+
+logger = logging.getLogger(__name__)
 
 
 def oidc_configured() -> bool:
@@ -20,7 +26,12 @@ class TowerOIDCBackend(OIDCAuthenticationBackend):
     def authenticate(self, request, **kwargs):
         if not self.configured:
             return None
-        return super().authenticate(request, **kwargs)
+        try:
+            return super().authenticate(request, **kwargs)
+        except (requests.RequestException, SuspiciousOperation, ValueError) as exc:
+            # A refused code, an unreachable provider or a bad token is a failed sign-in, not a server error.
+            logger.info("OIDC sign-in refused: %s", exc.__class__.__name__)
+            return None
 
     @staticmethod
     def username_from_claims(claims) -> str:
