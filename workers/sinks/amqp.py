@@ -4,7 +4,7 @@ The same JSON messages as Kafka (workers/sinks/messages.py), published with
 publisher confirms: `write` returns after RabbitMQ confirmed every message of
 the batch, and raises SinkError on a nack, an unroutable message or a lost
 connection (the engine then re-delivers the batch; consumers deduplicate by the
-message_id `file:pos:seq`).
+message_id `file:pos:seq:type`).
 
 URI query parameters:
     exchange        exchange to publish to ('' = the default exchange, where the
@@ -90,12 +90,14 @@ class AmqpSink(Sink):
             routing_key = render(self.topic, change) if change is not None else self.topic
             key = self.keyer.key(change) if change is not None else None
             if kind == "ROW":
-                body = self.encode(change, is_last)
-                message_id = f"{position.binlog_file}:{position.binlog_pos}:{change.seq}"
+                parts = self.keyer.split(change)
+                for i, part in enumerate(parts):
+                    message_id = f"{position.binlog_file}:{position.binlog_pos}:{part.seq}:{part.type}"
+                    yield routing_key, self.keyer.key(part), self.encode(part, is_last and i == len(parts) - 1), \
+                        message_id
             else:
                 body = transaction_marker(kind, position, self.protocol, getattr(change, "timestamp", 0))
-                message_id = f"{position.binlog_file}:{position.binlog_pos}:{kind}"
-            yield routing_key, key, body, message_id
+                yield routing_key, key, body, f"{position.binlog_file}:{position.binlog_pos}:{kind}"
 
     def write(self, batch) -> None:
         channel = self._get_channel()

@@ -90,7 +90,9 @@ class KafkaSink(Sink):
             topic = render(self.topic, change) if change is not None else self.topic
             key = keyer.key(change) if change is not None else None
             if kind == "ROW":
-                yield topic, key, encode(change, is_last)
+                parts = keyer.split(change)
+                for i, part in enumerate(parts):
+                    yield topic, keyer.key(part), encode(part, is_last and i == len(parts) - 1)
             else:
                 yield topic, key, transaction_marker(kind, position, protocol, getattr(change, "timestamp", 0))
 

@@ -4,7 +4,9 @@ One message per row change (as TiCDC's canal-json does), values JSON-safe and
 exact through `encoding.json_safe` (DECIMAL as a string of its digits,
 BIGINT UNSIGNED as a JSON integer, JSON columns as JSON, bytes as base64, see
 docs/types.md). Every message carries its binlog coordinates so a consumer can
-deduplicate after an at-least-once redelivery: (file, pos, seq) is unique.
+deduplicate after an at-least-once redelivery: (file, pos, seq, type) is unique
+(type only matters for BUSINESS_KEY_ORDER, where an UPDATE that changes the key
+goes out as a DELETE of the old key and an INSERT of the new one, see Keyer.split).
 
 canal-json (Alibaba Canal's flat message, one row per message)::
 
@@ -33,6 +35,7 @@ carrying the transaction's position.
 import json
 import re
 import time
+from dataclasses import replace as dc_replace
 
 from workers.events import RowChange, SchemaChange
 
@@ -167,6 +170,20 @@ class Keyer:
                 keys = next((c for regex, c in keys if regex.fullmatch(name)), ())
             cols = self._cache[table] = tuple(keys) or tuple(getattr(change, "primary_key", ()))
         return cols
+
+    def split(self, change) -> list:
+        """[change], or for BUSINESS_KEY_ORDER an UPDATE that changes the key as [DELETE old, INSERT new].
+
+        Each half is keyed (and so partitioned) by its own key value, so every key's messages stay in one
+        partition in binlog order; both halves keep the change's position and seq, and differ in type.
+        """
+        if (self.order_type != "BUSINESS_KEY_ORDER" or not isinstance(change, RowChange) or change.type != "UPDATE"
+                or change.old is None):
+            return [change]
+        cols = self._columns(change)
+        if all(change.old.get(c) == change.row.get(c) for c in cols):
+            return [change]
+        return [dc_replace(change, type="DELETE", row=change.old, old=None), dc_replace(change, type="INSERT", old=None)]
 
     def key(self, change):
         order = self.order_type

@@ -98,7 +98,10 @@ class MongoSink(Sink):
     def client(self):
         if self._client is None:
             try:
-                self._client = pymongo.MongoClient(self.client_uri, serverSelectionTimeoutMS=10000)
+                # a URI's own serverSelectionTimeoutMS wins over this default
+                timeout = {} if "serverselectiontimeoutms" in self.client_uri.lower() else {
+                    "serverSelectionTimeoutMS": 10000}
+                self._client = pymongo.MongoClient(self.client_uri, **timeout)
             except (ConfigurationError, ValueError) as exc:
                 raise SinkError(f"mongodb URI: {exc}", retryable=False) from None
         return self._client
