@@ -8,6 +8,7 @@ The supervisor hands an instance to a worker by naming it `leader` with a
 short start grace and sending `dump_instance(instance_id, version)`; the worker
 takes the lease only if nobody took it since (same version, named leader).
 """
+import os
 from datetime import timedelta
 
 from django.db import transaction
@@ -16,7 +17,8 @@ from django.utils import timezone
 
 from console.models import Checkpoint, Instance
 
-LEASE_TTL = timedelta(seconds=6)  # a dead leader's lease is gone this long after its last renewal
+# A dead leader's lease is gone this long after its last renewal (a candidate takes over within TTL + 3 s).
+LEASE_TTL = timedelta(seconds=float(os.environ.get("TOWER_LEASE_TTL", "8")))
 RENEW_EVERY = 1.0  # seconds
 START_GRACE = timedelta(seconds=10)  # a dispatched dump that never started is re-dispatched after this
 

@@ -1,0 +1,140 @@
+"""Crash safety and failover with real worker processes killed with SIGKILL."""
+import random
+import threading
+import time
+
+import pytest
+import redis as redis_lib
+
+from console.models import Checkpoint, Instance
+from workers import checkpoints
+from workers.lease import Fenced, renew
+
+from .conftest import make_instance, make_subscription, redis_db_url, redis_state, wait_for
+from .expect import diff_states, expected_state
+
+TABLE = "CREATE TABLE `{schema}`.`t` (id INT PRIMARY KEY, n INT, v VARCHAR(64), d DECIMAL(12,2))"
+
+
+def boundaries(source, files):
+    """Every transaction end position in these binlog files (where a checkpoint may point)."""
+    out = set()
+    for file in files:
+        for row in source.execute(f"SHOW BINLOG EVENTS IN '{file}'"):
+            if row[2] in ("Xid", "Query") or row[2].startswith("Gtid"):
+                out.add((file, int(row[4])))
+    return out
+
+
+def leader(instance_id, after_version=0):
+    """The worker holding a live lease taken after `after_version`, else None."""
+    from django.utils import timezone
+
+    i = Instance.objects.get(pk=instance_id)
+    live = i.lease_expires and i.lease_expires > timezone.now() and i.leader_version > after_version
+    return (i.leader, i.leader_version) if live else None
+
+
+@pytest.mark.slow
+def test_kill_9_ten_times_during_50k_rows(workers, source, redis_url):
+    source.execute(TABLE.format(schema=source.schema))
+    instance = make_instance(source, candidates=("w1", "w2"))
+    target = redis_db_url(redis_url, 12)
+    client = redis_lib.Redis.from_url(target)
+    client.flushdb()
+    make_subscription(instance, target, tables=f"{source.schema}.t")
+    for name in ("w1", "w2"):
+        workers.start(name, TOWER_LEASE_TTL="3")
+    workers.start_beat()
+    version = wait_for(lambda: leader(instance.pk), 30, message="a first leader")[1] - 1
+
+    done = threading.Event()
+    failures = []
+
+    def workload():
+        import pymysql
+        conn = pymysql.connect(host=source.host, port=source.port, user="root", autocommit=False)
+        rng = random.Random(7)
+        try:
+            with conn.cursor() as cur:
+                for start in range(0, 50000, 250):
+                    cur.executemany(f"INSERT INTO `{source.schema}`.t VALUES (%s,%s,%s,%s)",
+                                    [(i, i, f"v{i}", i / 100) for i in range(start, start + 250)])
+                    ids = rng.sample(range(0, start + 250), 20)
+                    cur.execute(f"UPDATE `{source.schema}`.t SET n=n+1, v=CONCAT(v,'u') WHERE id IN %s", (ids,))
+                    cur.execute(f"DELETE FROM `{source.schema}`.t WHERE id=%s", (rng.randrange(0, start + 250),))
+                    conn.commit()
+                    time.sleep(0.05)
+        except Exception as exc:  # noqa: BLE001
+            failures.append(exc)
+        finally:
+            conn.close()
+            done.set()
+
+    thread = threading.Thread(target=workload, daemon=True)
+    thread.start()
+    seen_positions = set()
+    rng = random.Random(11)
+    kills = 0
+    while kills < 10:
+        name, version = wait_for(lambda: leader(instance.pk, version), 30, message="a new leader after a kill")
+        time.sleep(rng.uniform(0.3, 2.0))
+        seen_positions.update(Checkpoint.objects.filter(instance=instance).values_list("binlog_file", "binlog_pos"))
+        workers.kill(name)
+        kills += 1
+        workers.start(name, TOWER_LEASE_TTL="3")
+    thread.join(timeout=300)
+    assert done.is_set() and not failures
+    file, pos, _ = source.master()
+
+    def caught_up():
+        instance.refresh_from_db()
+        seen_positions.update(Checkpoint.objects.filter(instance=instance).values_list("binlog_file", "binlog_pos"))
+        return (instance.binlog_file, instance.binlog_pos) >= (file, pos)
+
+    wait_for(caught_up, 120, message="recovery to the master position")
+    assert diff_states(redis_state(client, f"{source.schema}-t-"), expected_state(source, "t")) == []
+    files = sorted({f for f, _ in seen_positions if f})
+    allowed = boundaries(source, files) | {(instance.binlog_file, 0)}
+    inside = {p for p in seen_positions if p[0] and p not in allowed}
+    first = (Checkpoint.objects.filter(instance=instance, subscription__isnull=True).first())
+    assert first is not None
+    assert not inside, f"checkpoints inside a transaction: {sorted(inside)[:5]}"
+    assert Instance.objects.get(pk=instance.pk).leader_version >= 11
+
+
+@pytest.mark.slow
+def test_failover_to_candidate_and_fencing(workers, source, redis_url):
+    source.execute(TABLE.format(schema=source.schema))
+    instance = make_instance(source, candidates=("w1", "w2"))
+    target = redis_db_url(redis_url, 13)
+    client = redis_lib.Redis.from_url(target)
+    client.flushdb()
+    make_subscription(instance, target, tables=f"{source.schema}.t")
+    workers.start("w1")
+    workers.start("w2")
+    workers.start_beat()
+    first = wait_for(lambda: leader(instance.pk), 30, message="a first leader")[0]
+    source.execute(f"INSERT INTO `{source.schema}`.t VALUES (1, 1, 'a', 1)")
+    wait_for(lambda: client.get(f"{source.schema}-t-1"), 20, message="row 1 in redis")
+    old = Instance.objects.get(pk=instance.pk)
+
+    workers.kill(first)
+    killed_at = time.monotonic()
+    source.execute(f"INSERT INTO `{source.schema}`.t VALUES (2, 2, 'b', 2)")
+    wait_for(lambda: client.get(f"{source.schema}-t-2"), 15, message="the candidate to resume within 15 s")
+    assert time.monotonic() - killed_at < 15
+    now = Instance.objects.get(pk=instance.pk)
+    assert now.leader != first and now.leader in ("w1", "w2")
+    assert now.leader_version > old.leader_version
+
+    # The dead leader's version is fenced: no renewal, no checkpoint write.
+    assert not renew(instance.pk, first, old.leader_version)
+    before = Checkpoint.objects.get(instance=instance, subscription__isnull=True)
+    from workers.events import Position
+    with pytest.raises(Fenced):
+        checkpoints.commit(instance.pk, first, old.leader_version, Position(before.binlog_file, 4), 0, [])
+    with pytest.raises(Fenced):  # the same even under the new leader's name: the version decides
+        checkpoints.commit(instance.pk, now.leader, old.leader_version, Position(before.binlog_file, 4), 0, [])
+    after = Checkpoint.objects.get(instance=instance, subscription__isnull=True)
+    assert (after.binlog_file, after.binlog_pos) >= (before.binlog_file, before.binlog_pos) and after.binlog_pos != 4
