@@ -1,6 +1,7 @@
 """/api/: the TiCDC OpenAPI v1 (first, so the router never shadows it), the native REST API, its schema and docs."""
 from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.routers import DefaultRouter
 
 from console.api import ticdc, views
@@ -39,6 +40,8 @@ ticdc_urls = [
 ]
 
 urlpatterns = ticdc_urls + [
-    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    # Every endpoint authenticates (DESIGN.md section 9), the schema and its docs page too.
+    path("schema/", SpectacularAPIView.as_view(permission_classes=[IsAuthenticated]), name="api-schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema", permission_classes=[IsAuthenticated]),
+         name="api-docs"),
 ] + router.urls

@@ -1,0 +1,113 @@
+"""Bifrost monitoring API (reference 000): Basic and token auth, every field, filters, flow, the Miss write."""
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from console.models import AuditLog, Checkpoint, FlowSample, Subscription
+from tests.api.conftest import PASSWORD
+
+DB_FIELDS = {"Name", "ConnectUri", "ConnStatus", "ConnErr", "ChannelCount", "LastChannelID", "TableCount",
+             "BinlogDumpFileName", "BinlogDumpPosition", "MaxBinlogDumpFileName", "MaxBinlogDumpPosition",
+             "ReplicateDoDb", "ServerId", "AddTime"}
+TO_SERVER_FIELDS = {"ToServerID", "PluginName", "MustBeSuccess", "FilterQuery", "FilterUpdate", "FieldList",
+                    "ToServerKey", "BinlogFileNum", "BinlogPosition", "PluginParam", "Status", "Error",
+                    "ErrorWaitDeal", "ErrorWaitData"}
+
+
+@pytest.mark.parametrize("method,path", [("get", "/db/list?format=json"), ("get", "/synclist?format=json"),
+                                         ("post", "/synclist?format=json"), ("get", "/flow/get?format=json&type=minute"),
+                                         ("post", "/table/toserver/deal")])
+def test_auth_required(world, api, method, path):
+    response = getattr(api(), method)(path)
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"].startswith("Basic")
+    assert response.json()["status"] == 0 and response.json()["msg"]
+    wrong = getattr(api(basic=("bob", "wrong")), method)(path)
+    assert wrong.status_code == 401
+
+
+def test_db_list_reference_shape_with_basic_auth(world, api):
+    # req.SetBasicAuth(...); GET /db/list?format=json -> map[string]DbListStruct
+    response = api(basic=("bob", PASSWORD)).get("/db/list", {"format": "json"})
+    assert response.status_code == 200
+    data = response.json()
+    assert list(data) == ["10.1.0.1:3306"]  # bob sees team-a only
+    db = data["10.1.0.1:3306"]
+    assert set(db) == DB_FIELDS
+    assert db["Name"] == "10.1.0.1:3306"
+    assert db["ConnectUri"] == "dump:@tcp(10.1.0.1:3306)/" and "dump-pw" not in response.content.decode()
+    assert db["ConnStatus"] == "starting"  # online, no live lease
+    assert (db["ChannelCount"], db["LastChannelID"], db["TableCount"]) == (1, world.job_a.pk, 2)
+    assert (db["BinlogDumpFileName"], db["BinlogDumpPosition"]) == ("mysql-bin.000003", 1200)
+    assert db["ReplicateDoDb"] == {"shop": 1} and db["ServerId"] == 1001
+    assert db["AddTime"] == int(world.instance_a.create_time.timestamp())
+    # and with a token; filtered by dbname
+    assert list(api(world.root.token).get("/db/list", {"format": "json"}).json()) == ["10.1.0.1:3306", "10.2.0.1:3306"]
+    assert list(api(world.root.token).get("/db/list", {"dbname": "10.2.0.1:3306"}).json()) == ["10.2.0.1:3306"]
+
+
+def test_synclist_reference_example_and_filters(world, api):
+    Checkpoint.objects.create(instance=world.instance_a, subscription=world.job_a, binlog_file="mysql-bin.000003",
+                              binlog_pos=900)
+    Subscription.objects.filter(pk=world.job_a.pk).update(field_list="id, name", error="redis down", skip_next=True,
+                                                         error_wait_data={"id": 7})
+    bob = api(basic=("bob", PASSWORD))
+    # https://127.0.0.1:21036/synclist?dbname=myTest&schema_name=&table_name=&toserverkey=&channelid=0&format=json
+    data = bob.get("/synclist?dbname=10.1.0.1:3306&schema_name=&table_name=&toserverkey=&channelid=0&format=json").json()
+    assert [(r["DbName"], r["SchemaName"], r["TableName"]) for r in data] == [
+        ("10.1.0.1:3306", "shop", "orders"), ("10.1.0.1:3306", "shop", "users")]
+    entry = data[0]["ToServerList"][0]
+    assert set(entry) == TO_SERVER_FIELDS
+    assert entry["ToServerID"] == world.job_a.pk and entry["PluginName"] == "redis"
+    assert entry["ToServerKey"] == "redis-a" and entry["FieldList"] == ["id", "name"]
+    assert (entry["BinlogFileNum"], entry["BinlogPosition"]) == (3, 900)
+    assert entry["Error"] == "redis down" and entry["ErrorWaitDeal"] == 1 and entry["ErrorWaitData"] == {"id": 7}
+    assert entry["PluginParam"]["SinkUri"] == "redis://:******@127.0.0.1:6379/0"
+    assert entry["Status"] == "running" and entry["MustBeSuccess"] is True
+    assert [r["TableName"] for r in bob.get("/synclist", {"table_name": "users"}).json()] == ["users"]
+    assert bob.get("/synclist", {"schema_name": "other"}).json() == []
+    assert bob.get("/synclist", {"toserverkey": "nope"}).json() == []
+    assert len(bob.post("/synclist?format=json", raw="channelid=%d" % world.job_a.pk,
+                        content_type="application/x-www-form-urlencoded").json()) == 2
+    assert bob.get("/synclist", {"channelid": world.job_b.pk}).json() == []  # team-b's channel
+    bad = bob.get("/synclist", {"channelid": "x"})
+    assert bad.status_code == 400 and bad.json()["status"] == 0
+
+
+def test_flow_is_cumulative_per_window(world, api):
+    now = timezone.now()
+    for seconds_ago, count, size in ((50, 10, 100), (20, 30, 300), (3, 60, 600)):
+        FlowSample.objects.create(time=now - timedelta(seconds=seconds_ago), instance=world.instance_a,
+                                  schema_name="shop", table_name="orders", count=count, byte_size=size)
+    FlowSample.objects.create(time=now - timedelta(seconds=20), instance=world.instance_a, subscription=world.job_a,
+                              schema_name="shop", table_name="orders", count=5, byte_size=50)
+    FlowSample.objects.create(time=now - timedelta(seconds=20), instance=world.instance_b, count=999, byte_size=9)
+    bob = api(basic=("bob", PASSWORD))
+    # https://127.0.0.1:21036/flow/get?format=json&type=minute
+    points = bob.get("/flow/get?format=json&type=minute").json()
+    assert len(points) == 12 and all(set(p) == {"Time", "Count", "ByteSize"} for p in points)
+    assert [p["Time"] for p in points] == sorted(p["Time"] for p in points)
+    assert all(b["Time"] - a["Time"] == 5 for a, b in zip(points, points[1:]))
+    counts = [p["Count"] for p in points]
+    assert counts == sorted(counts) and max(counts) <= 60 and 30 in counts  # cumulative, team-a only
+    assert bob.get("/flow/get", {"type": "minute", "schema": "other"}).json()[-1]["Count"] == 0
+    by_channel = bob.get("/flow/get", {"type": "minute", "channelid": world.job_a.pk}).json()
+    assert max(p["Count"] for p in by_channel) == 5
+    for window, n in (("tenminute", 120), ("hour", 120), ("eighthour", 96), ("day", 144)):
+        assert len(bob.get("/flow/get", {"type": window}).json()) == n
+    bad = bob.get("/flow/get", {"type": "week"})
+    assert bad.status_code == 400 and bad.json()["status"] == 0
+    assert bob.get("/flow/get", {"type": "minute", "channelid": world.job_b.pk}).status_code == 404
+
+
+def test_read_only_role_cannot_write(world, api, unchanged):
+    with unchanged():
+        response = api(basic=("bob", PASSWORD)).post("/table/toserver/deal?ToServerID=%d" % world.job_a.pk)
+        assert response.status_code == 403 and response.json()["status"] == 0
+        assert api(basic=("carol", PASSWORD)).post("/table/toserver/deal?ToServerID=%d" % world.job_a.pk
+                                                   ).status_code == 404
+    response = api(basic=("alice", PASSWORD)).post("/table/toserver/deal?ToServerID=%d" % world.job_a.pk)
+    assert response.status_code == 200 and response.json()["status"] == 1
+    assert Subscription.objects.get(pk=world.job_a.pk).skip_next is True
+    assert AuditLog.objects.filter(action="miss", actor="alice").exists()

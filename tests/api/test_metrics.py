@@ -1,0 +1,59 @@
+"""/metrics: Prometheus text built from the models, token-protected, scoped to the token's groups."""
+from datetime import timedelta
+
+from django.utils import timezone
+from prometheus_client.parser import text_string_to_metric_families
+
+from console.models import Checkpoint, FlowSample, Instance, Subscription
+
+
+def samples(response):
+    result = {}
+    for family in text_string_to_metric_families(response.content.decode()):
+        for s in family.samples:
+            result[(s.name, tuple(sorted(s.labels.items())))] = s.value
+    return result
+
+
+def test_requires_a_token(world, api):
+    assert api().get("/metrics").status_code == 401
+    assert api("bogus").get("/metrics").status_code == 401
+
+
+def test_instance_subscription_and_worker_metrics(world, api, waves):
+    now = timezone.now()
+    Instance.objects.filter(pk=world.instance_a.pk).update(lag_bytes=4096, lag_seconds=7, retry_times=2,
+                                                          lease_expires=now + timedelta(seconds=30))
+    Checkpoint.objects.create(instance=world.instance_a, binlog_file="mysql-bin.000003", binlog_pos=10)
+    Subscription.objects.filter(pk=world.job_a.pk).update(error_count=3)
+    FlowSample.objects.create(time=now - timedelta(seconds=9), instance=world.instance_a, subscription=world.job_a,
+                              schema_name="shop", table_name="orders", count=10, byte_size=100)
+    FlowSample.objects.create(time=now, instance=world.instance_a, subscription=world.job_a,
+                              schema_name="shop", table_name="orders", count=25, byte_size=250)
+    FlowSample.objects.create(time=now, instance=world.instance_a, subscription=world.job_a,
+                              schema_name="shop", table_name="users", count=5, byte_size=50)
+    response = api(world.root.token).get("/metrics")
+    assert response.status_code == 200 and response["Content-Type"].startswith("text/plain")
+    m = samples(response)
+    inst = (("group", "team-a"), ("instance", "10.1.0.1:3306"))
+    assert m[("tower_instance_lag_bytes", inst)] == 4096
+    assert m[("tower_instance_lag_seconds", inst)] == 7
+    assert m[("tower_instance_retry_times", inst)] == 2
+    assert m[("tower_instance_online", inst)] == 1
+    assert m[("tower_instance_leader", tuple(sorted(inst + (("leader", "wave-1"),))))] == 1
+    assert 0 <= m[("tower_instance_checkpoint_age_seconds", inst)] < 60
+    sub = (("group", "team-a"), ("instance", "10.1.0.1:3306"), ("subscription", "job-a"))
+    assert m[("tower_subscription_rows_total", sub)] == 30  # latest per table, summed
+    assert m[("tower_subscription_bytes_total", sub)] == 300
+    assert m[("tower_subscription_errors_total", sub)] == 3
+    assert m[("tower_subscription_state", tuple(sorted(sub + (("state", "normal"),))))] == 1
+    assert m[("tower_worker_alive", (("worker", "wave-1"),))] == 1
+    assert m[("tower_worker_alive", (("worker", "wave-dead"),))] == 0
+    assert m[("tower_worker_is_owner", (("worker", "wave-1"),))] == 1
+
+
+def test_scoped_to_the_tokens_groups(world, api, waves):
+    body = api(world.carol.token).get("/metrics").content.decode()
+    assert 'instance="10.2.0.1:3306"' in body
+    assert "10.1.0.1" not in body and "job-a" not in body
+    assert 'worker="wave-1"' not in body  # workers: super admins only
