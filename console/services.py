@@ -215,6 +215,10 @@ def start_dump(instance, actor, max_candidates=3):
     status = master_status(instance)
     candidates = live_workers()[:max_candidates]
     instance.start_dump(actor, status["file"], status["pos"], gtid_set="", candidates=candidates)
+    # The master position just read is also the first "master status" sample (the engine refreshes it later).
+    Instance.objects.filter(pk=instance.pk).update(
+        master_file=status["file"], master_pos=status["pos"], master_gtid=status.get("gtid", ""), status_time=timezone.now(),
+    )
     return candidates
 
 

@@ -29,7 +29,7 @@ class FakeProvider(BaseHTTPRequestHandler):
 
     tickets = {}  # ticket -> {"erp", "email", "orgName"}
     codes = {}  # OIDC code -> nonce
-    client_secret = "oidc-client-secret"
+    client_secret = "oidc-client-secret-for-tower-tests-0123456789"
     calls = []
 
     def _json(self, status, body):
