@@ -191,7 +191,7 @@ def test_decode_mismatch_falls_back(source, monkeypatch):
     from workers.decoder import clear_cache
 
     clear_cache()
-    ev.table_map[ev.table_id].__dict__.pop("_tower_decoder", None)
+    ev.columns[0].__dict__.pop("_tower_decoder", None)
     before = stats.fallback_rows
     rows = fast_rows(ev)
     assert stats.fallback_rows == before + 2

@@ -65,9 +65,17 @@ def _column_key(c):
 
 def table_key(columns):
     """The full description of a table map's columns, usable as a dict key."""
-    key = tuple(map(_column_key, columns))
-    hash(key)
+    key = tuple([tuple(c.__dict__.values()) for c in columns])
+    try:
+        hash(key)
+    except TypeError:  # ENUM/SET value lists
+        key = tuple(map(_column_key, columns))
     return key
+
+
+def table_key_fast(columns):
+    """table_key, or a possibly unhashable cheaper form (the caller catches TypeError)."""
+    return tuple([tuple(c.__dict__.values()) for c in columns])
 
 
 def _encoding_for(col):

@@ -11,7 +11,7 @@ import logging
 
 from pymysqlreplication.constants import BINLOG
 
-from .codegen import DecodeMismatch, TableDecoder, Unsupported, table_key
+from .codegen import DecodeMismatch, TableDecoder, Unsupported, table_key, table_key_fast
 
 log = logging.getLogger(__name__)
 
@@ -77,8 +77,16 @@ def clear_cache():
 
 def decoder_for(columns, use_column_name_cache=False):
     """The TableDecoder for a table map's columns, or a str reason it is unsupported."""
-    key = (table_key(columns), bool(use_column_name_cache))
-    dec = _DECODERS.get(key)
+    if columns:
+        dec = columns[0].__dict__.get(_ATTR)
+        if dec is not None:
+            return dec
+    try:
+        key = (table_key_fast(columns), bool(use_column_name_cache))
+        dec = _DECODERS.get(key)
+    except TypeError:  # ENUM/SET value lists
+        key = (table_key(columns), bool(use_column_name_cache))
+        dec = _DECODERS.get(key)
     if dec is None:
         try:
             dec = TableDecoder(columns, use_column_name_cache)
@@ -89,6 +97,10 @@ def decoder_for(columns, use_column_name_cache=False):
             _DECODERS.clear()
         _DECODERS[key] = dec
         stats.decoders_generated += 1
+    if columns:
+        # Remembered on the table map's first Column (the library makes new Column
+        # objects for every TableMap event), so the key is computed once per table map.
+        columns[0].__dict__[_ATTR] = dec
     return dec
 
 
@@ -130,14 +142,10 @@ def fast_rows(event, wanted=None):
         return _fallback(event, wanted, "already decoded")
     if not event.complete:
         return _fallback(event, wanted, "incomplete event")
-    cols = event.columns
-    tbl = event.table_map.get(event.table_id)
-    if tbl is not None and tbl.columns is cols:
-        dec = tbl.__dict__.get(_ATTR)
-        if dec is None:
-            dec = decoder_for(cols, d.get("_RowsEvent__use_column_name_cache", False))
-            tbl.__dict__[_ATTR] = dec
-    else:
+    cols = event.columns  # the table map this event was read with
+    try:
+        dec = cols[0].__dict__[_ATTR]
+    except (KeyError, IndexError):
         dec = decoder_for(cols, d.get("_RowsEvent__use_column_name_cache", False))
     if dec.__class__ is str:
         return _fallback(event, wanted, dec)
