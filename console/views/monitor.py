@@ -1,6 +1,8 @@
 """/monitor/: master vs dumped position, lag, retries, leader, last error; flow charts per window."""
 import importlib
-from datetime import timedelta
+import logging
+from datetime import datetime, timedelta
+from datetime import timezone as dt_timezone
 
 from django.http import JsonResponse
 from django.shortcuts import render
@@ -10,6 +12,8 @@ from console.choices import FLOW_WINDOWS, FlowWindow, InstanceStatus
 from console.models import FlowSample, Instance, Subscription
 
 from .generic import get_scoped_object, scoped
+
+logger = logging.getLogger(__name__)
 
 
 def monitor_list(request):
@@ -32,48 +36,37 @@ def monitor_detail(request, pk):
 
 
 def flow_points(instance, window):
-    """[(time iso, events/s, bytes/s)] for one window: from workers.flow when the engine offers it, else FlowSample."""
+    """[(time iso, events/s, bytes/s)] over one window, from the instance's cumulative flow counters.
+
+    The engine's workers.flow.flow_window gives one cumulative point per step;
+    without it (older engine) the raw FlowSample rows are used. Rates are the
+    differences between consecutive points.
+    """
     try:
         flow = importlib.import_module("workers.flow")
     except ImportError:
         flow = None
+    cumulative = None
     if flow is not None and hasattr(flow, "flow_window"):
         try:
-            return _normalise(flow.flow_window(instance, window))
-        except Exception:  # the engine's helper changed shape: fall back to the samples
-            pass
-    points, step = FLOW_WINDOWS[window]
-    since = timezone.now() - timedelta(seconds=points * step)
-    samples = (
-        FlowSample.objects.filter(instance=instance, subscription__isnull=True, time__gte=since)
-        .order_by("time").values_list("time", "count", "byte_size")
-    )
-    # Samples are cumulative per (schema, table): sum per timestamp, then difference consecutive totals.
-    totals = {}
-    for time, count, size in samples:
-        c, b = totals.get(time, (0, 0))
-        totals[time] = (c + count, b + size)
-    result, previous = [], None
-    for time in sorted(totals):
-        if previous is not None:
-            seconds = max((time - previous[0]).total_seconds(), 1)
-            result.append((time.isoformat(), max(totals[time][0] - previous[1][0], 0) / seconds,
-                           max(totals[time][1] - previous[1][1], 0) / seconds))
-        previous = (time, totals[time])
+            cumulative = [
+                (datetime.fromtimestamp(p["time"], tz=dt_timezone.utc), p["count"], p["byte_size"])
+                for p in flow.flow_window(instance.pk, window)
+            ]
+        except Exception:  # a broken engine helper must not break the page: read the samples directly
+            logger.exception("workers.flow.flow_window failed; reading FlowSample directly")
+    if cumulative is None:
+        points, step = FLOW_WINDOWS[window]
+        cumulative = list(
+            FlowSample.objects.filter(instance=instance, subscription__isnull=True, schema_name="",
+                                      time__gte=timezone.now() - timedelta(seconds=points * step))
+            .order_by("time").values_list("time", "count", "byte_size")
+        )
+    result = []
+    for (t0, c0, b0), (t1, c1, b1) in zip(cumulative, cumulative[1:]):
+        seconds = max((t1 - t0).total_seconds(), 1)
+        result.append((t1.isoformat(), max(c1 - c0, 0) / seconds, max(b1 - b0, 0) / seconds))
     return result
-
-
-def _normalise(points):
-    out = []
-    for p in points or ():
-        if isinstance(p, dict):
-            t = p.get("time") or p.get("Time")
-            out.append((t.isoformat() if hasattr(t, "isoformat") else str(t),
-                        p.get("count", p.get("Count", 0)), p.get("byte_size", p.get("ByteSize", 0))))
-        else:
-            t = p[0]
-            out.append((t.isoformat() if hasattr(t, "isoformat") else str(t), p[1], p[2] if len(p) > 2 else 0))
-    return out
 
 
 def monitor_flow(request, pk):

@@ -154,4 +154,6 @@ def test_new_admin_walks_an_instance_from_init_to_dump(live_server, browser_page
     page.wait_for_selector("#flow-chart[data-loaded=minute]")
     page.click("#flow-windows button[data-window=hour]")
     page.wait_for_selector("#flow-chart[data-loaded=hour]")
+    assert "active" in page.get_attribute("#flow-windows button[data-window=hour]", "class")
+    assert "active" not in page.get_attribute("#flow-windows button[data-window=minute]", "class")
     shot(page, "12-monitor-detail")
