@@ -1,0 +1,162 @@
+"""DDL mid-stream, pause/resume, miss, set position and GTID resume against real workers."""
+import json
+
+import pytest
+import redis as redis_lib
+
+from console.models import AuditLog, Checkpoint, Instance, Subscription
+from workers import control
+
+from .conftest import make_instance, make_subscription, redis_db_url, wait_for
+
+
+def caught_up(source, instance):
+    file, pos, _ = source.master()
+
+    def check():
+        instance.refresh_from_db()
+        return (instance.binlog_file, instance.binlog_pos) >= (file, pos)
+    return check
+
+
+def get_json(client, key):
+    value = client.get(key)
+    return json.loads(value) if value is not None else None
+
+
+def test_ddl_mid_stream_keeps_columns_right(workers, source, redis_url):
+    s = source.schema
+    source.execute(f"CREATE TABLE `{s}`.t (id INT PRIMARY KEY, a INT, b INT)")
+    instance = make_instance(source)
+    client = redis_lib.Redis.from_url(redis_db_url(redis_url, 14))
+    client.flushdb()
+    make_subscription(instance, redis_db_url(redis_url, 14), tables=f"{s}.*")
+    workers.start("w1")
+    workers.start_beat()
+    source.execute(f"INSERT INTO `{s}`.t VALUES (1, 10, 100)")
+    source.execute(f"ALTER TABLE `{s}`.t ADD COLUMN c VARCHAR(8) DEFAULT 'x' AFTER id")
+    source.execute(f"INSERT INTO `{s}`.t (id, c, a, b) VALUES (2, 'two', 20, 200)")
+    source.execute(f"ALTER TABLE `{s}`.t DROP COLUMN a")
+    source.execute(f"INSERT INTO `{s}`.t (id, c, b) VALUES (3, 'three', 300)")
+    source.execute(f"ALTER TABLE `{s}`.t MODIFY b VARCHAR(10)")
+    source.execute(f"UPDATE `{s}`.t SET b='bee' WHERE id=3")
+    source.execute(f"RENAME TABLE `{s}`.t TO `{s}`.t2")
+    source.execute(f"INSERT INTO `{s}`.t2 (id, c, b) VALUES (4, 'four', 'b4')")
+    wait_for(caught_up(source, instance), 60, message="the dump to pass the DDL")
+    assert get_json(client, f"{s}-t-1") == {"id": 1, "a": 10, "b": 100}
+    assert get_json(client, f"{s}-t-2") == {"id": 2, "c": "two", "a": 20, "b": 200}
+    assert get_json(client, f"{s}-t-3") == {"id": 3, "c": "three", "b": "bee"}
+    assert get_json(client, f"{s}-t2-4") == {"id": 4, "c": "four", "b": "b4"}
+
+
+def test_pause_resume_one_subscription(workers, source, redis_url):
+    s = source.schema
+    source.execute(f"CREATE TABLE `{s}`.t (id INT PRIMARY KEY, v INT)")
+    instance = make_instance(source)
+    client = redis_lib.Redis.from_url(redis_db_url(redis_url, 14))
+    client.flushdb()
+    uri = redis_db_url(redis_url, 14)
+    paused = make_subscription(instance, uri + "?key=A-{$id}", name="a", tables=f"{s}.t")
+    make_subscription(instance, uri + "?key=B-{$id}", name="b", tables=f"{s}.t")
+    workers.start("w1")
+    workers.start_beat()
+    source.execute(f"INSERT INTO `{s}`.t VALUES (1, 1)")
+    wait_for(lambda: client.get("A-1") and client.get("B-1"), 30, message="both subscriptions running")
+    control.pause(paused, "tester")
+    wait_for(lambda: Subscription.objects.get(pk=paused.pk).state == "stopped", 5)
+    import time
+    time.sleep(1.5)  # the dump reloads subscriptions every second: let it see the pause
+    source.execute(f"INSERT INTO `{s}`.t VALUES (2, 2), (3, 3)")
+    wait_for(lambda: client.get("B-3"), 20, message="the other subscription to go on")
+    wait_for(caught_up(source, instance), 20)
+    assert client.get("A-2") is None and client.get("A-3") is None
+    control.resume(paused, "tester")
+    wait_for(lambda: client.get("A-2") and client.get("A-3"), 20, message="the resumed subscription to catch up")
+    assert AuditLog.objects.filter(action__in=("pause_subscription", "resume_subscription")).count() == 2
+
+
+def test_miss_skips_exactly_one_failed_event(workers, source, redis_url):
+    s = source.schema
+    source.execute(f"CREATE TABLE `{s}`.t (id INT PRIMARY KEY, v INT)")
+    instance = make_instance(source)
+    client = redis_lib.Redis.from_url(redis_db_url(redis_url, 15))
+    client.flushdb()
+    client.set("L-3", "not a list")  # LPUSH onto it fails with WRONGTYPE, every time
+    sub = make_subscription(instance, redis_db_url(redis_url, 15) + "?mode=list&key=L-{$id}", tables=f"{s}.t",
+                            must_be_success=True)
+    workers.start("w1")
+    workers.start_beat()
+    for i in range(1, 6):
+        source.execute(f"INSERT INTO `{s}`.t VALUES ({i}, {i})")
+
+    def failing():
+        sub.refresh_from_db()
+        return sub.state == "error" and sub.error_wait_data and sub.error_wait_data["row"]["id"] == 3
+    wait_for(failing, 30, message="the subscription to stop on the event of id 3")
+    assert "WRONGTYPE" in sub.error
+    assert client.llen("L-1") >= 1 and client.llen("L-2") >= 1
+    # MustBeSuccess: the subscription's position stays before the failing event (list mode is at-least-once:
+    # a Redis MULTI/EXEC applies the commands around a failing one, so neighbours may arrive twice).
+    cp = Checkpoint.objects.get(subscription=sub)
+    failing_seq = sub.error_wait_data["commit_seq"]
+    from workers.events import Position
+    assert Position(cp.binlog_file, cp.binlog_pos).commit_seq < failing_seq
+    control.miss(sub, "tester", message="bad key")
+    def recovered():
+        sub.refresh_from_db()
+        return sub.state == "normal" and sub.skipped_count == 1
+    wait_for(recovered, 20, message="the subscription to recover after the miss")
+    wait_for(lambda: client.exists("L-4") and client.exists("L-5"), 20, message="delivery after the miss")
+    sub.refresh_from_db()
+    assert sub.state == "normal" and sub.skipped_count == 1 and not sub.skip_next and sub.error == ""
+    assert client.get("L-3") == b"not a list"
+    assert AuditLog.objects.filter(action="miss_event", object_id=str(sub.pk)).count() == 1
+    with pytest.raises(control.ControlError):
+        control.miss(sub, "tester")  # nothing is failing now
+
+
+def test_set_position_replays_from_there(workers, source, redis_url):
+    s = source.schema
+    source.execute(f"CREATE TABLE `{s}`.t (id INT PRIMARY KEY, v INT)")
+    instance = make_instance(source)
+    file, pos, gtid = source.master()
+    client = redis_lib.Redis.from_url(redis_db_url(redis_url, 15))
+    client.flushdb()
+    sub = make_subscription(instance, redis_db_url(redis_url, 15), tables=f"{s}.t")
+    workers.start("w1")
+    workers.start_beat()
+    source.execute(f"INSERT INTO `{s}`.t VALUES (1, 1), (2, 2)")
+    wait_for(lambda: client.get(f"{s}-t-2"), 30)
+    wait_for(caught_up(source, instance), 20)
+    client.flushdb()
+    control.set_position(sub, "tester", file, pos, gtid)
+    wait_for(lambda: client.get(f"{s}-t-1") and client.get(f"{s}-t-2"), 20, message="replay after set position")
+    cp = Checkpoint.objects.get(subscription=sub)
+    assert (cp.binlog_file, cp.binlog_pos) > (file, pos)
+    assert AuditLog.objects.filter(action="set_position").exists()
+    with pytest.raises(control.ControlError):
+        control.set_position(sub, "tester", "", 0)
+
+
+def test_gtid_resume_after_kill(workers, source, redis_url):
+    s = source.schema
+    source.execute(f"CREATE TABLE `{s}`.t (id INT PRIMARY KEY, v INT)")
+    instance = make_instance(source, gtid=True)
+    client = redis_lib.Redis.from_url(redis_db_url(redis_url, 15))
+    client.flushdb()
+    make_subscription(instance, redis_db_url(redis_url, 15), tables=f"{s}.t")
+    workers.start("w1", TOWER_LEASE_TTL="3")
+    workers.start_beat()
+    source.execute(f"INSERT INTO `{s}`.t VALUES (1, 1)")
+    wait_for(lambda: client.get(f"{s}-t-1"), 30)
+    workers.kill("w1")
+    source.execute(f"INSERT INTO `{s}`.t VALUES (2, 2)")
+    source.execute(f"UPDATE `{s}`.t SET v=10 WHERE id=1")
+    workers.start("w1", TOWER_LEASE_TTL="3")
+    wait_for(lambda: get_json(client, f"{s}-t-1") == {"id": 1, "v": 10} and client.get(f"{s}-t-2"), 30,
+             message="GTID resume")
+    wait_for(caught_up(source, instance), 20)
+    _, _, master_gtid = source.master()
+    instance.refresh_from_db()
+    assert instance.with_gtid and instance.gtid_set == master_gtid
+    assert Instance.objects.get(pk=instance.pk).leader_version >= 2
