@@ -42,7 +42,8 @@ COLUMNS = 25
 
 
 @pytest.mark.slow
-def test_parity_every_type(workers, source, redis_url):
+@pytest.mark.parametrize("fast_decoder", ["1", "0"], ids=["fast-decoder", "library-decoder"])
+def test_parity_every_type(workers, source, redis_url, fast_decoder):
     rng = random.Random(4)
     source.execute(TYPES_TABLE.format(schema=source.schema))
     instance = make_instance(source)
@@ -50,7 +51,7 @@ def test_parity_every_type(workers, source, redis_url):
     client = redis_lib.Redis.from_url(target)
     client.flushdb()
     make_subscription(instance, target, tables=f"{source.schema}.*")
-    workers.start("w1")
+    workers.start("w1", TOWER_FAST_DECODER=fast_decoder)
     workers.start_beat()
 
     placeholders = ",".join(["%s"] * COLUMNS)
