@@ -41,3 +41,12 @@ class ConfigForm(forms.ModelForm):
             elif not data.get(name):
                 data[name] = getattr(self.instance, name)
         return data
+
+    def save(self, commit=True):
+        # Set secrets explicitly: a field left out of the POST is skipped by ModelForm, which would ignore "clear".
+        config = super().save(commit=False)
+        for name in SECRET_FIELDS:
+            setattr(config, name, self.cleaned_data[name])
+        if commit:
+            config.save()
+        return config

@@ -1,0 +1,96 @@
+"""Form validation shows field errors and changes nothing; secrets are write-only; groups make their creator."""
+from console.choices import MemberRole
+from console.models import AuditLog, Config, Filter, Group, Member, MqRule
+
+
+def test_creating_a_group_makes_the_creator(clients, world):
+    response = clients["ursula"].post("/groups/add/", {"name": "gamma", "mark": "new team"})
+    group = Group.objects.get(name="gamma")
+    assert response.status_code == 302 and response["Location"] == f"/groups/{group.pk}/"
+    assert Member.objects.get(group=group, erp="ursula").role == MemberRole.CREATOR
+    assert AuditLog.objects.filter(action="group_create", group_id=group.pk, actor="ursula").exists()
+    again = clients["adam"].post("/groups/add/", {"name": "gamma"})
+    assert again.status_code == 400 and Group.objects.filter(name="gamma").count() == 1
+    assert clients["adam"].post("/groups/add/", {"name": "bad name!"}).status_code == 400
+
+
+def test_filter_validation(clients, world):
+    alpha = world["alpha"].pk
+    cases = [
+        ({"table_name": "shop.(orders"}, b"Not a valid regular expression"),
+        ({"table_name": "a", "fake_cols": "novalue"}, b"is not key:value"),
+        ({"table_name": "a", "white_columns": "id, bad col"}, b"Not column names"),
+        ({"table_name": "a", "events": ["NOPE"]}, b"Select a valid choice"),
+    ]
+    for data, message in cases:
+        response = clients["adam"].post("/filters/add/", {"group": alpha, "type": "WHITE", **data})
+        assert response.status_code == 400 and message in response.content, data
+    assert not Filter.objects.exists()
+    ok = clients["adam"].post("/filters/add/", {"group": alpha, "type": "BLACK", "table_name": r"db\..*", "events": ["DELETE"],
+                                                "fake_cols": "src : tower, dc:bj", "business_keys": "id,uid"})
+    assert ok.status_code == 302
+    f = Filter.objects.get()
+    assert (f.events, f.fake_cols, f.business_keys) == ("DELETE", "src:tower,dc:bj", "id,uid")
+    dup = clients["adam"].post("/filters/add/", {"group": alpha, "type": "BLACK", "table_name": r"db\..*"})
+    assert dup.status_code == 400 and b"already has a BLACK filter" in dup.content
+
+
+def test_mq_rule_validation_and_linked_filters(clients, world):
+    alpha, beta = world["alpha"], world["beta"]
+    mine, theirs = Filter(group=alpha, table_name="a"), Filter(group=beta, table_name="b")
+    mine.save()
+    theirs.save()
+    bad = clients["carol"].post("/mq-rules/add/", {"group": alpha.pk, "topic": "t", "order_type": "DB_ORDER", "paras": "acks"})
+    assert bad.status_code == 400 and b"key=value" in bad.content
+    foreign = clients["carol"].post("/mq-rules/add/", {"group": alpha.pk, "topic": "t", "order_type": "DB_ORDER", "linked_filters": [theirs.pk]})
+    assert foreign.status_code == 400 and not MqRule.objects.exists()
+    ok = clients["carol"].post("/mq-rules/add/", {"group": alpha.pk, "topic": "t", "order_type": "DB_ORDER", "with_trx": "on",
+                                                  "paras": "acks=all\nlinger.ms=5", "linked_filters": [mine.pk]})
+    assert ok.status_code == 302
+    rule = MqRule.objects.get()
+    assert list(rule.filters.all()) == [mine] and rule.with_trx
+    # Renaming the topic re-keys the rule (id = md5(topic+group)); its filter links follow.
+    assert clients["carol"].post(f"/mq-rules/{rule.pk}/", {"topic": "t2", "order_type": "DB_ORDER", "linked_filters": [mine.pk]}).status_code == 302
+    assert list(MqRule.objects.get(topic="t2").filters.all()) == [mine]
+
+
+def test_config_secrets_are_write_only(clients, world):
+    sam = clients["sam"]
+    fields = {"slave_id": 2000, "retry_latch": 10, "mark": "", "slave_uuid": "", "dbs_api": "", "mq_addr": "", "dump_user": "dumper"}
+    assert sam.post("/config/", {**fields, "dump_password": "pw-xyz", "callback_secret": "cb-secret"}).status_code == 302
+    config = Config.current()
+    assert (config.dump_password, config.callback_secret, config.dump_user) == ("pw-xyz", "cb-secret", "dumper")
+    page = sam.get("/config/").content
+    assert b"pw-xyz" not in page and b"cb-secret" not in page and b"set (write-only)" in page
+    # Blank keeps, "clear" empties.
+    assert sam.post("/config/", {**fields, "clear_secrets": ["callback_secret"]}).status_code == 302
+    config = Config.current()
+    assert config.dump_password == "pw-xyz" and config.callback_secret == ""
+    entry = AuditLog.objects.filter(action="config_update").latest("id")
+    assert "pw-xyz" not in str(entry.before) + str(entry.after)
+    assert sam.post("/config/", {**fields, "slave_id": "x"}).status_code == 400
+    assert clients["carol"].post("/config/", {**fields, "dump_user": "hacker"}).status_code == 403
+    assert Config.current().dump_user == "dumper"
+
+
+def test_member_add_rules(clients, world):
+    alpha = world["alpha"].pk
+    dup = clients["carol"].post("/members/add/", {"group": alpha, "erp": "ursula", "role": "user"})
+    assert dup.status_code == 400 and b"already a member" in dup.content
+    creator = clients["carol"].post("/members/add/", {"group": alpha, "erp": "zed", "role": "creator"})
+    assert creator.status_code == 400 and not Member.objects.filter(erp="zed").exists()
+
+
+def test_forbidden_page_says_why(clients, world):
+    response = clients["ursula"].get(f"/groups/{world['alpha'].pk}/edit/")
+    assert response.status_code == 403 and b"Only an admin of this group" in response.content
+
+
+def test_group_with_instances_cannot_be_deleted(clients, world):
+    from console_helpers import make_instance
+
+    make_instance(world["alpha"], port=3900)
+    response = clients["carol"].post(f"/groups/{world['alpha'].pk}/delete/")
+    assert response.status_code == 302 and Group.objects.filter(pk=world["alpha"].pk).exists()
+    empty = clients["oscar"].post(f"/groups/{world['beta'].pk}/delete/")
+    assert empty.status_code == 302 and not Group.objects.filter(pk=world["beta"].pk).exists()
