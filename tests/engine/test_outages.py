@@ -1,0 +1,162 @@
+"""Servers going away mid-stream: a private Redis stopped for 30 s, a private MariaDB restarted.
+
+Never the shared servers: each test starts its own and stops it afterwards.
+"""
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+
+import pymysql
+import pytest
+import redis as redis_lib
+
+from console.models import Subscription
+
+from .conftest import Source, make_instance, make_subscription, wait_for
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class PrivateRedis:
+    def __init__(self, directory):
+        self.dir, self.port, self.proc = directory, free_port(), None
+
+    def start(self):
+        self.proc = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+             "--dir", str(self.dir)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        client = redis_lib.Redis(port=self.port, socket_timeout=1)
+        wait_for(lambda: _ping(client), 10, message="private redis up")
+        return self
+
+    def stop(self):
+        if self.proc is not None:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
+            self.proc = None
+
+
+def _ping(client):
+    try:
+        return client.ping()
+    except redis_lib.RedisError:
+        return False
+
+
+@pytest.fixture
+def private_redis(tmp_path):
+    server = PrivateRedis(tmp_path).start()
+    yield server
+    server.stop()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("must_be_success", [True, False], ids=["must-be-success", "skip-on-failure"])
+def test_redis_down_30s(workers, source, private_redis, must_be_success):
+    s = source.schema
+    source.execute(f"CREATE TABLE `{s}`.t (id INT PRIMARY KEY, v INT)")
+    instance = make_instance(source)
+    uri = f"redis://127.0.0.1:{private_redis.port}/0"
+    client = redis_lib.Redis.from_url(uri)
+    sub = make_subscription(instance, uri, tables=f"{s}.t", must_be_success=must_be_success)
+    workers.start("w1")
+    workers.start_beat()
+    source.execute(f"INSERT INTO `{s}`.t VALUES (1, 1)")
+    wait_for(lambda: client.get(f"{s}-t-1"), 30, message="delivery before the outage")
+
+    private_redis.stop()
+    down_at = time.monotonic()
+    for i in range(2, 12):
+        source.execute(f"INSERT INTO `{s}`.t VALUES ({i}, {i})")
+
+    def error_shown():
+        sub.refresh_from_db()
+        return sub.error if (sub.state == "error" if must_be_success else sub.skipped_count > 0) else ""
+    assert "redis" in wait_for(error_shown, 25, message="the error to show").lower()
+    wait_for(lambda: time.monotonic() - down_at >= 30, 35, message="30 s of outage")
+    private_redis.start()
+    client = redis_lib.Redis.from_url(uri)
+    source.execute(f"INSERT INTO `{s}`.t VALUES (100, 100)")
+    wait_for(lambda: client.get(f"{s}-t-100"), 30, message="delivery after the outage")
+    sub.refresh_from_db()
+    delivered = {i for i in range(2, 12) if client.get(f"{s}-t-{i}")}
+    if must_be_success:
+        assert delivered == set(range(2, 12))  # nothing lost
+        assert sub.state == "normal" and sub.error == "" and sub.error_count >= 1
+    else:
+        assert delivered == set() and sub.skipped_count == 10  # dropped and counted
+        assert sub.state == "normal"
+
+
+class PrivateMariaDB:
+    def __init__(self, directory):
+        self.dir, self.port, self.proc = directory, free_port(), None
+        subprocess.run(["mariadb-install-db", "--no-defaults", f"--datadir={directory}/data",
+                        "--auth-root-authentication-method=normal", "--user=root", "--skip-test-db"],
+                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def start(self):
+        self.proc = subprocess.Popen(
+            ["mariadbd", "--no-defaults", f"--datadir={self.dir}/data", f"--port={self.port}",
+             "--bind-address=127.0.0.1", f"--socket={self.dir}/my.sock", f"--pid-file={self.dir}/mariadbd.pid",
+             "--log-bin=mysql-bin", "--binlog-format=ROW", "--binlog-row-image=FULL", "--binlog-row-metadata=FULL",
+             "--server-id=1", "--user=root", "--skip-name-resolve", f"--log-error={self.dir}/mariadbd.err"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        wait_for(self._up, 30, message="private mariadb up")
+        return self
+
+    def _up(self):
+        try:
+            pymysql.connect(host="127.0.0.1", port=self.port, user="root", connect_timeout=1).close()
+            return True
+        except pymysql.MySQLError:
+            return False
+
+    def stop(self):
+        if self.proc is not None:
+            self.proc.terminate()
+            self.proc.wait(timeout=60)
+            self.proc = None
+
+
+@pytest.fixture
+def private_mariadb(tmp_path):
+    server = PrivateMariaDB(tmp_path / "mariadb").start()
+    yield server
+    server.stop()
+
+
+@pytest.mark.slow
+def test_mariadb_restarted_mid_stream(workers, private_mariadb, redis_url):
+    from .conftest import redis_db_url
+
+    src = Source(f"mysql://root@127.0.0.1:{private_mariadb.port}/", "eng_restart")
+    src.execute("CREATE TABLE eng_restart.t (id INT PRIMARY KEY, v INT)")
+    instance = make_instance(src)
+    target = redis_db_url(redis_url, 13)
+    client = redis_lib.Redis.from_url(target)
+    client.flushdb()
+    make_subscription(instance, target, tables="eng_restart.t")
+    workers.start("w1")
+    workers.start_beat()
+    src.executemany("INSERT INTO eng_restart.t VALUES (%s, %s)", [(i, i) for i in range(1, 501)])
+    wait_for(lambda: client.get("eng_restart-t-500"), 30, message="delivery before the restart")
+    src.conn.close()
+    private_mariadb.stop()
+    private_mariadb.start()
+    src = Source.__new__(Source)
+    src.host, src.port, src.schema = "127.0.0.1", private_mariadb.port, "eng_restart"
+    src.conn = pymysql.connect(host=src.host, port=src.port, user="root", autocommit=True)
+    src.executemany("INSERT INTO eng_restart.t VALUES (%s, %s)", [(i, i) for i in range(501, 1001)])
+    src.execute("UPDATE eng_restart.t SET v = -v WHERE id <= 10")
+    wait_for(lambda: client.get("eng_restart-t-1000"), 40, message="delivery after the restart")
+    assert client.get("eng_restart-t-1") == b'{"id":1,"v":-1}'
+    assert len(list(client.scan_iter("eng_restart-t-*", count=2000))) == 1000
+    src.conn.close()
