@@ -12,12 +12,14 @@ surface turns into its own error shape:
     state      not allowed in the object's current state (409 / 400)
     source     the MySQL source could not be reached or checked (502 / 400)
 
-What the engine reads (workers/): `state` (only `normal` streams), `phase`
-(`FullSync` = copy the tables first, then stream; progress in fullsync_*),
-`tables`, `options["skip_commit_seqs"]` (commit sequences of single events to
-skip once, CCR's skip_by=silence), `options["src_host_mapping"]` (private ->
-public host used when connecting to the source), `options["sink_config"]`,
-`options["ignore_txn_start_ts"]`, `start_ts`/`target_ts` (console.api.tso).
+State changes the engine must react to go through workers.control (pause,
+resume with its rewind bookkeeping, miss, move_dump), so the API and the
+console drive the engine the same way. What else the engine reads: `phase`
+(`FullSync` = copy the tables first, then stream; workers/snapshot.py),
+`tables`. Recorded for the engine but not acted on by it yet:
+`options["src_host_mapping"]` / `["dest_host_mapping"]` (CCR host maps),
+`options["sink_config"]`, `options["ignore_txn_start_ts"]`, `start_ts` /
+`target_ts` (console.api.tso).
 """
 import re
 
@@ -241,26 +243,30 @@ def create_job(caller, *, name, instance, sink_uri, tables="*.*", options=None, 
     return job
 
 
-def _set_state(caller, job, action, allowed, new_state, **extra):
+def _check_state(caller, job, action, allowed):
     _require_admin(caller, job.group_id)
-    with transaction.atomic():
-        current = Subscription.objects.select_for_update().get(pk=job.pk)
-        if current.state not in allowed:
-            raise JobError("state", f"cannot {action} job '{job.name}' in state '{current.state}'")
-        Subscription.objects.filter(pk=job.pk).update(state=new_state, **extra)
-        AuditLog.record(caller.actor, f"{action}_subscription", job, before={"state": current.state},
-                        after={"state": new_state, **extra})
+    current = Subscription.objects.filter(pk=job.pk).values_list("state", flat=True).first()
+    if current not in allowed:
+        raise JobError("state", f"cannot {action} job '{job.name}' in state '{current}'")
+
+
+def pause_job(caller, job):
+    from workers import control
+
+    _check_state(caller, job, "pause", PAUSABLE)
+    control.pause(job, caller.actor)
     job.refresh_from_db()
     return job
 
 
-def pause_job(caller, job):
-    return _set_state(caller, job, "pause", PAUSABLE, SubscriptionState.STOPPED)
-
-
 def resume_job(caller, job):
-    # Resuming clears the error the job stopped on; the engine sets it again if it recurs.
-    return _set_state(caller, job, "resume", RESUMABLE, SubscriptionState.NORMAL, error="")
+    """Back to `normal`; workers.control marks what the instance read meanwhile as owed to the job."""
+    from workers import control
+
+    _check_state(caller, job, "resume", RESUMABLE)
+    control.resume(job, caller.actor)
+    job.refresh_from_db()
+    return job
 
 
 def delete_job(caller, job):
@@ -318,18 +324,55 @@ def _update_options(caller, job, action, change, message=""):
 
 
 def skip_event(caller, job, commit_seq):
-    """CCR's skip_by=silence: skip exactly the event at this commit sequence (workers.events.Position.commit_seq)."""
+    """CCR's skip_by=silence: skip exactly the event the job is failing on, named by its commit sequence.
+
+    The engine skips the one failing event (workers.control.miss, Bifrost's
+    Miss); the commit sequence (workers.events.Position.commit_seq) must be
+    that event's, so a stale or mistyped number skips nothing.
+    """
+    from workers import control
+
     if not isinstance(commit_seq, int) or isinstance(commit_seq, bool) or commit_seq <= 0:
         raise JobError("invalid", "skip_commit_seq must be a positive integer")
+    _require_admin(caller, job.group_id)
+    job.refresh_from_db()
+    failing = (job.error_wait_data or {}).get("commit_seq") if isinstance(job.error_wait_data, dict) else None
+    if failing is None:
+        raise JobError("state", f"job '{job.name}' has no failing event to skip")
+    if failing != commit_seq:
+        raise JobError("state", f"job '{job.name}' is failing at commit_seq {failing}, not {commit_seq}")
+    try:
+        control.miss(job, caller.actor, message=f"skip commit_seq {commit_seq}")
+    except control.ControlError as exc:
+        raise JobError("state", str(exc)) from exc
+    job.refresh_from_db()
+    return job
 
-    def change(options):
-        seqs = list(options.get("skip_commit_seqs", []))
-        if commit_seq not in seqs:
-            seqs.append(commit_seq)
-        options["skip_commit_seqs"] = seqs
-        return options
 
-    return _update_options(caller, job, "skip_binlog", change, message=f"skip commit_seq {commit_seq}")
+def miss(caller, job):
+    """Bifrost's Miss: skip the event the job keeps failing on, once."""
+    from workers import control
+
+    _require_admin(caller, job.group_id)
+    try:
+        control.miss(job, caller.actor, message="Miss")
+    except control.ControlError as exc:
+        raise JobError("state", str(exc)) from exc
+    job.refresh_from_db()
+    return job
+
+
+def set_position(caller, job, binlog_file, binlog_pos, gtid=""):
+    """Continue the job from a transaction boundary (Bifrost position management, reference 004)."""
+    from workers import control
+
+    _require_admin(caller, job.group_id)
+    try:
+        control.set_position(job, caller.actor, binlog_file, binlog_pos, gtid)
+    except control.ControlError as exc:
+        raise JobError("invalid", str(exc)) from exc
+    job.refresh_from_db()
+    return job
 
 
 def force_fullsync(caller, job):
@@ -380,15 +423,17 @@ def update_host_mapping(caller, job, src=None, dest=None):
 
 
 def move_dump(caller, instance, worker_name):
-    """Move an instance's dump to another worker (TiCDC move_table / rebalance): it becomes leader and a candidate."""
+    """Move an instance's dump to another worker (TiCDC move_table / rebalance): a candidate, then the leader."""
+    from workers import control
+
     if not Wave.objects.filter(name=worker_name, state=WorkerState.ALIVE).exists():
         raise JobError("not_found", f"capture '{worker_name}' is not a live worker")
     try:
         if worker_name not in instance.candidates:
             instance.set_candidates(caller.actor, [*instance.candidates, worker_name])
-        instance.set_leader(caller.actor, worker_name)
+        control.move_dump(instance, caller.actor, worker_name)
     except PermissionDenied as exc:
         raise JobError("forbidden", str(exc)) from exc
-    except TransitionError as exc:
+    except (TransitionError, control.ControlError) as exc:
         raise JobError("state", str(exc)) from exc
     return instance

@@ -10,7 +10,7 @@ from django.db.models import ProtectedError
 from drf_spectacular.utils import extend_schema
 from rest_framework import permissions, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import APIException, PermissionDenied
+from rest_framework.exceptions import APIException, PermissionDenied, ValidationError
 from rest_framework.response import Response
 
 from console import services_jobs as jobs
@@ -89,7 +89,8 @@ class ScopedViewSet(viewsets.ModelViewSet):
         elif isinstance(exc, TransitionError):
             exc = Conflict(str(exc))
         elif isinstance(exc, jobs.JobError):
-            exc = {"forbidden": PermissionDenied(exc.message)}.get(exc.kind) or Conflict(exc.message)
+            exc = {"forbidden": PermissionDenied(exc.message), "invalid": ValidationError({"detail": exc.message})
+                   }.get(exc.kind) or Conflict(exc.message)
         elif isinstance(exc, DjangoPermissionDenied):
             exc = PermissionDenied(str(exc) or None)
         return super().handle_exception(exc)
@@ -257,6 +258,19 @@ class SubscriptionViewSet(ScopedViewSet):
         body = s.SkipEventSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         return self._job_action(request, jobs.skip_event, body.validated_data["commit_seq"])
+
+    @extend_schema(request=None, responses=s.SubscriptionSerializer)
+    @action(detail=True, methods=["post"])
+    def miss(self, request, pk=None):
+        return self._job_action(request, jobs.miss)
+
+    @extend_schema(request=s.SetBinlogSerializer, responses=s.SubscriptionSerializer)
+    @action(detail=True, methods=["post"])
+    def set_position(self, request, pk=None):
+        body = s.SetBinlogSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        d = body.validated_data
+        return self._job_action(request, jobs.set_position, d["binlog_file"], d["binlog_pos"], d["gtid_set"])
 
 
 class AuditLogViewSet(viewsets.ReadOnlyModelViewSet):

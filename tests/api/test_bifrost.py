@@ -76,12 +76,16 @@ def test_synclist_reference_example_and_filters(world, api):
 
 
 def test_flow_is_cumulative_per_window(world, api):
+    # The engine's series (workers.flow): instance totals, per schema, per table, per subscription.
     now = timezone.now()
     for seconds_ago, count, size in ((50, 10, 100), (20, 30, 300), (3, 60, 600)):
-        FlowSample.objects.create(time=now - timedelta(seconds=seconds_ago), instance=world.instance_a,
-                                  schema_name="shop", table_name="orders", count=count, byte_size=size)
+        at = now - timedelta(seconds=seconds_ago)
+        FlowSample.objects.create(time=at, instance=world.instance_a, count=count, byte_size=size)
+        FlowSample.objects.create(time=at, instance=world.instance_a, schema_name="shop", count=count, byte_size=size)
+        FlowSample.objects.create(time=at, instance=world.instance_a, schema_name="shop", table_name="orders",
+                                  count=count - 5, byte_size=size)
     FlowSample.objects.create(time=now - timedelta(seconds=20), instance=world.instance_a, subscription=world.job_a,
-                              schema_name="shop", table_name="orders", count=5, byte_size=50)
+                              count=5, byte_size=50)
     FlowSample.objects.create(time=now - timedelta(seconds=20), instance=world.instance_b, count=999, byte_size=9)
     bob = api(basic=("bob", PASSWORD))
     # https://127.0.0.1:21036/flow/get?format=json&type=minute
@@ -90,7 +94,11 @@ def test_flow_is_cumulative_per_window(world, api):
     assert [p["Time"] for p in points] == sorted(p["Time"] for p in points)
     assert all(b["Time"] - a["Time"] == 5 for a, b in zip(points, points[1:]))
     counts = [p["Count"] for p in points]
-    assert counts == sorted(counts) and max(counts) <= 60 and 30 in counts  # cumulative, team-a only
+    assert counts == sorted(counts) and max(counts) <= 60 and 30 in counts  # cumulative, team-a only, no double count
+    by_table = [p["Count"] for p in bob.get("/flow/get", {"type": "minute", "schema": "shop",
+                                                          "table_name": "orders"}).json()]
+    assert 25 in by_table and max(by_table) <= 55
+    assert 25 in [p["Count"] for p in bob.get("/flow/get", {"type": "minute", "table_name": "orders"}).json()]
     assert bob.get("/flow/get", {"type": "minute", "schema": "other"}).json()[-1]["Count"] == 0
     by_channel = bob.get("/flow/get", {"type": "minute", "channelid": world.job_a.pk}).json()
     assert max(p["Count"] for p in by_channel) == 5
@@ -102,6 +110,10 @@ def test_flow_is_cumulative_per_window(world, api):
 
 
 def test_read_only_role_cannot_write(world, api, unchanged):
+    with unchanged():  # nothing is failing: nothing to miss
+        assert api(basic=("alice", PASSWORD)).post("/table/toserver/deal?ToServerID=%d" % world.job_a.pk
+                                                   ).status_code == 409
+    Subscription.objects.filter(pk=world.job_a.pk).update(error="down", error_wait_data={"commit_seq": 9, "seq": 0})
     with unchanged():
         response = api(basic=("bob", PASSWORD)).post("/table/toserver/deal?ToServerID=%d" % world.job_a.pk)
         assert response.status_code == 403 and response.json()["status"] == 0
@@ -110,4 +122,4 @@ def test_read_only_role_cannot_write(world, api, unchanged):
     response = api(basic=("alice", PASSWORD)).post("/table/toserver/deal?ToServerID=%d" % world.job_a.pk)
     assert response.status_code == 200 and response.json()["status"] == 1
     assert Subscription.objects.get(pk=world.job_a.pk).skip_next is True
-    assert AuditLog.objects.filter(action="miss", actor="alice").exists()
+    assert AuditLog.objects.filter(action="miss_event", actor="alice").exists()

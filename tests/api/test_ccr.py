@@ -5,7 +5,7 @@ import pymysql
 import pytest
 
 from console.choices import InstanceStatus, SubscriptionState, SyncPhase
-from console.models import AuditLog, Instance, Subscription, Target
+from console.models import AuditLog, Instance, Subscription
 
 OPERATIONS = ["version", "create_ccr", "get_lag", "pause", "resume", "delete", "list_jobs", "job_detail",
               "job_progress", "job_status", "update_host_mapping", "add_host_mapping", "job_skip_binlog",
@@ -159,10 +159,18 @@ def test_host_mapping_reference_example(world, api, job_name):
 
 def test_skip_binlog_and_full_sync(world, api, unchanged, job_name):
     alice = api(world.alice.token)
-    skip = alice.post("/job_skip_binlog", {"name": "job_name", "skip_by": "silence", "skip_commit_seq": 1001})
-    assert skip.json() == {"success": True}
+    silence = {"name": "job_name", "skip_by": "silence", "skip_commit_seq": 1001}
+    with unchanged():  # nothing is failing: nothing to skip
+        refused = alice.post("/job_skip_binlog", silence)
+    assert refused.status_code == 409 and "no failing event" in refused.json()["error_msg"]
+    Subscription.objects.filter(pk=job_name.pk).update(
+        state="error", error="sink refused", error_wait_data={"commit_seq": 1001, "seq": 0, "table": "orders"})
+    with unchanged():  # not the failing event's commit seq
+        wrong = alice.post("/job_skip_binlog", {**silence, "skip_commit_seq": 1000})
+    assert wrong.status_code == 409 and "1001" in wrong.json()["error_msg"]
+    assert alice.post("/job_skip_binlog", silence).json() == {"success": True}
     job_name.refresh_from_db()
-    assert job_name.options["skip_commit_seqs"] == [1001]
+    assert job_name.skip_next is True  # the engine skips exactly that event once (workers.control.miss)
     assert job_name.phase == SyncPhase.INCREMENTAL
     # The reference's "force full sync" example posts skip_by silence without a commit seq: refused, unchanged.
     with unchanged():

@@ -1,8 +1,8 @@
 """Native REST API at /api/: auth, scoping like the console, secrets, audit, filters, pagination, actions, schema."""
 import pytest
 
-from console.choices import InstanceStatus, SubscriptionState
-from console.models import AuditLog, Config, Group, Instance, Member, Subscription, Target
+from console.choices import SubscriptionState
+from console.models import AuditLog, Checkpoint, Config, Group, Member, Subscription, Target
 from tests.api.conftest import PASSWORD
 
 LISTS = ["groups", "members", "filters", "mq-rules", "mq-filter-relations", "rules", "targets", "instances",
@@ -125,9 +125,18 @@ def test_subscription_actions_share_the_job_service(world, api, unchanged):
         assert alice.post(f"{url}/pause/").status_code == 409
     assert alice.post(f"{url}/resume/").json()["state"] == "normal"
     assert alice.post(f"{url}/force_fullsync/").json()["phase"] == "FullSync"
-    assert alice.post(f"{url}/skip_event/", {"commit_seq": 42}).json()["options"]["skip_commit_seqs"] == [42]
+    with unchanged():
+        assert alice.post(f"{url}/skip_event/", {"commit_seq": 42}).status_code == 409  # nothing failing
+        assert alice.post(f"{url}/miss/").status_code == 409
+    Subscription.objects.filter(pk=world.job_a.pk).update(error_wait_data={"commit_seq": 42, "seq": 1})
+    assert alice.post(f"{url}/skip_event/", {"commit_seq": 42}).json()["skip_next"] is True
+    position = alice.post(f"{url}/set_position/", {"binlog_file": "mysql-bin.000003", "binlog_pos": 400})
+    assert position.status_code == 200, position.content
+    cp = Checkpoint.objects.get(subscription=world.job_a)
+    assert (cp.binlog_file, cp.binlog_pos) == ("mysql-bin.000003", 400)
     with unchanged():
         assert alice.post(f"{url}/skip_event/", {"commit_seq": "x"}).status_code == 400
+        assert alice.post(f"{url}/set_position/", {"binlog_file": "", "binlog_pos": 0}).status_code == 400
         # a target of another group
         assert alice.patch(f"{url}/", {"target": world.target_b.pk}).status_code == 400
     created = alice.post("/api/subscriptions/", {"name": "job-a2", "instance": world.instance_a.pk,

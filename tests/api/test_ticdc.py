@@ -2,7 +2,6 @@
 import logging
 
 import pytest
-from django.utils import timezone
 
 from console.api import tso
 from console.choices import SubscriptionState

@@ -12,18 +12,18 @@ group's objects; writing (POST /table/toserver/deal, Bifrost's "Miss" button:
 skip the failing event once) needs a group admin.
 """
 import functools
-from datetime import datetime, timedelta, timezone as dt_timezone
-
-from django.db import transaction
-from django.db.models import Max
+import logging
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
+from console import services_jobs as jobs
 from console.api import positions
 from console.api.compat.auth import AuthFailed, challenge, identify
-from console.api.compat.base import BadBody, json_response
+from console.api.compat.base import JOB_ERROR_STATUS, BadBody, json_response
 from console.choices import FLOW_WINDOWS, DumpState, InstanceStatus, SubscriptionState
-from console.models import AuditLog, FlowSample, Instance, Subscription
+from console.models import FlowSample, Instance, Subscription
+
+log = logging.getLogger(__name__)
 
 
 def fail(message, status):
@@ -176,46 +176,62 @@ def synclist(request, caller, params):
     return json_response(list(rows.values()))
 
 
-def flow_points(instance_ids, window, schema="", table="", subscription_id=None):
-    """[{Time, Count, ByteSize}] cumulative, summed over the instances' series, one point per step.
+def series_points(instance_id, window, schema, table, subscription_id, now):
+    """One engine series' points [{time, count, byte_size}]: workers.flow.flow_window, or the same read done here.
 
-    Reads FlowSample directly; workers/flow.py's flow_window can take over here.
-    Without a channel the instance-level series (subscription NULL) are used;
-    without schema/table every schema/table series is summed.
+    The fallback keeps /flow/get answering when the engine's helper fails
+    (it is the engine's code; its contract is the same key rule below).
     """
+    from workers.flow import flow_window
+
+    try:
+        return flow_window(instance_id, window, schema=schema or None, table=table or None,
+                           subscription_id=subscription_id, now=now)
+    except Exception:  # noqa: BLE001 - any failure there: answer from the samples directly
+        log.warning("workers.flow.flow_window failed; reading FlowSample directly", exc_info=True)
     points, step = FLOW_WINDOWS[window]
-    now = int(timezone.now().timestamp())
-    end = now - now % step
-    times = [end - (points - 1 - i) * step for i in range(points)]
-    start_dt = datetime.fromtimestamp(times[0], tz=dt_timezone.utc)
-    qs = FlowSample.objects.filter(instance_id__in=instance_ids, time__lte=datetime.fromtimestamp(end, tz=dt_timezone.utc))
-    qs = qs.filter(subscription_id=subscription_id) if subscription_id else qs.filter(subscription__isnull=True)
-    if schema:
-        qs = qs.filter(schema_name=schema)
-    if table:
-        qs = qs.filter(table_name=table)
-    # Each series contributes its last value at or before a point: start from its value before the window.
-    series_last = {}
-    before = qs.filter(time__lt=start_dt).values("instance_id", "subscription_id", "schema_name", "table_name").annotate(
-        last=Max("time"))
-    for row in before:
-        sample = qs.filter(instance_id=row["instance_id"], subscription_id=row["subscription_id"],
-                           schema_name=row["schema_name"], table_name=row["table_name"], time=row["last"]).first()
-        if sample:
-            series_last[(row["instance_id"], row["subscription_id"], row["schema_name"], row["table_name"])] = sample
-    samples = list(qs.filter(time__gte=start_dt).order_by("time", "id"))
-    result, i = [], 0
-    for t in times:
-        while i < len(samples) and samples[i].time.timestamp() <= t:
-            s = samples[i]
-            series_last[(s.instance_id, s.subscription_id, s.schema_name, s.table_name)] = s
+    end = int(now.timestamp()) // step * step
+    samples = list(FlowSample.objects.filter(
+        instance_id=instance_id, subscription_id=subscription_id, schema_name=schema or "",
+        table_name=(table or "") if schema else "", time__lte=now,
+    ).order_by("time", "id").values_list("time", "count", "byte_size"))
+    out, i, count, size = [], 0, 0, 0
+    for n in range(points):
+        at = end - (points - 1 - n) * step
+        while i < len(samples) and samples[i][0].timestamp() < at + step:
+            _, count, size = samples[i]
             i += 1
-        result.append({
-            "Time": t,
-            "Count": sum(s.count for s in series_last.values()),
-            "ByteSize": sum(s.byte_size for s in series_last.values()),
-        })
-    return result
+        out.append({"time": at, "count": count, "byte_size": size})
+    return out
+
+
+def flow_points(instance_ids, window, schema="", table="", subscription_id=None):
+    """[{Time, Count, ByteSize}] cumulative, summed over the instances, oldest first (workers.flow.flow_window).
+
+    The series are the engine's: instance totals, a schema, a table, or a
+    subscription. A table named without its schema sums that table over every
+    schema that has one.
+    """
+    now = timezone.now()
+    if table and not schema:
+        keys = list(FlowSample.objects.filter(instance_id__in=instance_ids, table_name=table, subscription__isnull=True)
+                    .values_list("instance_id", "schema_name").distinct())
+    else:
+        keys = [(i, schema) for i in instance_ids]
+    points, _ = FLOW_WINDOWS[window]
+    totals = None
+    for instance_id, schema_name in keys:
+        series = series_points(instance_id, window, schema_name, table, subscription_id, now)
+        if totals is None:
+            totals = [{"Time": p["time"], "Count": 0, "ByteSize": 0} for p in series]
+        for total, p in zip(totals, series):
+            total["Count"] += p["count"]
+            total["ByteSize"] += p["byte_size"]
+    if totals is None:  # nothing visible: the window's times with zeros
+        step = FLOW_WINDOWS[window][1]
+        end_ = int(now.timestamp()) // step * step
+        totals = [{"Time": end_ - (points - 1 - i) * step, "Count": 0, "ByteSize": 0} for i in range(points)]
+    return totals
 
 
 @bifrost_endpoint()
@@ -225,8 +241,11 @@ def flow_get(request, caller, params):
         raise BadBody(f"type must be one of {', '.join(FLOW_WINDOWS)}")
     channel_id = _int_param(params, "channelid")
     instance_ids = list(_instances(caller, params).values_list("pk", flat=True))
-    if channel_id and not caller.scope(Subscription.objects.filter(pk=channel_id, instance_id__in=instance_ids)).exists():
-        return fail(f"channel {channel_id} does not exist", 404)
+    if channel_id:
+        channel = caller.scope(Subscription.objects.filter(pk=channel_id, instance_id__in=instance_ids)).first()
+        if channel is None:
+            return fail(f"channel {channel_id} does not exist", 404)
+        instance_ids = [channel.instance_id]  # a subscription's series has no schema/table split
     return json_response(flow_points(instance_ids, window, params.get("schema", ""), params.get("table_name", ""),
                                      channel_id or None))
 
@@ -242,8 +261,8 @@ def toserver_deal(request, caller, params):
         return fail(f"ToServer {to_server_id} does not exist", 404)
     if not caller.can_admin(sub.group_id):
         return fail("read-only: only a group admin may change a ToServer", 403)
-    with transaction.atomic():
-        Subscription.objects.filter(pk=sub.pk).update(skip_next=True)
-        AuditLog.record(caller.actor, "miss", sub, before={"skip_next": sub.skip_next}, after={"skip_next": True},
-                        message="skip the failing event once (Bifrost Miss)")
+    try:
+        jobs.miss(caller, sub)
+    except jobs.JobError as exc:
+        return fail(exc.message, JOB_ERROR_STATUS[exc.kind])
     return json_response({"status": 1, "msg": "success", "data": None})
