@@ -11,7 +11,7 @@ Keys: instance totals (no schema/table/subscription), a schema (schema only),
 a table (schema and table), a subscription (subscription_id only).
 """
 import bisect
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone as dt_timezone
 
 from django.utils import timezone
 
@@ -34,8 +34,8 @@ def flow_window(instance_id, window, schema=None, table=None, subscription_id=No
         time__lte=now,
     )
     # The last sample before the window carries the cumulative value into its first point.
-    before = samples.filter(time__lt=timezone.datetime.fromtimestamp(start, tz=timezone.utc)).order_by("-time").first()
-    inside = list(samples.filter(time__gte=timezone.datetime.fromtimestamp(start, tz=timezone.utc))
+    before = samples.filter(time__lt=datetime.fromtimestamp(start, tz=dt_timezone.utc)).order_by("-time").first()
+    inside = list(samples.filter(time__gte=datetime.fromtimestamp(start, tz=dt_timezone.utc))
                   .order_by("time").values_list("time", "count", "byte_size"))
     times = [t.timestamp() for t, _, _ in inside]
     out = []
