@@ -139,7 +139,7 @@ class MqRuleViewSet(ScopedViewSet):
 
 
 class MqFilterRelationViewSet(ScopedViewSet):
-    queryset = MqFilterRelation.objects.select_related("mq", "filter")
+    queryset = MqFilterRelation.objects.select_related("mq", "filter").order_by("pk")
     serializer_class = s.MqFilterRelationSerializer
     filterset_fields = ["mq", "filter"]
     group_field = "mq__group"
@@ -149,7 +149,7 @@ class MqFilterRelationViewSet(ScopedViewSet):
 
 
 class RuleViewSet(ScopedViewSet):
-    queryset = Rule.objects.select_related("group")
+    queryset = Rule.objects.select_related("group").order_by("pk")
     serializer_class = s.RuleSerializer
     filterset_fields = ["group", "instance", "rule", "storage_type"]
 
@@ -285,7 +285,7 @@ class AuditLogViewSet(viewsets.ReadOnlyModelViewSet):
 
 
 class CheckpointViewSet(viewsets.ReadOnlyModelViewSet):
-    queryset = Checkpoint.objects.all()
+    queryset = Checkpoint.objects.order_by("pk")
     serializer_class = s.CheckpointSerializer
     filterset_fields = ["instance", "subscription"]
 
@@ -306,7 +306,7 @@ class ConfigViewSet(viewsets.GenericViewSet, viewsets.mixins.ListModelMixin, vie
                     viewsets.mixins.UpdateModelMixin):
     """Global configuration: super admins only; secrets write-only."""
 
-    queryset = Config.objects.all()
+    queryset = Config.objects.order_by("keyword")
     serializer_class = s.ConfigSerializer
     permission_classes = [permissions.IsAuthenticated, IsSuperAdmin]
     filterset_fields = ["keyword"]

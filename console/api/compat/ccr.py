@@ -88,7 +88,7 @@ def create_ccr(request, caller, body):
     group = as_str(body.get("group"), "group", required=False) or "default"
     src_map = jobs._check_mapping(src.get("host_mapping"), "src.host_mapping")
     dest_map = jobs._check_mapping(dest.get("host_mapping"), "dest.host_mapping")
-    if jobs.visible_jobs(caller).filter(name=name).exists() or jobs.Subscription.objects.filter(name=name).exists():
+    if jobs.Subscription.objects.filter(name=name).exists():
         raise jobs.JobError("exists", f"job '{name}' already exists")
 
     # One transaction: a source registered for this job is rolled back if the job cannot be created after all.
