@@ -28,7 +28,7 @@ from django.db import IntegrityError, transaction
 
 from console.choices import InstanceStatus, SubscriptionState, SyncPhase, WorkerState
 from console.models import AuditLog, Group, Instance, Subscription, Target, TransitionError, Wave, kind_of_uri
-from console.models import Config
+from console.services import live_workers, next_slave_id
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}$")
 TABLE_RULE_RE = re.compile(r"^!?[^.\s,]+\.[^.\s,]+$")
@@ -90,17 +90,6 @@ def _require_admin(caller, group_id):
 
 # --- sources -----------------------------------------------------------------
 
-def next_slave_id() -> int:
-    """A server_id no other instance uses, starting at Config.slave_id."""
-    floor = Config.current().slave_id
-    used = Instance.objects.order_by("-slave_id").values_list("slave_id", flat=True).first() or 0
-    return max(floor, used + 1)
-
-
-def live_worker_names():
-    return list(Wave.objects.filter(state=WorkerState.ALIVE).values_list("name", flat=True))
-
-
 def register_source(caller, host, port, user, password, group_name="default"):
     """A super admin names a source Tower does not know: register it and take it straight to `dump`.
 
@@ -139,7 +128,7 @@ def register_source(caller, host, port, user, password, group_name="default"):
         instance.apply(actor, request_id=f"api-{instance.pk[:12]}", url="")
         instance.approve(actor, comment="registered by a super admin's API job")
         instance.grant(actor)
-        instance.start_dump(actor, status["file"], status["pos"], status["gtid"], candidates=live_worker_names())
+        instance.start_dump(actor, status["file"], status["pos"], status["gtid"], candidates=live_workers()[:3])
     return instance
 
 

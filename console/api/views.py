@@ -14,6 +14,7 @@ from rest_framework.exceptions import APIException, PermissionDenied, Validation
 from rest_framework.response import Response
 
 from console import services_jobs as jobs
+from console.services import next_slave_id
 from console.api import filtersets, serializers as s
 from console.api.caller import Caller
 from console.choices import MemberRole
@@ -169,7 +170,7 @@ class InstanceViewSet(ScopedViewSet):
 
     def perform_create(self, serializer):
         with transaction.atomic():
-            obj = serializer.save(slave_id=jobs.next_slave_id())
+            obj = serializer.save(slave_id=next_slave_id())
             self.audit("create", obj, after=snapshot(s.InstanceSerializer, obj))
 
     def _operate(self, request, method, *args):
