@@ -23,10 +23,10 @@ class GrantReport:
         return [c for c in self.checks if not c.ok]
 
 
-def connect(host, port, user, password, connect_timeout=5, **kwargs):
+def connect(host, port, user, password, connect_timeout=5, read_timeout=30, **kwargs):
     return pymysql.connect(
         host=host, port=int(port), user=user, password=password or "", connect_timeout=connect_timeout,
-        read_timeout=30, charset="utf8mb4", autocommit=True, **kwargs,
+        read_timeout=read_timeout, charset="utf8mb4", autocommit=True, **kwargs,
     )
 
 
