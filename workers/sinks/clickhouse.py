@@ -291,11 +291,6 @@ class ClickHouseSink(Sink):
             rows[change.key_values] = (version, 0, change.row)
         self._flush(pending)
 
-    def write_rows(self, change_like, rows, version):
-        """Insert full-sync rows (dicts) for the table of `change_like` at `version` (used by snapshot.py)."""
-        db, table, _ = self.table_for(change_like)
-        self._flush({(db, table): {i: (version, 0, row) for i, row in enumerate(rows)}})
-
     def _flush(self, pending):
         for (db, table), by_key in pending.items():
             converters = self._tables[(db, table)]

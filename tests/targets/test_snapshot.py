@@ -1,0 +1,149 @@
+"""Full sync (workers/snapshot.py): chunks between binlog watermarks while the stream runs; resume after a kill."""
+import copy
+import random
+import threading
+import time
+import uuid
+
+import pytest
+
+from workers.events import Position
+from workers.sinks import open_sink
+from workers.snapshot import FullSync, key_condition, run_standalone
+from workers.source import master_status
+from workers.stream import BinlogStream
+
+from . import types_matrix as tm
+from .binlog_helper import Recorder, connect, settings
+from .conftest import run, select_all
+from .test_clickhouse import ch_url, plain, state
+
+
+def open_stream(source_url, start, db):
+    s = settings(source_url)
+    return BinlogStream(s["host"], s["port"], s["user"], s["passwd"], 200000 + uuid.uuid4().int % 100000,
+                        Position(start["file"], start["pos"]), mariadb=True,
+                        wants=lambda schema, table: schema == db).start()
+
+
+class Updater(threading.Thread):
+    """~1,000 row changes a second on `db.t`: updates of random ids, some deletes and inserts."""
+
+    def __init__(self, source_url, db, max_id, rate=1000):
+        super().__init__(daemon=True)
+        self.conn = connect(source_url, db)
+        self.max_id, self.rate = max_id, rate
+        self.stopped = threading.Event()
+        self.changed = 0
+        self.next_id = max_id + 1
+
+    def run(self):
+        rnd = random.Random(5)
+        with self.conn.cursor() as cur:
+            while not self.stopped.is_set():
+                started = time.monotonic()
+                ids = [rnd.randint(1, self.max_id) for _ in range(18)]
+                cur.execute("UPDATE t SET v = v + 1, note = CONCAT('u', v) WHERE id IN (%s)" % ",".join(map(str, ids)))
+                cur.execute("DELETE FROM t WHERE id = %s", (rnd.randint(1, self.max_id),))
+                cur.execute("INSERT INTO t (id, v, note) VALUES (%s, 0, 'new')", (self.next_id,))
+                self.next_id += 1
+                self.changed += 20
+                time.sleep(max(0.0, 20 / self.rate - (time.monotonic() - started)))
+
+    def stop(self):
+        self.stopped.set()
+        self.join(10)
+        self.conn.close()
+
+
+def test_full_sync_of_100k_rows_under_1k_updates_per_second_equals_source(source_db, source_url, clickhouse_url):
+    db, conn = source_db
+    run(conn, "CREATE TABLE t (id INT PRIMARY KEY, v INT NOT NULL, note VARCHAR(40))",
+        "INSERT INTO t SELECT seq, seq % 1000, CONCAT('row ', seq) FROM seq_1_to_100000")
+    start = master_status(conn)
+    sink = open_sink(ch_url(clickhouse_url, db, batch_size=20000), {"source": source_url})
+    stream = open_stream(source_url, start, db)
+    updater = Updater(source_url, db, 100000)
+    updater.start()
+    fullsync = FullSync(lambda: connect(source_url), sink, [f"{db}.t"], chunk_rows=5000)
+    began = time.monotonic()
+    try:
+        end = {}
+
+        def stop(delivered, finished):
+            if finished and not end:
+                updater.stop()  # the copy is done: let the stream catch up with the last updates
+                end.update(master_status(conn))
+            return bool(end) and delivered is not None and delivered.commit_seq >= Position(
+                end["file"], end["pos"]).commit_seq
+
+        run_standalone(fullsync, stream, sink, stop=stop)
+        elapsed = time.monotonic() - began
+        assert updater.changed / elapsed > 500, "the update load did not run while copying"
+        assert fullsync.rows_done >= 100000 - updater.changed and fullsync.state["done_tables"] == [f"{db}.t"]
+        source = [{k: plain(v) for k, v in r.items()} for r in select_all(conn, db, "t")]
+        assert state(sink, db, "t") == source
+    finally:
+        if updater.is_alive():
+            updater.stop()
+        stream.stop()
+        sink.client.execute(f"DROP DATABASE IF EXISTS {db}")
+        sink.close()
+
+
+def test_killed_full_sync_resumes_from_its_last_chunk(source_db, source_url, clickhouse_url):
+    db, conn = source_db
+    run(conn, "CREATE TABLE t (a INT, b VARCHAR(10), v INT, PRIMARY KEY (a, b))",
+        "INSERT INTO t SELECT seq DIV 10, CONCAT('k', seq MOD 10), seq FROM seq_1_to_10000")
+    start = master_status(conn)
+    saved = {}
+
+    def save(fs):
+        saved.update(copy.deepcopy(fs.state))
+
+    sink = open_sink(ch_url(clickhouse_url, db), {"source": source_url})
+    stream = open_stream(source_url, start, db)
+    try:
+        first = FullSync(lambda: connect(source_url), sink, [f"{db}.t"], chunk_rows=1000, save=save)
+        # "kill" the load after 4 chunks were written and checkpointed
+        run_standalone(first, stream, sink, stop=lambda d, f: saved.get("rows_done", 0) >= 4000)
+        first.close()
+        assert saved["rows_done"] == 4000 and saved["last_pk"] == [400, "k0"]
+        run(conn, "UPDATE t SET v = -1 WHERE a = 1", "DELETE FROM t WHERE a = 900")  # changes meanwhile
+        resumed = FullSync(lambda: connect(source_url), sink, [], state=copy.deepcopy(saved), chunk_rows=1000,
+                           save=save)
+        reads = []
+        original = resumed._read_chunk
+        resumed._read_chunk = lambda info, last: reads.append(last) or original(info, last)
+        end = master_status(conn)
+        run_standalone(resumed, stream, sink, stop=lambda d, f: f and d is not None and d.commit_seq >= Position(
+            end["file"], end["pos"]).commit_seq)
+        assert reads[0] == [400, "k0"]  # resumed after the last checkpointed chunk, not from the start
+        assert resumed.rows_done == 4000 + 6000 - 10  # every row read once
+        assert state(sink, db, "t", "a, b") == select_all(conn, db, "t", "a, b")
+    finally:
+        stream.stop()
+        sink.client.execute(f"DROP DATABASE IF EXISTS {db}")
+        sink.close()
+
+
+def test_copied_rows_equal_streamed_rows_for_every_type(source_db, source_url):
+    """A row read by the full sync is the same dict the binlog reader gives for it (so sinks see one shape)."""
+    db, conn = source_db
+    run(conn, tm.TABLE_DDL)
+    with Recorder(source_url, [db]) as rec:
+        run(conn, *tm.INSERTS)
+    streamed = {c.row["id"]: c.row for c in rec.changes()}
+    fullsync = FullSync(lambda: connect(source_url), None, [f"{db}.types"])
+    chunk = fullsync._read_chunk(fullsync.info(f"{db}.types"), None)
+    fullsync.close()
+    copied = {r["id"]: r for r in chunk.rows}
+    assert copied.keys() == streamed.keys()
+    for key in copied:
+        assert copied[key] == streamed[key], key
+
+
+def test_key_condition_spells_out_composite_keys():
+    sql, params = key_condition(("a", "b"), [1, "x"])
+    assert sql == "((`a` > %s) OR (`a` = %s AND `b` > %s))" and params == [1, 1, "x"]
+    assert key_condition(("a",), None) == ("1=1", [])
