@@ -72,9 +72,11 @@ def test_parity_and_per_key_order(source_db, source_url, kafka_bootstrap):
     assert len({p for p, _ in by_key[f"{db}.orders:4"]}) == 1
     seq = [(m["logfileOffset"], m["seq"]) for m in loads(v for _, v in by_key[f"{db}.orders:4"])]
     assert seq == sorted(seq) and len(seq) == 3  # insert + two updates of id 4
-    split = [m for m in messages if m["table"] == "orders" and m["logfileOffset"] == by_offset_of_key_change(messages)]
-    assert [m["type"] for m in split] == ["DELETE", "INSERT"]  # the key change, as two keyed halves
-    first = next(m for m in messages if m["type"] == "UPDATE" and m["data"][0]["id"] == 1)
+    key_change = by_offset_of_key_change(messages)
+    split = [m for m in messages if m["table"] == "orders" and m["logfileOffset"] == key_change]
+    # the key change, as two halves keyed (so partitioned) by the old and the new key
+    assert sorted((m["type"], m["data"][0]["id"]) for m in split) == [("DELETE", 2), ("INSERT", 20)]
+    first = next(m for m in orders if m["type"] == "UPDATE" and m["data"][0]["id"] == 1)
     assert first["old"] == [{"name": "a", "amount": "1.5000000000"}] and first["pkNames"] == ["id"]
     assert first["logfileName"].startswith("mysql-bin.") and first["es"] > 0
 
@@ -189,4 +191,5 @@ def test_bad_uri_and_unreachable_broker_are_sink_errors():
 
 
 def by_offset_of_key_change(messages):
-    return next(m["logfileOffset"] for m in messages if m["type"] == "INSERT" and m["data"][0]["id"] == 20)
+    return next(m["logfileOffset"] for m in messages
+                if m["table"] == "orders" and m["type"] == "INSERT" and m["data"][0]["id"] == 20)

@@ -147,3 +147,47 @@ def test_key_condition_spells_out_composite_keys():
     sql, params = key_condition(("a", "b"), [1, "x"])
     assert sql == "((`a` > %s) OR (`a` = %s AND `b` > %s))" and params == [1, 1, "x"]
     assert key_condition(("a",), None) == ("1=1", [])
+
+
+@pytest.mark.django_db
+def test_subscription_progress_is_saved_per_chunk_and_phase_returns_to_incremental(source_db, source_url,
+                                                                                     clickhouse_url):
+    from urllib.parse import urlsplit
+
+    from console.models import Group, Instance, Subscription, Target
+    from workers import snapshot
+
+    db, conn = source_db
+    run(conn, "CREATE TABLE a (id INT PRIMARY KEY, v INT)", "CREATE TABLE b (id INT PRIMARY KEY, v INT)",
+        "CREATE TABLE nokey (v INT)",
+        "INSERT INTO a SELECT seq, seq FROM seq_1_to_2500", "INSERT INTO b SELECT seq, seq FROM seq_1_to_10",
+        "INSERT INTO nokey VALUES (1)")
+    src = urlsplit(source_url)
+    group = Group.objects.create(name="g5-fs")
+    instance = Instance.objects.create(group=group, host=src.hostname, port=src.port, user=src.username or "root")
+    target = Target.objects.create(name="ch", group=group, kind="clickhouse", uri=ch_url(clickhouse_url, db))
+    sub = Subscription.objects.create(name=f"fs-{db}", group=group, instance=instance, target=target,
+                                      tables=f"{db}.*")
+    sink = open_sink(target.uri, {}, subscription=sub)  # describes tables through the subscription's instance
+    start = master_status(conn)
+    stream = open_stream(source_url, start, db)
+    progress = []
+    try:
+        fullsync = snapshot.for_subscription(sub, sink)
+        sub.refresh_from_db()
+        assert sub.phase == "FullSync" and sub.fullsync_started is not None
+        assert sub.fullsync_state["tables"] == [f"{db}.a", f"{db}.b", f"{db}.nokey"]
+        fullsync.chunk_rows = 1000
+        save = fullsync.save
+        fullsync.save = lambda fs: (save(fs), progress.append(Subscription.objects.get(pk=sub.pk).fullsync_done))
+        run_standalone(fullsync, stream, sink)
+        sub.refresh_from_db()
+        assert progress[:3] == [1000, 2000, 2500] and sub.fullsync_done == 2510 and sub.fullsync_total == 2511
+        assert sub.phase == "IncrementalSync"
+        assert sub.fullsync_state["done_tables"] == [f"{db}.a", f"{db}.b"]
+        assert sub.fullsync_state["skipped"] == [{"table": f"{db}.nokey", "reason": "no primary key"}]
+        assert len(state(sink, db, "a")) == 2500 and len(state(sink, db, "b")) == 10
+    finally:
+        stream.stop()
+        sink.client.execute(f"DROP DATABASE IF EXISTS {db}")
+        sink.close()
