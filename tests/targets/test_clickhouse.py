@@ -126,7 +126,8 @@ def test_ddl_add_modify_drop_column(source_db, source_url, clickhouse_url):
         run(conn, "INSERT INTO t VALUES (1, 1, 'x')",
             "ALTER TABLE t ADD COLUMN c DECIMAL(12,4) NOT NULL DEFAULT 0, MODIFY COLUMN a BIGINT UNSIGNED",
             "UPDATE t SET c = 12345678.1234, a = 18446744073709551615 WHERE id = 1",
-            "ALTER TABLE t DROP COLUMN b")
+            "ALTER TABLE t DROP COLUMN b", "INSERT INTO t (id, a) VALUES (2, 2)", "TRUNCATE TABLE t",
+            "INSERT INTO t (id, a, c) VALUES (3, 3, 3.5)")
     sink = open_sink(ch_url(clickhouse_url, db, ddl=1), {"source": source_url})
     try:
         changes = rec.changes()
@@ -135,7 +136,8 @@ def test_ddl_add_modify_drop_column(source_db, source_url, clickhouse_url):
         columns = sink.ch_columns(db, "t")
         assert columns["a"] == "Nullable(UInt64)" and columns["c"] == "Nullable(Decimal(12, 4))"
         assert "b" not in columns
-        assert state(sink, db, "t") == [{"id": 1, "a": 18446744073709551615, "c": Decimal("12345678.1234")}]
+        assert state(sink, db, "t") == [{"id": 3, "a": 3, "c": Decimal("3.5000")}]  # TRUNCATE applied in order
+        assert sink.client.execute(f"SELECT a, c FROM {db}.t FINAL WHERE id = 1") == []
     finally:
         sink.client.execute(f"DROP DATABASE IF EXISTS {db}")
         sink.close()
