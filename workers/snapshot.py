@@ -440,3 +440,42 @@ def run_standalone(fullsync: FullSync, stream, sink, wants=None, stop: Callable 
             done = fullsync.step(delivered, idle=not transactions)
         if stop(delivered, done):
             return delivered
+
+
+# -- the dump loop's hook ---------------------------------------------------------------------------------
+
+def attach(runtime, subscription) -> None:
+    """Give a subscription runtime its FullSync when the subscription is in the FullSync phase (idempotent).
+
+    Call where the dump loop builds or refreshes a runtime (workers/dump.py _setup and _reload)."""
+    from console.choices import SyncPhase
+
+    if subscription.phase == SyncPhase.FULL_SYNC and getattr(runtime, "fullsync", None) is None:
+        runtime.fullsync = for_subscription(subscription, runtime.sink)
+
+
+def advance(runtime, transactions) -> None:
+    """Call once per dump-loop turn for every runtime, after delivering `transactions` (possibly empty).
+
+    Observes the turn's transactions, then lets the full sync write its pending chunk (once the runtime's
+    succeeded position passed the chunk's high watermark) and read the next one. A failing chunk write
+    parks the runtime like a failing delivery (MustBeSuccess retry with backoff); the chunk is retried.
+    """
+    from workers.sinks import SinkError
+
+    fullsync = getattr(runtime, "fullsync", None)
+    if fullsync is None:
+        return
+    if transactions:
+        fullsync.observe(transactions)
+    if not runtime.active:
+        return
+    fullsync.sink = runtime.sink  # the runtime re-opens its sink when the target changes
+    try:
+        if fullsync.step(runtime.succeeded, idle=not transactions):
+            fullsync.close()
+            runtime.fullsync = None
+    except SinkError as exc:
+        runtime.failure = {"error": f"full sync: {exc}", "event": {"fullsync": fullsync.state.get("table")},
+                           "commit_seq": 0, "seq": 0}
+        runtime._park()

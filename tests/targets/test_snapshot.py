@@ -191,3 +191,41 @@ def test_subscription_progress_is_saved_per_chunk_and_phase_returns_to_increment
         stream.stop()
         sink.client.execute(f"DROP DATABASE IF EXISTS {db}")
         sink.close()
+
+
+def test_dump_loop_hook_writes_chunks_only_after_the_stream_passed_the_high_watermark(source_db, source_url,
+                                                                                      clickhouse_url):
+    """workers.snapshot.advance as the dump loop calls it, on a runtime-shaped object."""
+    from types import SimpleNamespace
+
+    from workers import snapshot
+    from workers.sinks import SinkError
+
+    db, conn = source_db
+    run(conn, "CREATE TABLE t (id INT PRIMARY KEY, v INT)", "INSERT INTO t SELECT seq, seq FROM seq_1_to_30")
+    sink = open_sink(ch_url(clickhouse_url, db), {"source": source_url})
+    parked = []
+    runtime = SimpleNamespace(active=True, succeeded=Position("mysql-bin.000001", 4), sink=sink, failure=None,
+                              _park=lambda: parked.append(runtime.failure))
+    runtime.fullsync = FullSync(lambda: connect(source_url), sink, [f"{db}.t"], chunk_rows=10)
+    try:
+        snapshot.advance(runtime, [])  # reads chunk 1; the stream (at an old position) is behind its watermark
+        snapshot.advance(runtime, [])
+        assert runtime.fullsync.rows_done == 0 and sink.ch_columns(db, "t") == {}
+        high = runtime.fullsync.chunk.high
+        runtime.succeeded = high  # the stream delivered up to the high watermark
+        for _ in range(4):
+            snapshot.advance(runtime, [])
+            runtime.succeeded = runtime.fullsync.chunk.high if runtime.fullsync and runtime.fullsync.chunk else high
+        assert runtime.fullsync is None and len(state(sink, db, "t")) == 30
+        # a failing write parks the runtime instead of raising into the dump loop
+        broken = SimpleNamespace(write=lambda batch: (_ for _ in ()).throw(SinkError("target down")))
+        runtime.sink = broken
+        runtime.fullsync = FullSync(lambda: connect(source_url), broken, [f"{db}.t"], chunk_rows=10)
+        snapshot.advance(runtime, [])
+        runtime.succeeded = runtime.fullsync.chunk.high
+        snapshot.advance(runtime, [])
+        assert parked and "target down" in parked[0]["error"] and runtime.fullsync.rows_done == 0
+    finally:
+        sink.client.execute(f"DROP DATABASE IF EXISTS {db}")
+        sink.close()
