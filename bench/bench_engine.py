@@ -1,77 +1,209 @@
-"""Engine benchmark: rows/s of the library's decode vs Tower's stream -> sink path, and lag at a steady rate.
+#!/usr/bin/env python
+"""Engine benchmark, workers included: library decode vs Tower's real dump path, and lag at a steady rate.
 
-    .venv/bin/python bench/bench_engine.py [--changes 210000] [--lag-seconds 10]
+    .venv/bin/python bench/bench_engine.py [--changes 210000] [--lag-seconds 10] [--lag-rate 5000]
 
-Prints `name: value` lines:
-  library_decode_rows_per_s   python-mysql-replication reading `.rows` of the same binlog
-  tower_blackhole_rows_per_s  Tower's BinlogStream (whole transactions, fast decoder if on) -> blackhole sink
-  tower_redis_rows_per_s      the same into Redis (pipelined MULTI/EXEC per batch)
-  tower_vs_library_ratio      (b)/(a)
-  lag_p50_ms, lag_p99_ms      commit -> delivered to the sink, at a steady 5k rows/s
-The Celery/lease/checkpoint layer adds one metadata transaction per batch on top of this path.
+One run, one binlog: loads the mixed 9-column table (bench/common.py: bigint,
+int, varchar, decimal, datetime, json, text, double, tinyint) with --changes
+row changes (a third each inserts, updates, deletes, as multi-row statements of
+1,000 rows: one transaction per statement, autocommit), then measures on that
+same binlog range:
+
+  decode_rows_per_s_library  python-mysql-replication reading `.rows` (decode time only)
+  decode_rows_per_s_tower    workers.decoder.fast_rows on the same events (decode time only)
+  decode_speedup             tower / library
+  e2e_blackhole_rows_per_s   a real `celery -A tower worker` process running workers.dump_instance for an
+                             instance with one blackhole subscription: leases, the binlog stream, subscription
+                             delivery and fenced checkpoint commits. Timed from the dump's start (its
+                             instance checkpoint row is created just before the stream opens) until the
+                             subscription's committed checkpoint reaches the end of the loaded range (the
+                             update_time of that commit); both stamps are written by the worker.
+  e2e_redis_rows_per_s       the same with one Redis subscription (set mode, pipelined MULTI/EXEC per batch)
+  e2e_vs_library_ratio       e2e_blackhole / decode library
+  lag_p50_ms, lag_p99_ms     at a steady --lag-rate rows/s (100-row transactions every 20 ms) through the same
+                             worker: from each transaction's COMMIT on the source to the first moment the
+                             subscription's committed checkpoint is at or past its end (polled every 2 ms)
+
+The metadata DB is a private SQLite file (the default deployment), the broker
+Redis db 8 and the Redis target Redis db 9 of TOWER_REDIS_URL.
 """
 import argparse
+import gc
 import os
 import random
+import shutil
+import signal
+import sqlite3
+import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tower.settings")
+
+BROKER_DB = 8
+TARGET_DB = 9
+TMP = Path(tempfile.mkdtemp(prefix="tower-bench-"))
+WORKER = f"bench-{os.getpid()}"
+os.environ["DJANGO_SETTINGS_MODULE"] = "tower.settings"
+os.environ["TOWER_DATA_DIR"] = str(TMP)
+os.environ["TOWER_DATABASE_URL"] = f"sqlite:///{TMP / 'bench.db'}"
+
+
+def _redis_base():
+    url = os.environ.get("TOWER_REDIS_URL")
+    if not url:
+        env = ROOT / ".run" / "services.env"
+        for line in (env.read_text().splitlines() if env.exists() else []):
+            if line.startswith("TOWER_REDIS_URL="):
+                url = line.split("=", 1)[1].strip()
+    return (url or "redis://127.0.0.1:6379/0").rsplit("/", 1)[0]
+
+
+def redis_db(db):
+    return f"{_redis_base()}/{db}"
+
+
+# The bench process dispatches through the same private broker db the bench worker consumes.
+os.environ["TOWER_BROKER_URL"] = redis_db(BROKER_DB)
 
 import django  # noqa: E402
 
 django.setup()
 
+from django.conf import settings  # noqa: E402
+from django.core.management import call_command  # noqa: E402
 
-
-from bench.common import BENCH_DB, load_mixed, read_row_events, require_url  # noqa: E402
+from bench.bench_decode import decode_library, decode_tower  # noqa: E402
+from bench.common import load_mixed, read_row_events, require_url, timed  # noqa: E402
 from workers.decoder.testing import connect, settings as conn_settings  # noqa: E402
-from workers.dump import fast_decoder  # noqa: E402
-from workers.events import Batch, Position  # noqa: E402
-from workers.sinks import open_sink  # noqa: E402
-from workers.stream import BinlogStream  # noqa: E402
 
 
-def library_decode(url, start, end):
-    events = read_row_events(url, start, end)
-    t0 = time.perf_counter()
-    rows = sum(len(e.rows) for e in events)
-    return rows, time.perf_counter() - t0
+def at_or_past(file, pos, end):
+    return (int(file.rsplit(".", 1)[1]), int(pos)) >= (int(end[0].rsplit(".", 1)[1]), int(end[1]))
 
 
-def stream_to_sink(url, start, end, sink, schema=BENCH_DB, on_batch=None, stop=None):
+# --- decode, both ways, same events ------------------------------------------------------------
+
+
+def decode_rates(url, start, end):
+    gc.collect()
+    _, events = timed(read_row_events, url, start, end)
+    t_tower, n_tower = timed(decode_tower, events)
+    del events
+    gc.collect()
+    _, events = timed(read_row_events, url, start, end)
+    t_lib, n_lib = timed(decode_library, events)
+    if n_tower != n_lib:
+        raise SystemExit(f"row count mismatch: tower {n_tower} != library {n_lib}")
+    return n_lib, n_lib / t_lib, n_tower / t_tower
+
+
+# --- a real worker -----------------------------------------------------------------------------
+
+
+class Worker:
+    def __init__(self):
+        import redis
+
+        redis.Redis.from_url(redis_db(BROKER_DB)).flushdb()
+        self.log = open(TMP / "worker.log", "ab")
+        env = {**os.environ, "TOWER_BROKER_URL": redis_db(BROKER_DB), "TOWER_WORKER_NAME": WORKER,
+               "TOWER_WORKER_CONCURRENCY": "2", "PYTHONPATH": str(ROOT), "TOWER_LOG_LEVEL": "WARNING"}
+        self.proc = subprocess.Popen(
+            [str(Path(sys.executable).parent / "celery"), "-A", "tower", "worker", "-n", f"{WORKER}@%h",
+             "-l", "WARNING", "--without-gossip", "--without-mingle", "--without-heartbeat"],
+            cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        from workers.workerhost import live_waves
+
+        deadline = time.monotonic() + 60
+        while WORKER not in live_waves():
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit(f"the bench worker did not start; see {TMP / 'worker.log'}")
+            time.sleep(0.2)
+
+    def stop(self):
+        try:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            self.proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=10)
+        except ProcessLookupError:
+            pass
+
+
+def make_instance(url):
+    """The bench's instance on the source (an instance's id is md5(host:port): one per source)."""
+    from console.models import Group, Instance
+
     s = conn_settings(url)
-    stream = BinlogStream(
-        s["host"], s["port"], s["user"], s["passwd"], random.randint(10_000, 2**31 - 1),
-        Position(start[0], start[1]), wants=lambda sc, t: sc == schema, only_schemas=[schema],
-        decoder=fast_decoder(),
-    ).start()
-    rows = 0
-    t0 = time.perf_counter()
+    group, _ = Group.objects.get_or_create(name="bench")
+    return Instance.objects.create(
+        group=group, host=s["host"], port=s["port"], user=s["user"], password=s["passwd"], status="dump",
+        state="OFFLINE", slave_id=random.randint(100_000, 4_000_000_000), candidates=[WORKER],
+    )
+
+
+def start_dump(instance, start, target_uri, name):
+    """Dump `instance` from `start` into one new subscription to `target_uri`, handed to the bench worker."""
+    from console.models import Checkpoint, Instance, Subscription, Target
+    from workers.tasks import supervise
+
+    Subscription.objects.filter(instance=instance).delete()
+    Checkpoint.objects.filter(instance=instance).delete()
+    Instance.objects.filter(pk=instance.pk).update(
+        binlog_file=start[0], binlog_pos=start[1], gtid_set="", state="ONLINE", retry_times=0, next_start_at=None)
+    target = Target.objects.create(name=f"{name}-target", group=instance.group, uri=target_uri)
+    sub = Subscription.objects.create(name=name, group=instance.group, instance=instance, target=target, tables="*.*")
+    if not any(i == instance.pk for i, _ in supervise()):
+        raise SystemExit("the supervisor did not dispatch the bench instance")
+    return sub
+
+
+def stop_dump(instance, timeout=30):
+    """Offline; wait until the dump flushed and released its lease."""
+    from console.models import Instance
+
+    Instance.objects.filter(pk=instance.pk).update(state="OFFLINE")
+    deadline = time.monotonic() + timeout
+    while Instance.objects.filter(pk=instance.pk, lease_expires__isnull=False).exists():
+        if time.monotonic() > deadline:
+            raise SystemExit(f"the dump did not stop; see {TMP / 'worker.log'}")
+        time.sleep(0.1)
+
+
+def e2e(instance, start, end, target_uri, name, rows, timeout=600):
+    """rows/s of a real dump from `start` until the subscription's committed checkpoint reaches `end`."""
+    from console.models import Checkpoint
+
+    sub = start_dump(instance, start, target_uri, name)
+    deadline = time.monotonic() + timeout
     try:
         while True:
-            transactions = stream.get(timeout=0.5, max_changes=5000)
-            if transactions:
-                batch = Batch(changes=[c for t in transactions for c in t.changes], end=transactions[-1].position)
-                sink.write(batch)
-                rows += len(batch.changes)
-                if on_batch:
-                    on_batch(batch)
-                last = transactions[-1].position
-                if end and (last.file_number, last.binlog_pos) >= (int(end[0].rsplit(".", 1)[1]), end[1]):
-                    break
-            if stop is not None and stop.is_set():
+            done = Checkpoint.objects.filter(instance=instance, subscription=sub).first()
+            if done is not None and done.binlog_file and at_or_past(done.binlog_file, done.binlog_pos, end):
                 break
+            if time.monotonic() > deadline:
+                raise SystemExit(f"{name}: the dump did not reach {end} in {timeout}s; see {TMP / 'worker.log'}")
+            time.sleep(0.05)
+        began = Checkpoint.objects.get(instance=instance, subscription__isnull=True).create_time
+        seconds = (done.update_time - began).total_seconds()
     finally:
-        stream.stop()
-    return rows, time.perf_counter() - t0
+        stop_dump(instance)
+    return rows / seconds, seconds
 
 
-def lag(url, seconds, rate=5000):
+# --- lag at a steady rate ----------------------------------------------------------------------
+
+
+def lag(url, instance, seconds, rate):
+    from console.models import Checkpoint
+
     conn = connect(url)
     cur = conn.cursor()
     cur.execute("CREATE DATABASE IF NOT EXISTS tower_bench_lag")
@@ -79,68 +211,116 @@ def lag(url, seconds, rate=5000):
     cur.execute("CREATE TABLE tower_bench_lag.t (id INT PRIMARY KEY, v VARCHAR(32))")
     cur.execute("SHOW MASTER STATUS")
     file, pos = cur.fetchone()[:2]
-    committed = {}
-    lags = []
+    sub = start_dump(instance, (file, int(pos)), "blackhole://", "bench-lag")
+    # Wait until the dump runs (its instance checkpoint exists), so start-up is not counted as lag.
+    deadline = time.monotonic() + 30
+    while not Checkpoint.objects.filter(instance=instance, subscription__isnull=True).exists():
+        if time.monotonic() > deadline:
+            raise SystemExit("lag: the dump did not start")
+        time.sleep(0.05)
+    time.sleep(1)
+
+    seen = []  # (perf_counter, file number, pos) each time the committed checkpoint moved
     stop = threading.Event()
 
-    def seen(batch):
-        now = time.perf_counter()
-        for c in batch.changes:
-            at = committed.get(c.row.get("id")) if hasattr(c, "row") else None
-            if at is not None:
-                lags.append(now - at)
+    def poll():
+        db = sqlite3.connect(settings.DATABASES["default"]["NAME"], timeout=5)
+        last = None
+        while not stop.is_set():
+            row = db.execute("SELECT binlog_file, binlog_pos FROM checkpoints WHERE subscription_id = ?",
+                             (sub.pk,)).fetchone()
+            if row and row != last and row[0]:
+                seen.append((time.perf_counter(), int(row[0].rsplit(".", 1)[1]), int(row[1])))
+                last = row
+            time.sleep(0.002)
+        db.close()
 
-    reader = threading.Thread(target=stream_to_sink, args=(url, (file, int(pos)), None, open_sink("blackhole://")),
-                              kwargs={"schema": "tower_bench_lag", "on_batch": seen, "stop": stop}, daemon=True)
-    reader.start()
-    time.sleep(1)
+    poller = threading.Thread(target=poll, daemon=True)
+    poller.start()
     per_tick, tick = rate // 50, 0.02
+    committed = []  # (perf_counter at COMMIT, file number, end pos of the master after it)
     i = 0
     t_end = time.perf_counter() + seconds
+    next_tick = time.perf_counter()
     while time.perf_counter() < t_end:
-        t_next = time.perf_counter() + tick
         cur.executemany("INSERT INTO tower_bench_lag.t VALUES (%s, %s)", [(i + k, "x") for k in range(per_tick)])
         at = time.perf_counter()
-        for k in range(per_tick):
-            committed[i + k] = at
+        cur.execute("SHOW MASTER STATUS")
+        f, p = cur.fetchone()[:2]
+        committed.append((at, int(f.rsplit(".", 1)[1]), int(p)))
         i += per_tick
-        time.sleep(max(0, t_next - time.perf_counter()))
-    time.sleep(2)
+        next_tick += tick
+        time.sleep(max(0.0, next_tick - time.perf_counter()))
+    deadline = time.perf_counter() + 30
+    while time.perf_counter() < deadline and (not seen or seen[-1][1:] < committed[-1][1:]):
+        time.sleep(0.05)
     stop.set()
-    reader.join(timeout=10)
+    poller.join(timeout=5)
+    stop_dump(instance)
     cur.execute("DROP DATABASE tower_bench_lag")
     conn.close()
+    lags = []
+    k = 0
+    for at, f, p in committed:
+        while k < len(seen) and seen[k][1:] < (f, p):
+            k += 1
+        if k == len(seen):
+            break
+        lags.append((seen[k][0] - at) * 1000)
     lags.sort()
     if not lags:
-        return None, None, 0
-    return lags[len(lags) // 2] * 1000, lags[int(len(lags) * 0.99)] * 1000, len(lags)
+        return None, None, 0, i
+    return lags[len(lags) // 2], lags[min(len(lags) - 1, int(len(lags) * 0.99))], len(lags), i
 
 
 def main():
-    parser = argparse.ArgumentParser()
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--changes", type=int, default=210_000)
     parser.add_argument("--lag-seconds", type=float, default=10)
+    parser.add_argument("--lag-rate", type=int, default=5000)
+    parser.add_argument("--skip-lag", action="store_true")
+    parser.add_argument("--keep", action="store_true", help=f"keep {TMP} (worker log, metadata DB)")
     args = parser.parse_args()
     url = require_url()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # run the finally: stop the worker
+    call_command("migrate", verbosity=0)
+    import redis
+
+    target = redis.Redis.from_url(redis_db(TARGET_DB))
+    target.flushdb()
+    t0 = time.perf_counter()
     start, end = load_mixed(url, changes=args.changes)
-    lib_rows, lib_s = library_decode(url, start, end)
-    bh_rows, bh_s = stream_to_sink(url, start, end, open_sink("blackhole://"))
-    redis_uri = os.environ.get("TOWER_REDIS_URL", "redis://127.0.0.1:6379/0").rsplit("/", 1)[0] + "/9"
-    sink = open_sink(redis_uri)
-    sink.client.flushdb()
-    rd_rows, rd_s = stream_to_sink(url, start, end, sink)
-    sink.client.flushdb()
-    a, b, c = lib_rows / lib_s, bh_rows / bh_s, rd_rows / rd_s
-    print(f"changes: {lib_rows}")
-    print(f"fast_decoder: {'on' if fast_decoder() else 'off'}")
-    print(f"library_decode_rows_per_s: {a:.0f}")
-    print(f"tower_blackhole_rows_per_s: {b:.0f}")
-    print(f"tower_redis_rows_per_s: {c:.0f}")
-    print(f"tower_vs_library_ratio: {b / a:.2f}")
-    p50, p99, n = lag(url, args.lag_seconds)
-    print(f"lag_rows_measured: {n}")
-    print(f"lag_p50_ms: {p50:.1f}" if p50 is not None else "lag_p50_ms: n/a")
-    print(f"lag_p99_ms: {p99:.1f}" if p99 is not None else "lag_p99_ms: n/a")
+    print(f"load_seconds: {time.perf_counter() - t0:.1f}", flush=True)
+    print("bench_table: tower_bench.mixed, 9 columns; transactions of 1000 row changes (one multi-row statement each)")
+    rows, lib, tower = decode_rates(url, start, end)
+    print(f"row_changes: {rows}")
+    print(f"fast_decoder: {'on' if settings.TOWER_FAST_DECODER else 'off'}")
+    print(f"decode_rows_per_s_library: {lib:.0f}")
+    print(f"decode_rows_per_s_tower: {tower:.0f}")
+    print(f"decode_speedup: {tower / lib:.2f}", flush=True)
+    worker = Worker()
+    instance = make_instance(url)
+    try:
+        bh, bh_s = e2e(instance, start, end, "blackhole://", "bench-blackhole", rows)
+        print(f"e2e_blackhole_seconds: {bh_s:.2f}")
+        print(f"e2e_blackhole_rows_per_s: {bh:.0f}", flush=True)
+        rd, rd_s = e2e(instance, start, end, redis_db(TARGET_DB), "bench-redis", rows)
+        print(f"e2e_redis_seconds: {rd_s:.2f}")
+        print(f"e2e_redis_rows_per_s: {rd:.0f}")
+        print(f"e2e_vs_library_ratio: {bh / lib:.2f}", flush=True)
+        if not args.skip_lag:
+            p50, p99, n, sent = lag(url, instance, args.lag_seconds, args.lag_rate)
+            print(f"lag_rows_sent: {sent}")
+            print(f"lag_transactions_measured: {n}")
+            print(f"lag_p50_ms: {p50:.1f}" if p50 is not None else "lag_p50_ms: n/a")
+            print(f"lag_p99_ms: {p99:.1f}" if p99 is not None else "lag_p99_ms: n/a")
+    finally:
+        worker.stop()
+        target.flushdb()
+        if args.keep:
+            print(f"bench_dir: {TMP}")
+        else:
+            shutil.rmtree(TMP, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
-# make bench: start the local servers if needed, then run every benchmark module (figures as `name: value`).
+# make bench: start the local servers if needed, then run the benchmarks (figures as `name: value`).
+# bench_engine.py loads one binlog and measures on it the library and Tower decode rates, Tower end to end
+# through a real Celery worker (blackhole, Redis) and lag; bench_targets.py (when present) the other targets.
+# bench/bench_decode.py (decoder only, median of repeats, --check for row-by-row parity) runs on its own.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 if ! .venv/bin/python scripts/services.py status >/dev/null 2>&1; then
   .venv/bin/python scripts/services.py up || exit 1
 fi
 rc=0
-for module in bench/bench_decode.py bench/bench_engine.py; do
+for module in bench/bench_engine.py bench/bench_targets.py; do
   if [ -f "$module" ]; then
     echo "== $module"
-    .venv/bin/python "$module" "$@" || rc=1
+    .venv/bin/python -u "$module" "$@" || rc=1
   fi
 done
 exit $rc
