@@ -168,7 +168,7 @@ def test_failed_send_raises_and_a_retry_of_the_batch_loses_nothing(source_db, so
                          producer_config={"message.max.bytes": 2000})
     with pytest.raises(SinkError) as err:
         failing.write(batch)
-    assert "too large" in str(err.value)
+    assert "too large" in str(err.value) and not err.value.retryable
     # Recovery: the engine re-delivers the same batch from the committed position.
     sink = kafka_sink(kafka_bootstrap, topic, order_type="BUSINESS_KEY_ORDER")
     sink.write(batch)

@@ -113,7 +113,9 @@ class KafkaSink(Sink):
                     producer.poll(0.05)
                 except KafkaException as exc:
                     self._discard()
-                    raise SinkError(f"Kafka produce to topic '{topic}': {exc.args[0].str()}") from None
+                    err = exc.args[0]
+                    raise SinkError(f"Kafka produce to topic '{topic}': {err.str()}",
+                                    retryable=err.code() != KafkaError.MSG_SIZE_TOO_LARGE) from None
             producer.poll(0)
         remaining = producer.flush(self.timeout)
         if remaining:
