@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from console.models import Checkpoint, FlowSample, Instance, Subscription
 
-from . import checkpoints
+from . import checkpoints, snapshot
 from .events import Position
 from .lease import RENEW_EVERY, Fenced, renew
 from .stream import READ_TIMEOUT_SECONDS, BinlogStream, StreamLost
@@ -91,11 +91,12 @@ class Dump:
         self.binlog_when = instance.binlog_when
         self.use_gtid = bool(instance.with_gtid and instance.gtid_set)
         self._detect_server()
-        subs = list(Subscription.objects.filter(instance_id=self.instance_id).select_related("target"))
+        subs = list(Subscription.objects.filter(instance_id=self.instance_id).select_related("target", "mq_rule", "instance"))
         checkpoints.ensure_rows(instance, subs, self.version)
         rows = {c.subscription_id: c for c in Checkpoint.objects.filter(instance_id=self.instance_id)}
         for sub in subs:
             self.runtimes[sub.id] = SubscriptionRuntime(sub, rows[sub.id])
+            snapshot.attach(self.runtimes[sub.id], sub)
         self._load_flow_base()
         start = self.resume_position()
         # Reference 004: a caught-up subscription (queued == succeeded) whose position is older than the
@@ -197,6 +198,8 @@ class Dump:
                 self.lost_since = None
             if transactions:
                 self._deliver(transactions)
+            for rt in self.runtimes.values():
+                snapshot.advance(rt, transactions)  # full sync chunks between watermarks, if one is running
             if now >= next_flow:
                 self._write_flow()
                 next_flow = now + FLOW_EVERY
@@ -267,7 +270,7 @@ class Dump:
             raise Stop("instance is offline")
         if instance["leader"] != self.worker or instance["leader_version"] != self.version:
             raise Fenced(f"instance {self.instance_id}: leadership moved to {instance['leader']}")
-        subs = {s.id: s for s in Subscription.objects.filter(instance_id=self.instance_id).select_related("target")}
+        subs = {s.id: s for s in Subscription.objects.filter(instance_id=self.instance_id).select_related("target", "mq_rule", "instance")}
         new = [s for sid, s in subs.items() if sid not in self.runtimes]
         if new:
             checkpoints.ensure_rows(self.instance_reloaded(), new, self.version)
@@ -281,10 +284,12 @@ class Dump:
             rt = self.runtimes.get(sid)
             if rt is None:
                 self.runtimes[sid] = SubscriptionRuntime(sub, rows[sid])
+                snapshot.attach(self.runtimes[sid], sub)
                 continue
             before = (rt.state, sub.tables)
             old_tables = rt.tables
             rt.refresh(sub)
+            snapshot.attach(rt, sub)
             if before[0] != rt.state or getattr(old_tables, "spec", None) != sub.tables:
                 tables_changed = True
             row = rows.get(sid)

@@ -14,6 +14,7 @@ import time
 from fnmatch import fnmatchcase
 
 from workers.events import Batch, Position, SchemaChange
+from workers.filters import mq_rule_options, rules_for
 from workers.sinks import SinkError, open_sink
 from workers.sinks.encoding import json_row
 
@@ -91,8 +92,12 @@ class SubscriptionRuntime:
         self.filter_update = sub.filter_update
         self.must_be_success = sub.must_be_success
         self.skip_next = sub.skip_next
+        # BinLake filters of the subscription's MQ rule: None when there is no rule (nothing to check per row).
+        self.rules = rules_for(sub.mq_rule) if sub.mq_rule_id else None
         options = dict(sub.target.options or {})
         options.update((sub.options or {}).get("sink", {}) if isinstance(sub.options, dict) else {})
+        if sub.mq_rule_id:
+            options.update(mq_rule_options(sub.mq_rule, self.rules))
         if self.sink is None or self.target_uri != sub.target.uri or options != self.sink_options:
             if self.sink is not None:
                 self.sink.close()
@@ -120,9 +125,14 @@ class SubscriptionRuntime:
         """The changes of one transaction this subscription gets, shaped by its options."""
         out = []
         skip = self.skip_event
+        rules = self.rules
         for change in transaction.changes:
             if skip is not None and change.position.commit_seq == skip[0] and change.seq == skip[1]:
                 continue
+            if rules is not None:
+                change = rules.apply(change)
+                if change is None:
+                    continue
             if isinstance(change, SchemaChange):
                 if self.filter_query:
                     continue

@@ -133,6 +133,25 @@ class Workers:
         return path.read_text(errors="replace") if path.exists() else ""
 
 
+def wait_for_dump_reload(instance, timeout=20):
+    """Return once the dump has re-read its subscriptions after this call.
+
+    It reloads them every second (RELOAD_EVERY) and renews its lease every
+    second in the same loop: three renewals seen after the call span a reload.
+    """
+    from console.models import Instance
+
+    seen = []
+
+    def renewed_three_times():
+        value = Instance.objects.filter(pk=instance.pk).values_list("lease_expires", flat=True).first()
+        if value is not None and (not seen or value != seen[-1]):
+            seen.append(value)
+        return len(seen) > 3
+
+    wait_for(renewed_three_times, timeout, interval=0.05, message="the dump to renew its lease three times")
+
+
 def redis_db_url(redis_url, db):
     parts = urlsplit(redis_url)
     return f"redis://{parts.hostname}:{parts.port}/{db}"

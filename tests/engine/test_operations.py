@@ -7,7 +7,7 @@ import redis as redis_lib
 from console.models import AuditLog, Checkpoint, Instance, Subscription
 from workers import control
 
-from .conftest import make_instance, make_subscription, redis_db_url, wait_for
+from .conftest import make_instance, make_subscription, redis_db_url, wait_for, wait_for_dump_reload
 
 
 def caught_up(source, instance):
@@ -64,8 +64,7 @@ def test_pause_resume_one_subscription(workers, source, redis_url):
     wait_for(lambda: client.get("A-1") and client.get("B-1"), 30, message="both subscriptions running")
     control.pause(paused, "tester")
     wait_for(lambda: Subscription.objects.get(pk=paused.pk).state == "stopped", 5)
-    import time
-    time.sleep(1.5)  # the dump reloads subscriptions every second: let it see the pause
+    wait_for_dump_reload(instance)
     source.execute(f"INSERT INTO `{s}`.t VALUES (2, 2), (3, 3)")
     wait_for(lambda: client.get("B-3"), 20, message="the other subscription to go on")
     wait_for(caught_up(source, instance), 20)
