@@ -60,6 +60,8 @@ def position_of(file, pos, gtid="") -> Position:
 
 
 class SubscriptionRuntime:
+    rules = None  # the MQ rule's compiled filters (workers.filters.RuleSet), set by refresh()
+
     def __init__(self, sub, checkpoint):
         self.id = sub.id
         self.name = sub.name
@@ -150,6 +152,22 @@ class SubscriptionRuntime:
                 continue
             out.append(change)
         return out
+
+    def _takes_changes_as_read(self) -> bool:
+        """No option of this subscription reshapes or drops single changes: whole transactions can pass as read."""
+        return (self.skip_event is None and not self.fields and not self.filter_update
+                and getattr(self, "rules", None) is None)
+
+    def _whole_transaction(self, transaction):
+        """For a subscription that takes changes as read: the transaction's changes when it wants every table
+        of them, [] when none, None when select() has to look change by change (DDL, some tables wanted)."""
+        sizes = transaction.sizes
+        if not sizes or sum(v[0] for v in sizes.values()) != len(transaction.changes):
+            return None  # a DDL (or changes without sizes): change by change
+        wanted = [self.tables(schema, table) for schema, table in sizes]
+        if all(wanted):
+            return transaction.changes
+        return [] if not any(wanted) else None
 
     def _project(self, change):
         from dataclasses import replace
