@@ -28,6 +28,9 @@
 | TOWER_SSO_LOGIN_URL | | where unauthenticated browsers are sent (a return URL is appended) |
 | TOWER_SSO_LOGOUT_URL | | where /logout/ sends the browser to end the SSO session |
 | TOWER_SSO_RETURN_PARAM | ReturnUrl | name of the return URL parameter of the SSO login/logout URLs |
+| TOWER_WORKER_CONCURRENCY | 8 | Celery worker processes per host (dumps it may hold plus short tasks) |
+| TOWER_FAST_DECODER | 1 | decode rows with the generated per-table decoders (0: the library's decoder) |
+| TOWER_LEASE_TTL | 8 | seconds a dump leader's lease lives without renewal (a candidate takes over after it) |
 """
 import os
 import socket
