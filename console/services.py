@@ -241,3 +241,20 @@ def master_status(instance) -> dict:
 
 def binary_log_names(instance) -> list:
     return [name for name, _size in _ask_source(instance, source.binary_logs)]
+
+
+def tables_matched_by_no_filter(flt) -> list:
+    """Instances of the filter's group on which its table regex matches no table: ['host:port', …].
+
+    Unreachable instances are left out (nothing can be said about them)."""
+    from workers.filters import source_tables, unmatched_filters
+
+    misses = []
+    for instance in Instance.objects.filter(group_id=flt.group_id).exclude(status=InstanceStatus.INIT):
+        try:
+            tables = _ask_source(instance, source_tables)
+        except ServiceError:
+            continue
+        if unmatched_filters([flt], tables):
+            misses.append(str(instance))
+    return misses

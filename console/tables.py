@@ -115,11 +115,26 @@ class RuleBindingTable(tables.Table):
 
 class SubscriptionTable(tables.Table):
     name = tables.Column(linkify=("subscription_edit", {"pk": tables.A("pk")}))
+    progress = tables.Column(empty_values=(), orderable=False, verbose_name="Full sync")
 
     class Meta:
         model = Subscription
-        fields = ("name", "group", "instance", "target", "tables", "state", "phase", "error_count", "update_time")
+        fields = ("name", "group", "instance", "target", "tables", "state", "phase", "progress", "error_count",
+                  "update_time")
         attrs = {"class": "table table-sm table-hover"}
+
+    def render_progress(self, record):
+        p = record.fullsync_progress
+        if p is None:
+            return "—"
+        eta = "" if not p["running"] else (f", ETA {p['eta_s']} s" if p["eta_s"] is not None else ", ETA unknown")
+        return format_html(
+            '<div class="progress" style="min-width:8rem" title="{} / {} rows, {} rows/s{}">'
+            '<div class="progress-bar{}" role="progressbar" style="width: {}%" aria-valuenow="{}" aria-valuemin="0" '
+            'aria-valuemax="100">{}%</div></div><small class="text-muted">{} / {} rows, {} rows/s{}</small>',
+            p["done"], p["total"], p["rows_per_s"], eta, " progress-bar-striped progress-bar-animated" if p["running"] else
+            " bg-success", p["percent"], p["percent"], p["percent"], p["done"], p["total"], p["rows_per_s"], eta,
+        )
 
 
 class AuditTable(tables.Table):

@@ -190,13 +190,14 @@ class SubscriptionSerializer(AdminOfGroupMixin, serializers.ModelSerializer):
     instance = GroupScopedField(queryset=Instance.objects.all())
     target = GroupScopedField(queryset=Target.objects.all())
     mq_rule = GroupScopedField(queryset=MqRule.objects.all(), required=False, allow_null=True)
+    fullsync_progress = serializers.JSONField(read_only=True, help_text="done, total, percent, rows_per_s, eta_s, running")
 
     class Meta:
         model = Subscription
         fields = ["id", "name", "group", "instance", "target", "mq_rule", "tables", "field_list", "filter_query",
                   "filter_update", "must_be_success", "state", "phase", "options", "start_ts", "target_ts", "error",
                   "error_wait_data", "error_count", "skipped_count", "skip_next", "fullsync_total", "fullsync_done",
-                  "fullsync_state", "fullsync_started", "created_by", "create_time", "update_time"]
+                  "fullsync_state", "fullsync_started", "fullsync_progress", "created_by", "create_time", "update_time"]
         read_only_fields = ["id", "group", "state", "phase", "error", "error_wait_data", "error_count",
                             "skipped_count", "skip_next", "fullsync_total", "fullsync_done", "fullsync_state",
                             "fullsync_started", "created_by", "create_time", "update_time"]

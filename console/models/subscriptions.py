@@ -1,4 +1,5 @@
 from django.db import models
+from django.utils import timezone
 
 from console.choices import SubscriptionState, SyncPhase
 
@@ -46,3 +47,17 @@ class Subscription(TimestampedModel):
 
     def __str__(self):
         return self.name
+
+    @property
+    def fullsync_progress(self):
+        """Rows done / estimated total, percent, rows/s and ETA (s) of the running or last full sync; None if none."""
+        if self.fullsync_started is None and not self.fullsync_total:
+            return None
+        total, done = max(self.fullsync_total, 0), max(self.fullsync_done, 0)
+        elapsed = (timezone.now() - self.fullsync_started).total_seconds() if self.fullsync_started else 0
+        rate = done / elapsed if elapsed > 0 else 0.0
+        running = self.phase == "FullSync"
+        eta = (max(total - done, 0) / rate) if running and rate > 0 else (0.0 if not running else None)
+        percent = 100.0 if not running else (min(100.0, 100.0 * done / total) if total else 0.0)
+        return {"done": done, "total": total, "percent": round(percent, 1), "rows_per_s": round(rate, 1),
+                "eta_s": None if eta is None else round(eta), "running": running}

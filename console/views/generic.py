@@ -123,11 +123,15 @@ class ObjectEditView(View):
                 form.add_error(None, "This conflicts with an existing object (same unique key).")
             else:
                 messages.success(request, f"Saved {self.model._meta.verbose_name} '{obj}'.")
+                self.after_save(obj)
                 return redirect(self.list_url_name)
         return self.render(obj, form, status=400)
 
     def save(self, form):
         return form.save()
+
+    def after_save(self, obj):
+        """Checks that talk to other servers: run after the commit, never while holding the metadata DB."""
 
     def render(self, obj, form, status=200):
         return render(self.request, self.template_name, {

@@ -1,7 +1,10 @@
 """/filters/ and /mq-rules/: which events pass, and where they go."""
+from django.contrib import messages
+
 from console.filtersets import FilterFilterSet, MqRuleFilterSet
 from console.forms.rules import FilterForm, MqRuleForm
 from console.models import Filter, MqFilterRelation, MqRule
+from console.services import tables_matched_by_no_filter
 from console.tables import FilterTable, MqRuleTable
 
 from .generic import ObjectDeleteView, ObjectEditView, ObjectListView
@@ -21,6 +24,11 @@ class FilterEditView(ObjectEditView):
     title = "filter"
     list_url_name = "filter_list"
     delete_url_name = "filter_delete"
+
+    def after_save(self, flt):
+        misses = tables_matched_by_no_filter(flt)
+        if misses:
+            messages.warning(self.request, f"Filter '{flt}' matches no table on {', '.join(misses)}: check its regex.")
 
 
 class FilterDeleteView(ObjectDeleteView):
