@@ -26,6 +26,7 @@ from console.models import Checkpoint, FlowSample, Instance, Subscription
 from . import checkpoints, snapshot
 from .events import Position
 from .lease import RENEW_EVERY, Fenced, renew
+from .source import reachable_host
 from .stream import READ_TIMEOUT_SECONDS, BinlogStream, StreamLost
 from .subscriptions import SubscriptionRuntime, position_of
 

@@ -30,8 +30,20 @@ def connect(host, port, user, password, connect_timeout=5, read_timeout=30, **kw
     )
 
 
+def reachable_host(instance) -> str:
+    """The address to connect to: a job's `src_host_mapping` (CCR update_host_mapping) may map the
+    instance's private host name to a public one that this worker can reach."""
+    from console.models import Subscription
+
+    for options in Subscription.objects.filter(instance_id=instance.pk).values_list("options", flat=True):
+        mapped = (options or {}).get("src_host_mapping", {}).get(instance.host) if isinstance(options, dict) else None
+        if mapped:
+            return mapped
+    return instance.host
+
+
 def connect_instance(instance, **kwargs):
-    return connect(instance.host, instance.port, instance.user, instance.password, **kwargs)
+    return connect(reachable_host(instance), instance.port, instance.user, instance.password, **kwargs)
 
 
 def variables(conn, *names) -> dict:
