@@ -156,7 +156,7 @@ class Dump:
             return hit
 
         self.stream = BinlogStream(
-            instance.host, instance.port, instance.user, instance.password, instance.slave_id or 1001, start,
+            reachable_host(instance), instance.port, instance.user, instance.password, instance.slave_id or 1001, start,
             use_gtid=self.use_gtid and bool(start.gtid), mariadb=self.mariadb, wants=wants,
             only_schemas=self._only_schemas(), decoder=fast_decoder(),
         ).start()
