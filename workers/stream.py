@@ -66,6 +66,21 @@ class Transaction:
     position: Position  # where it ends: a resumable boundary
     timestamp: int = 0
     sizes: dict = field(default_factory=dict)  # (schema, table) -> [count, bytes]
+    # (schema, table) -> MariaDB JSON columns still as text (streams opened with parse_json=False)
+    json_columns: dict = None
+
+    def parse_json(self):
+        """Parse the MariaDB JSON columns of every row image in place, once (the first caller that needs them)."""
+        tables = self.json_columns
+        if not tables:
+            return
+        self.json_columns = None
+        for change in self.changes:
+            cols = tables.get((change.schema, change.table))
+            if cols and change.__class__ is RowChange:
+                parse_json_columns(change.row, cols)
+                if change.old is not None:
+                    parse_json_columns(change.old, cols)
 
 
 # --- DDL classification (Bifrost/BinLake event names) ------------------------------------------
@@ -140,10 +155,13 @@ class BinlogStream:
 
     `wants(schema, table)` decides which tables' rows get decoded.
     `use_gtid`: resume by `start.gtid` (auto_position) instead of file/pos.
+    `parse_json`: parse MariaDB's JSON text in the reader; False leaves it to whoever needs it
+    (`Transaction.parse_json()`), so targets that never look at values (blackhole) never pay for it.
     """
 
     def __init__(self, host, port, user, password, server_id, start: Position, *, use_gtid=False,
-                 mariadb=True, wants=None, only_schemas=None, decoder=None, queue_size=20000):
+                 mariadb=True, wants=None, only_schemas=None, decoder=None, queue_size=20000,
+                 parse_json=True, max_buffered_changes=50000):
         self.settings = {"host": host, "port": int(port), "user": user, "passwd": password or "",
                          "read_timeout": READ_TIMEOUT_SECONDS, "connect_timeout": 5, "charset": "utf8mb4"}
         self.server_id = server_id
@@ -153,7 +171,13 @@ class BinlogStream:
         self.wants = wants or (lambda schema, table: True)
         self.only_schemas = only_schemas
         self.decoder = decoder
+        self.parse_json = parse_json
         self.queue = queue.Queue(maxsize=queue_size)
+        # The reader waits while this many changes are read and not taken: bounded memory, and a heap that
+        # stays small enough for the garbage collector (a reader far ahead of its sinks only costs).
+        self.max_buffered_changes = max_buffered_changes
+        self._buffered = 0
+        self._room = threading.Condition()
         self.last_activity = time.monotonic()
         self.events_seen = 0
         self.reader = None
@@ -213,20 +237,30 @@ class BinlogStream:
             self._raise_error()
             return out
         count = 0
-        while True:
-            if isinstance(item, BaseException):
-                if out:  # deliver what came before the failure first, raise it on the next call
-                    self.error = item
+        try:
+            while True:
+                if isinstance(item, BaseException):
+                    if out:  # deliver what came before the failure first, raise it on the next call
+                        self.error = item
+                        return out
+                    raise item
+                out.append(item)
+                count += len(item.changes)
+                if count >= max_changes:
                     return out
-                raise item
-            out.append(item)
-            count += len(item.changes)
-            if count >= max_changes:
-                return out
-            try:
-                item = self.queue.get_nowait()
-            except queue.Empty:
-                return out
+                try:
+                    item = self.queue.get_nowait()
+                except queue.Empty:
+                    return out
+        finally:
+            if count:
+                with self._room:
+                    self._buffered -= count
+                    self._room.notify()
+
+    def idle(self) -> bool:
+        """Nothing read and waiting to be taken."""
+        return self.queue.empty()
 
     def _raise_error(self):
         if self.error is not None:
@@ -239,6 +273,11 @@ class BinlogStream:
     # --- the reader thread ---
 
     def _put(self, item):
+        if isinstance(item, Transaction) and item.changes:
+            with self._room:
+                while self._buffered >= self.max_buffered_changes and not self._stop.is_set():
+                    self._room.wait(0.5)
+                self._buffered += len(item.changes)
         while not self._stop.is_set():
             try:
                 self.queue.put(item, timeout=0.5)
@@ -260,10 +299,12 @@ class BinlogStream:
         gtids = GtidTracker(self.start_position.gtid, self.mariadb)
         changes = []
         sizes = {}
+        jsons = {}  # (schema, table) -> JSON columns left as text in this transaction
         trx_gtid = ""
         seq = 0
         wants = self.wants
         decode = self.decoder
+        parse_now = self.parse_json
         for event in self.reader:
             if self._stop.is_set():
                 return
@@ -282,6 +323,9 @@ class BinlogStream:
                 json_cols = self._json_columns_of(schema, table) if self.mariadb else ()
                 ts = event.timestamp
                 key = (schema, table)
+                if json_cols and not parse_now:
+                    jsons[key] = json_cols
+                    json_cols = ()
                 size = sizes.get(key)
                 if size is None:
                     size = sizes[key] = [0, 0]
@@ -311,8 +355,8 @@ class BinlogStream:
                         changes.append(RowChange(schema, table, "DELETE", values, None, pk, placeholder, seq, ts))
                         seq += 1
             elif cls is XidEvent:
-                self._commit(changes, file, event, gtids, trx_gtid, sizes)
-                changes, sizes, seq, trx_gtid = [], {}, 0, ""
+                self._commit(changes, file, event, gtids, trx_gtid, sizes, jsons)
+                changes, sizes, jsons, seq, trx_gtid = [], {}, {}, 0, ""
             elif cls is QueryEvent:
                 query = event.query.strip() if isinstance(event.query, str) else event.query.decode(errors="replace").strip()
                 upper = query[:8].upper()
@@ -321,11 +365,11 @@ class BinlogStream:
                 if upper.startswith("COMMIT") or upper.startswith("XA END") or upper.startswith("XA PREPA") \
                         or upper.startswith("XA COMMI"):
                     if upper.startswith("COMMIT") or upper.startswith("XA COMMI"):
-                        self._commit(changes, file, event, gtids, trx_gtid, sizes)
-                        changes, sizes, seq, trx_gtid = [], {}, 0, ""
+                        self._commit(changes, file, event, gtids, trx_gtid, sizes, jsons)
+                        changes, sizes, jsons, seq, trx_gtid = [], {}, {}, 0, ""
                     continue
                 if upper.startswith("ROLLBACK"):
-                    changes, sizes, seq = [], {}, 0
+                    changes, sizes, jsons, seq = [], {}, {}, 0
                     continue
                 current = event.schema.decode() if isinstance(event.schema, bytes) else (event.schema or "")
                 kind, schema, table = classify_ddl(query, current)
@@ -333,21 +377,21 @@ class BinlogStream:
                 if kind in ("RENAME", "ERASE", "CREATE"):
                     self._json_columns.clear()
                 changes.append(SchemaChange(schema, table, kind, query, None, seq, event.timestamp))
-                self._commit(changes, file, event, gtids, trx_gtid, sizes)
-                changes, sizes, seq, trx_gtid = [], {}, 0, ""
+                self._commit(changes, file, event, gtids, trx_gtid, sizes, jsons)
+                changes, sizes, jsons, seq, trx_gtid = [], {}, {}, 0, ""
             elif cls is MariadbGtidEvent or cls is GtidEvent:
                 trx_gtid = event.gtid
-                changes, sizes, seq = [], {}, 0  # a GTID always opens a new transaction
+                changes, sizes, jsons, seq = [], {}, {}, 0  # a GTID always opens a new transaction
             elif cls is RotateEvent:
                 file = event.next_binlog
             # HeartbeatLogEvent: only refreshes last_activity
 
-    def _commit(self, changes, file, event, gtids, trx_gtid, sizes):
+    def _commit(self, changes, file, event, gtids, trx_gtid, sizes, jsons=None):
         gtids.add(trx_gtid)
         position = Position(file, event.packet.log_pos, gtids.text())
         for change in changes:
             change.position = position
-        self._put(Transaction(changes, position, event.timestamp, sizes))
+        self._put(Transaction(changes, position, event.timestamp, sizes, jsons or None))
 
     def _json_columns_of(self, schema, table):
         """MariaDB stores JSON as LONGTEXT with a json_valid() CHECK: find those columns once per table."""

@@ -184,8 +184,26 @@ class SubscriptionRuntime:
         todo = [t for t in transactions if t.position.commit_seq > self.succeeded.commit_seq]
         if not todo:
             return
+        if self.filter_update or not getattr(self.sink, "raw_json_ok", False):
+            for t in todo:  # MariaDB JSON text -> values, once per transaction for every subscription
+                if getattr(t, "json_columns", None):
+                    t.parse_json()
         batch = Batch()
+        plain = self._takes_changes_as_read()
         for t in todo:
+            picked = self._whole_transaction(t) if plain else None
+            if picked is not None:
+                if picked:
+                    start = len(batch.changes)
+                    batch.changes.extend(picked)
+                    batch.transactions.append((start, len(batch.changes), t.position))
+                    for key, (count, size) in t.sizes.items():  # same sums as counting change by change
+                        flow = self.flow.get(key)
+                        if flow is None:
+                            flow = self.flow[key] = [0, 0]
+                        flow[0] += count
+                        flow[1] += (size // count if count else 0) * count
+                continue
             picked = self.select(t)
             if picked:
                 start = len(batch.changes)
