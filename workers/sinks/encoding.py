@@ -67,9 +67,20 @@ def json_row(row: dict | None) -> dict | None:
     return {name: json_safe(value) for name, value in row.items()}
 
 
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=json_safe)
+_encode = _ENCODER.encode
+
+
 def dumps(obj) -> str:
-    """Compact JSON text of anything made of decoded values."""
-    return json.dumps(json_safe(obj), ensure_ascii=False, separators=(",", ":"))
+    """Compact JSON text of anything made of decoded values.
+
+    The C encoder writes what JSON has natively and asks json_safe only for the rest (Decimal, datetime,
+    bytes, sets, ...): the same text as json.dumps(json_safe(obj)) at about twice the speed. What it
+    refuses (bytes keys of MySQL JSON objects) goes the long way."""
+    try:
+        return _encode(obj)
+    except (TypeError, ValueError):
+        return json.dumps(json_safe(obj), ensure_ascii=False, separators=(",", ":"))
 
 
 def key_text(value) -> str:
