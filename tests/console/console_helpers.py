@@ -5,19 +5,9 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 
 from console.models import Instance
+from waiting import wait_for  # noqa: F401  (re-exported to this package's tests)
 
 PASSWORD = "s3cret-pass"
-
-
-def wait_for(predicate, timeout=10.0, interval=0.05):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s")
-        time.sleep(interval)
 
 
 def make_user(username):

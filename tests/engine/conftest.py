@@ -8,7 +8,6 @@ import random
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -16,21 +15,10 @@ import pymysql
 import pytest
 import redis as redis_lib
 from django.conf import settings
+from waiting import wait_for  # noqa: F401  (re-exported to this package's tests)
 
 ROOT = Path(__file__).resolve().parents[2]
 BROKER_DB = 5
-
-
-def wait_for(predicate, timeout, interval=0.2, message="condition"):
-    """Poll `predicate` until it returns something truthy; fail with `message` at the deadline."""
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = predicate()
-        if last:
-            return last
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {message} (last: {last!r})")
 
 
 class Source:

@@ -1,20 +1,10 @@
 """Each local server that scripts/services.py starts answers a real request."""
-import time
 import uuid
 from urllib.parse import urlsplit
 
 import pymysql
 import pytest
-
-
-def wait_for(predicate, timeout=20.0, interval=0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"condition not met within {timeout}s")
+from waiting import wait_for
 
 
 def test_mariadb_row_arrives_as_a_binlog_row_event(source_url):

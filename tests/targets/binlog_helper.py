@@ -6,7 +6,6 @@ combination binlog-facts.md found reliable for MariaDB) and builds RowChange /
 SchemaChange objects the way workers/events.py defines them: position = the
 transaction's end (XID), seq = index inside the transaction.
 """
-import time
 import uuid
 from urllib.parse import urlsplit
 
@@ -18,6 +17,7 @@ from pymysqlreplication.row_event import DeleteRowsEvent, UpdateRowsEvent, Write
 from workers.events import Batch, Position, RowChange, SchemaChange
 from workers.sinks.encoding import parse_json_columns
 from workers.source import master_status
+from waiting import wait_for  # noqa: F401  (re-exported to this package's tests)
 
 
 def settings(source_url):
@@ -29,17 +29,6 @@ def connect(source_url, db=None):
     s = settings(source_url)
     return pymysql.connect(host=s["host"], port=s["port"], user=s["user"], password=s["passwd"], database=db,
                            charset="utf8mb4", autocommit=True)
-
-
-def wait_for(predicate, timeout=10.0, interval=0.05, message="condition"):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {message}")
-        time.sleep(interval)
 
 
 class TableInfo:
