@@ -37,10 +37,15 @@ class Md5IdModel(TimestampedModel):
             old_id, self.id = self.id, new_id
             kwargs.pop("force_update", None)
             super().save(*args, **{**kwargs, "force_insert": True})
-            for rel in self._meta.related_objects:
-                if rel.many_to_many:
+            # Hidden relations too (related_name="+"): audit rows and flow samples follow their object.
+            for rel in self._meta.get_fields(include_hidden=True):
+                if not (rel.auto_created and not rel.concrete and (rel.one_to_many or rel.one_to_one)):
                     continue
-                for child in rel.related_model._base_manager.filter(**{rel.field.attname: old_id}):
-                    setattr(child, rel.field.attname, new_id)
-                    child.save()
+                children = rel.related_model._base_manager.filter(**{rel.field.attname: old_id})
+                if issubclass(rel.related_model, Md5IdModel) and rel.field.attname in rel.related_model.id_fields:
+                    for child in children:  # their own ids change too
+                        setattr(child, rel.field.attname, new_id)
+                        child.save()
+                else:
+                    children.update(**{rel.field.attname: new_id})
             type(self)._base_manager.filter(pk=old_id).delete()

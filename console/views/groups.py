@@ -65,12 +65,12 @@ class GroupEditView(View):
     def post(self, request, pk):
         group = self.get_object(pk)
         before = snapshot(group)
-        # Renaming re-keys the group (id = md5(name)) and every child row: keep the name, edit the description.
-        form = GroupForm({"name": group.name, "mark": request.POST.get("mark", "")}, instance=group)
+        form = GroupForm(request.POST, instance=group)
         if not form.is_valid():
             return render(request, "console/object_form.html", {"title": f"Edit group {group}", "form": form, "list_url_name": "group_list"}, status=400)
         with transaction.atomic():
-            form.save()
+            # A new name re-keys the group (id = md5(name)); its members, rules, instances and audit rows follow.
+            group = form.save()
             record_change(request.user, "group_update", group, before=before, group_id=group.pk)
         messages.success(request, f"Saved group '{group}'.")
         return redirect("group_detail", pk=group.pk)

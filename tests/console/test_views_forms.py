@@ -94,3 +94,26 @@ def test_group_with_instances_cannot_be_deleted(clients, world):
     assert response.status_code == 302 and Group.objects.filter(pk=world["alpha"].pk).exists()
     empty = clients["oscar"].post(f"/groups/{world['beta'].pk}/delete/")
     assert empty.status_code == 302 and not Group.objects.filter(pk=world["beta"].pk).exists()
+
+
+def test_renaming_a_group_rekeys_it_and_everything_follows(clients, world):
+    from console.ids import md5_id
+    from console.models import Filter, Instance
+
+    alpha = world["alpha"]
+    Filter.objects.create(group=alpha, type="WHITE", table_name=r"shop\..*")
+    Instance.objects.create(group=alpha, host="10.1.1.1", port=3306)
+    AuditLog.record("carol", "note", alpha)
+    response = clients["carol"].post(f"/groups/{alpha.pk}/edit/", {"name": "alpha2", "mark": "renamed"})
+    new_id = md5_id("alpha2")
+    assert response.status_code == 302 and response["Location"] == f"/groups/{new_id}/"
+    assert not Group.objects.filter(pk=alpha.pk).exists()
+    assert Group.objects.get(pk=new_id).mark == "renamed"
+    assert sorted(Member.objects.filter(group_id=new_id).values_list("erp", flat=True)) == ["adam", "carol", "ursula"]
+    assert all(m.id == md5_id(m.erp, new_id) for m in Member.objects.filter(group_id=new_id))
+    assert Filter.objects.get().id == md5_id(new_id, "WHITE", r"shop\..*")
+    assert Instance.objects.get().group_id == new_id
+    assert AuditLog.objects.filter(group_id=alpha.pk).count() == 0
+    assert AuditLog.objects.filter(group_id=new_id, action="group_update").exists()
+    # a plain user still cannot rename
+    assert clients["ursula"].post(f"/groups/{new_id}/edit/", {"name": "x"}).status_code in (403, 404)
