@@ -65,7 +65,9 @@ class GroupEditView(View):
     def post(self, request, pk):
         group = self.get_object(pk)
         before = snapshot(group)
-        form = GroupForm(request.POST, instance=group)
+        data = request.POST.copy()
+        data.setdefault("name", group.name)  # a post that only changes the description keeps the name
+        form = GroupForm(data, instance=group)
         if not form.is_valid():
             return render(request, "console/object_form.html", {"title": f"Edit group {group}", "form": form, "list_url_name": "group_list"}, status=400)
         with transaction.atomic():
