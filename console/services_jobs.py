@@ -16,10 +16,17 @@ State changes the engine must react to go through workers.control (pause,
 resume with its rewind bookkeeping, miss, move_dump), so the API and the
 console drive the engine the same way. What else the engine reads: `phase`
 (`FullSync` = copy the tables first, then stream; workers/snapshot.py),
-`tables`. Recorded for the engine but not acted on by it yet:
-`options["src_host_mapping"]` / `["dest_host_mapping"]` (CCR host maps),
-`options["sink_config"]`, `options["ignore_txn_start_ts"]`, `start_ts` /
-`target_ts` (console.api.tso).
+`tables`, `options["src_host_mapping"]` (the host the source is reached at),
+and the TiCDC options, acted on by workers/changefeed.py with the ts rule of
+console.api.tso: `start_ts` (transactions before it are passed over; a
+start_ts older than the instance's dumped position is refused here, and the
+job's checkpoint is created at once at that position so nothing after
+start_ts is missed), `target_ts` (the job becomes `finished` at the first
+transaction after it, which is not delivered), `options["ignore_txn_start_ts"]`
+(those transactions are skipped, counted and audited) and
+`options["sink_config"]` (`protocol` for kafka/amqp sinks, `dispatchers` as the
+kafka sink's per-table keys; a protocol those sinks cannot write is refused
+here). Recorded but not acted on: `options["dest_host_mapping"]`.
 """
 import re
 
@@ -200,6 +207,24 @@ def _job_snapshot(job):
     }
 
 
+def _check_changefeed(instance, sink_uri, options, start_ts=0):
+    from workers import changefeed
+
+    try:
+        changefeed.check_start_ts(instance, start_ts)
+        changefeed.check_sink_config(sink_uri, options)
+    except ValueError as exc:
+        raise JobError("invalid", str(exc)) from exc
+
+
+def _checkpoint_now(instance, job):
+    """A job with a start_ts starts at the instance position its start_ts was checked against (<= start_ts),
+    not at wherever the dump is when it notices the job: no transaction at or after start_ts is missed."""
+    from workers import checkpoints
+
+    checkpoints.ensure_rows(instance, [job], instance.leader_version)
+
+
 # --- the job operations --------------------------------------------------------
 
 def create_job(caller, *, name, instance, sink_uri, tables="*.*", options=None, start_ts=0, target_ts=0,
@@ -215,6 +240,9 @@ def create_job(caller, *, name, instance, sink_uri, tables="*.*", options=None, 
             raise JobError("invalid", f"{field} must be an unsigned 63-bit integer")
     if target_ts and start_ts and target_ts <= start_ts:
         raise JobError("invalid", "target_ts must be greater than start_ts")
+    if start_ts:
+        instance = Instance.objects.select_related("group").get(pk=instance.pk)  # its position as of now
+    _check_changefeed(instance, sink_uri, options, start_ts)
     if Subscription.objects.filter(name=name).exists():
         raise JobError("exists", f"job '{name}' already exists")
     try:
@@ -227,6 +255,8 @@ def create_job(caller, *, name, instance, sink_uri, tables="*.*", options=None, 
                 created_by=getattr(caller.actor, "username", caller.actor),
             )
             AuditLog.record(caller.actor, "create_subscription", job, after=_job_snapshot(job))
+            if start_ts:
+                _checkpoint_now(instance, job)
     except IntegrityError as exc:
         raise JobError("exists", f"job '{name}' already exists") from exc
     return job
@@ -294,6 +324,7 @@ def update_job(caller, job, *, sink_uri=None, tables=None, target_ts=None, optio
             current.target_ts = target_ts
         if options:
             current.options = {**current.options, **options}
+        _check_changefeed(current.instance, current.target.uri, current.options)
         current.save()
         AuditLog.record(caller.actor, "update_subscription", current, before=before, after=_job_snapshot(current))
     return current

@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from console.models import Checkpoint, Instance, Subscription
 
+from . import changefeed
 from .lease import Fenced
 
 
@@ -90,5 +91,6 @@ def _write_status(rt, now):
         # Leave a paused subscription paused; only a failure or its recovery changes error <-> normal.
         qs.filter(state="error").update(state="normal")
     qs.update(**changes)
+    changefeed.write_status(rt, qs)  # TiCDC: state finished at target_ts, audits of ignored transactions
     rt.errors_now = rt.skipped_now = 0
     rt.status_dirty = False

@@ -24,6 +24,7 @@ from django.utils import timezone
 from console.models import Checkpoint, FlowSample, Instance, Subscription
 
 from . import checkpoints, snapshot
+from .changefeed import IDLE_STATES
 from .events import Position
 from .lease import RENEW_EVERY, Fenced, renew
 from .source import reachable_host
@@ -128,7 +129,7 @@ class Dump:
         """Minimum succeeded position over subscriptions that are behind, else the instance's position."""
         behind = [
             rt.succeeded for rt in self.runtimes.values()
-            if rt.state != "stopped" and rt.queued.commit_seq > rt.succeeded.commit_seq and rt.succeeded.binlog_file
+            if rt.state not in IDLE_STATES and rt.queued.commit_seq > rt.succeeded.commit_seq and rt.succeeded.binlog_file
         ]
         if behind:
             return min(behind, key=lambda p: p.commit_seq)
@@ -138,7 +139,7 @@ class Dump:
 
     def _wants(self, schema, table):
         for rt in self.runtimes.values():
-            if rt.state != "stopped" and rt.wants_table(schema, table):
+            if rt.state not in IDLE_STATES and rt.wants_table(schema, table):
                 return True
         return False
 

@@ -13,6 +13,7 @@ active again; each subscription drops transactions at or before its own
 import time
 from fnmatch import fnmatchcase
 
+from workers.changefeed import attach as attach_changefeed, sink_options as changefeed_sink_options
 from workers.events import Batch, Position, SchemaChange
 from workers.filters import mq_rule_options, rules_for
 from workers.sinks import SinkError, open_sink
@@ -61,6 +62,7 @@ def position_of(file, pos, gtid="") -> Position:
 
 class SubscriptionRuntime:
     rules = None  # the MQ rule's compiled filters (workers.filters.RuleSet), set by refresh()
+    changefeed = None  # workers.changefeed.Changefeed when start_ts/target_ts/ignore_txn_start_ts are set
 
     def __init__(self, sub, checkpoint):
         self.id = sub.id
@@ -88,6 +90,7 @@ class SubscriptionRuntime:
 
     def refresh(self, sub):
         self.state = sub.state
+        self.changefeed = attach_changefeed(self, sub)  # start_ts, target_ts, ignore_txn_start_ts
         self.tables = TableMatcher(sub.tables)
         self.fields = [f.strip() for f in (sub.field_list or "").split(",") if f.strip()]
         self.filter_query = sub.filter_query
@@ -98,6 +101,7 @@ class SubscriptionRuntime:
         self.rules = rules_for(sub.mq_rule) if sub.mq_rule_id else None
         options = dict(sub.target.options or {})
         options.update((sub.options or {}).get("sink", {}) if isinstance(sub.options, dict) else {})
+        options.update(changefeed_sink_options(sub))  # TiCDC sink_config: protocol, dispatchers
         if sub.mq_rule_id:
             options.update(mq_rule_options(sub.mq_rule, self.rules))
         if self.sink is None or self.target_uri != sub.target.uri or options != self.sink_options:
@@ -182,6 +186,8 @@ class SubscriptionRuntime:
     def deliver(self, transactions) -> None:
         """Write the transactions this subscription has not got yet; on failure set `failing` or skip (MustBeSuccess off)."""
         todo = [t for t in transactions if t.position.commit_seq > self.succeeded.commit_seq]
+        if todo and self.changefeed is not None:
+            todo = self.changefeed.admit(self, todo)
         if not todo:
             return
         if self.filter_update or not getattr(self.sink, "raw_json_ok", False):
@@ -230,6 +236,8 @@ class SubscriptionRuntime:
     def _succeeded(self, transaction):
         self.succeeded = self.queued = transaction.position
         self.binlog_when = transaction.timestamp
+        if self.changefeed is not None:
+            self.changefeed.passed(self)
         if self.skip_event is not None and transaction.position.commit_seq >= self.skip_event[0]:
             self.skip_event = None
             self.skip_next = False

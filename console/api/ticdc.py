@@ -9,9 +9,11 @@ sources have no TiDB table ids. Moving or rebalancing a table moves the
 instance's whole dump (every table of every changefeed of that instance) to
 another worker: a binlog is read by one reader per instance.
 
-Positions map to ts by console.api.tso. start_ts and target_ts are recorded
-on the subscription for the engine; a changefeed starts from its instance's
-dumped position.
+Positions map to ts by console.api.tso. A changefeed starts from its
+instance's dumped position, or with a start_ts at the first transaction at or
+after it (a start_ts older than the dumped position is refused, 400); it
+finishes at target_ts; workers/changefeed.py acts on start_ts, target_ts,
+ignore_txn_start_ts and sink_config.
 
 Errors: {"error_msg": ..., "error_code": "CDC:Err..."} with 400 (bad
 request, illegal state), 401, 403, 404 (unknown changefeed/processor/capture)

@@ -19,6 +19,24 @@ compared (the new file restarts at small offsets). Offsets above ~4 GB (beyond
 uint32, BinLake's and Bifrost's own limit) all map to the last value of their
 second. `physical_time(ts)` of a position's ts is its event second plus less
 than one second.
+
+Transactions (workers/changefeed.py): a transaction's ts is the ts of its
+commit position, `position_ts(commit event timestamp, commit end position)`,
+so it equals the checkpoint_ts a changefeed shows once it has delivered that
+transaction. A binlog holds no separate start timestamp (a transaction is
+written to it at commit), so for `ignore_txn_start_ts` a transaction's
+start_ts is that same value.
+
+Changefeed options on these ts: `target_ts` delivers transactions with
+ts <= target_ts and finishes the changefeed (state `finished`) at the first
+one after it. A non-zero `start_ts` must be >= the ts of the instance's
+dumped position at creation (else 400, CDC:ErrAPIInvalidParam): Tower reads an
+instance's binlog once for all its changefeeds and does not scan older binlog
+files for a time, which would mean reading from the oldest file forward on
+every create. The changefeed's checkpoint starts at the dumped position and
+transactions with ts < start_ts are passed over. An instance whose position
+has no event timestamp yet (binlog_when 0, before its first read) accepts any
+start_ts.
 """
 from datetime import datetime, timezone
 

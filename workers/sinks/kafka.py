@@ -20,8 +20,13 @@ Options read (the MQ rule's settings, given by the engine; they win over the URI
     with_trx        frame each transaction with BEGIN/COMMIT messages
     protocol        as the URI parameter
     instance        'host:port' keying INSTANCE_ORDER (default the subscription's instance)
+    table_order     per-table keying, a list of {"matcher": ["db.*", "!db.tmp"], "order_type": ORDER,
+                    "business_keys": optional}: the first entry whose matcher matches `schema.table`
+                    keys that table's messages; other tables use order_type (TiCDC's dispatchers,
+                    mapped by workers/changefeed.py)
     producer_config extra librdkafka settings (dict)
 """
+from fnmatch import fnmatchcase
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from confluent_kafka import KafkaError, KafkaException, Producer
@@ -29,6 +34,38 @@ from confluent_kafka import KafkaError, KafkaException, Producer
 from .base import Sink, SinkError
 from .messages import Keyer, encoder, framed, transaction_marker
 from .templates import render
+
+
+class TableKeyers:
+    """The Keyer of each table under `table_order`: first matching entry, else the sink's default Keyer."""
+
+    def __init__(self, table_order, default, business_keys, instance):
+        if not isinstance(table_order, list):
+            raise ValueError("table_order must be a list of {matcher, order_type}")
+        self.default = default
+        self.rules = []
+        for entry in table_order:
+            matcher = entry.get("matcher") if isinstance(entry, dict) else None
+            if isinstance(matcher, str):
+                matcher = [matcher]
+            if not matcher or not all(isinstance(p, str) for p in matcher):
+                raise ValueError("each table_order entry needs a matcher: a list of 'schema.table' patterns")
+            include = [p.strip() for p in matcher if not p.strip().startswith("!")]
+            exclude = [p.strip()[1:].strip() for p in matcher if p.strip().startswith("!")]
+            keyer = Keyer(entry.get("order_type"), entry.get("business_keys") or business_keys, instance)
+            self.rules.append((include, exclude, keyer))
+        self._cache = {}
+
+    def __call__(self, change):
+        table = (change.schema, change.table)
+        keyer = self._cache.get(table)
+        if keyer is None:
+            name = f"{change.schema}.{change.table}"
+            keyer = next((k for include, exclude, k in self.rules
+                          if any(fnmatchcase(name, p) for p in include)
+                          and not any(fnmatchcase(name, p) for p in exclude)), self.default)
+            self._cache[table] = keyer
+        return keyer
 
 
 def _flag(value) -> bool:
@@ -56,6 +93,10 @@ class KafkaSink(Sink):
             self.protocol = opts.get("protocol") or "canal-json"
             self.encode = encoder(self.protocol)
             self.keyer = Keyer(opts.get("order_type"), opts.get("business_keys"), instance_name(opts, subscription))
+            table_order = opts.get("table_order")
+            self.keyer_for = (TableKeyers(table_order, self.keyer, opts.get("business_keys"),
+                                          instance_name(opts, subscription))
+                              if table_order else None)
         except ValueError as exc:
             raise SinkError(str(exc), retryable=False) from None
         self.with_trx = _flag(opts.get("with_trx", False))
@@ -85,9 +126,11 @@ class KafkaSink(Sink):
 
     def messages(self, batch):
         """(topic, key, value) for every message of the batch, in order."""
-        protocol, encode, keyer = self.protocol, self.encode, self.keyer
+        protocol, encode, keyer, keyer_for = self.protocol, self.encode, self.keyer, self.keyer_for
         for kind, change, is_last, position in framed(batch, self.with_trx):
             topic = render(self.topic, change) if change is not None else self.topic
+            if keyer_for is not None and change is not None:
+                keyer = keyer_for(change)
             key = keyer.key(change) if change is not None else None
             if kind == "ROW":
                 parts = keyer.split(change)
