@@ -26,7 +26,7 @@ stamp=.venv/.requirements.sha
 want=$(sha256sum requirements.txt | cut -d' ' -f1)
 if [ "$(cat $stamp 2>/dev/null)" != "$want" ]; then
   echo "bootstrap: installing pinned requirements"
-  .venv/bin/pip install -q --upgrade pip >/dev/null
+  .venv/bin/pip install -q --upgrade pip >/dev/null 2>&1 || true
   # The machine's pip config names local indexes that may be absent; their warnings are noise.
   .venv/bin/pip install -q --pre -r requirements.txt 2>&1 | grep -v "^WARNING: Location" || true
   .venv/bin/python -c "import django, celery, MySQLdb, pymysqlreplication" || { echo "bootstrap: requirements did not install"; exit 1; }
