@@ -49,7 +49,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Optional
 
 from workers.events import Batch, Position, RowChange
-from workers.source import master_status
+from workers.source import describe_table, master_status
 
 log = logging.getLogger(__name__)
 
@@ -75,26 +75,9 @@ class TableInfo:
 
 
 def describe(conn, schema, table) -> TableInfo:
-    with conn.cursor() as cur:
-        cur.execute("SELECT COLUMN_NAME, DATA_TYPE, COLUMN_TYPE FROM information_schema.COLUMNS "
-                    "WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s ORDER BY ORDINAL_POSITION", (schema, table))
-        rows = cur.fetchall()
-        cur.execute("SELECT COLUMN_NAME FROM information_schema.KEY_COLUMN_USAGE WHERE TABLE_SCHEMA = %s "
-                    "AND TABLE_NAME = %s AND CONSTRAINT_NAME = 'PRIMARY' ORDER BY ORDINAL_POSITION", (schema, table))
-        pk = tuple(r[0] for r in cur.fetchall())
-        types = {name: (data_type.lower(), column_type.lower()) for name, data_type, column_type in rows}
-        try:  # MariaDB JSON: LONGTEXT with a json_valid() check
-            cur.execute("SELECT CHECK_CLAUSE FROM information_schema.CHECK_CONSTRAINTS WHERE CONSTRAINT_SCHEMA = %s "
-                        "AND TABLE_NAME = %s", (schema, table))
-            for (clause,) in cur.fetchall():
-                text = (clause or "").lower()
-                if text.startswith("json_valid(`"):
-                    col = clause.split("`")[1]
-                    if col in types:
-                        types[col] = ("json", "json")
-        except Exception:  # noqa: BLE001 - servers without CHECK_CONSTRAINTS have a real JSON type
-            pass
-    return TableInfo(schema, table, [r[0] for r in rows], types, pk)
+    desc = describe_table(conn, schema, table)
+    types = {c.name: (c.data_type, "json" if c.data_type == "json" else c.column_type.lower()) for c in desc.columns}
+    return TableInfo(schema, table, [c.name for c in desc.columns], types, desc.primary_key)
 
 
 def row_converter(info: TableInfo) -> Callable[[tuple], dict]:

@@ -1,4 +1,5 @@
 """Plain SQL questions to a source MySQL/MariaDB server (no binlog reading here)."""
+import re
 from dataclasses import dataclass, field
 
 import pymysql
@@ -108,3 +109,57 @@ def check_grant(host, port, user, password) -> GrantReport:
     finally:
         conn.close()
     return report
+
+
+@dataclass(frozen=True)
+class SourceColumn:
+    name: str
+    data_type: str  # information_schema DATA_TYPE, lower case; "json" for MariaDB's JSON-checked LONGTEXT too
+    column_type: str  # COLUMN_TYPE as the server spells it (e.g. "decimal(30,10) unsigned")
+    nullable: bool
+    primary_key: bool
+
+
+@dataclass(frozen=True)
+class TableDescription:
+    schema: str
+    table: str
+    columns: tuple  # SourceColumn, in table order
+    primary_key: tuple  # column names, in key order
+
+
+# MariaDB stores JSON as LONGTEXT with a CHECK (json_valid(`col`)); the name may be quoted with doubled backticks.
+_JSON_CHECK = re.compile(r"json_valid\(\s*(`(?:[^`]|``)+`|[\w$]+)\s*\)", re.I)
+
+
+def json_columns(conn, schema, table) -> frozenset:
+    """Columns MariaDB declared as JSON (LONGTEXT + json_valid CHECK); MySQL's JSON type says so itself."""
+    found = set()
+    with conn.cursor() as cur:
+        try:
+            cur.execute("SELECT CHECK_CLAUSE FROM information_schema.CHECK_CONSTRAINTS "
+                        "WHERE CONSTRAINT_SCHEMA = %s AND TABLE_NAME = %s", (schema, table))
+        except pymysql.MySQLError:  # MySQL < 8.0.16 has no CHECK_CONSTRAINTS
+            return frozenset()
+        for (clause,) in cur.fetchall():
+            for name in _JSON_CHECK.findall(clause or ""):
+                found.add(name[1:-1].replace("``", "`") if name.startswith("`") else name)
+    return frozenset(found)
+
+
+def describe_table(conn, schema, table) -> TableDescription:
+    """A source table's columns and primary key from information_schema (one place for every reader)."""
+    with conn.cursor() as cur:
+        cur.execute("SELECT COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, IS_NULLABLE FROM information_schema.COLUMNS "
+                    "WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s ORDER BY ORDINAL_POSITION", (schema, table))
+        rows = cur.fetchall()
+        cur.execute("SELECT COLUMN_NAME FROM information_schema.KEY_COLUMN_USAGE WHERE TABLE_SCHEMA = %s "
+                    "AND TABLE_NAME = %s AND CONSTRAINT_NAME = 'PRIMARY' ORDER BY ORDINAL_POSITION", (schema, table))
+        primary_key = tuple(r[0] for r in cur.fetchall())
+    json_cols = json_columns(conn, schema, table)
+    columns = tuple(
+        SourceColumn(name, "json" if name in json_cols else data_type.lower(), column_type, nullable == "YES",
+                     name in primary_key)
+        for name, data_type, column_type, nullable in rows
+    )
+    return TableDescription(schema, table, columns, primary_key)

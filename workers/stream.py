@@ -34,6 +34,7 @@ from pymysqlreplication.row_event import DeleteRowsEvent, UpdateRowsEvent, Write
 
 from workers.events import Position, RowChange, SchemaChange
 from workers.sinks.encoding import parse_json_columns
+from workers.source import connect, json_columns
 
 log = logging.getLogger(__name__)
 
@@ -332,14 +333,7 @@ class BinlogStream:
                 size[0] += len(rows)
                 size[1] += event.event_size
                 placeholder = None  # positions are filled in at commit
-                if cls is WriteRowsEvent:
-                    for r in rows:
-                        values = r["values"]
-                        if json_cols:
-                            parse_json_columns(values, json_cols)
-                        changes.append(RowChange(schema, table, "INSERT", values, None, pk, placeholder, seq, ts))
-                        seq += 1
-                elif cls is UpdateRowsEvent:
+                if cls is UpdateRowsEvent:
                     for r in rows:
                         after, before = r["after_values"], r["before_values"]
                         if json_cols:
@@ -348,11 +342,12 @@ class BinlogStream:
                         changes.append(RowChange(schema, table, "UPDATE", after, before, pk, placeholder, seq, ts))
                         seq += 1
                 else:
+                    kind = "INSERT" if cls is WriteRowsEvent else "DELETE"
                     for r in rows:
                         values = r["values"]
                         if json_cols:
                             parse_json_columns(values, json_cols)
-                        changes.append(RowChange(schema, table, "DELETE", values, None, pk, placeholder, seq, ts))
+                        changes.append(RowChange(schema, table, kind, values, None, pk, placeholder, seq, ts))
                         seq += 1
             elif cls is XidEvent:
                 self._commit(changes, file, event, gtids, trx_gtid, sizes, jsons)
@@ -400,19 +395,9 @@ class BinlogStream:
         if cols is None:
             try:
                 if self._ctl is None:
-                    self._ctl = pymysql.connect(
-                        host=self.settings["host"], port=self.settings["port"], user=self.settings["user"],
-                        password=self.settings["passwd"], connect_timeout=5, read_timeout=10, autocommit=True,
-                    )
-                with self._ctl.cursor() as cur:
-                    cur.execute(
-                        "SELECT CHECK_CLAUSE FROM information_schema.CHECK_CONSTRAINTS"
-                        " WHERE CONSTRAINT_SCHEMA=%s AND TABLE_NAME=%s", (schema, table),
-                    )
-                    found = set()
-                    for (clause,) in cur.fetchall():
-                        found.update(_unquote(m) for m in re.findall(rf"json_valid\(\s*({_NAME})\s*\)", clause, re.I))
-                cols = tuple(sorted(found))
+                    self._ctl = connect(self.settings["host"], self.settings["port"], self.settings["user"],
+                                        self.settings["passwd"], read_timeout=10)
+                cols = tuple(sorted(json_columns(self._ctl, schema, table)))
             except pymysql.MySQLError:
                 cols = ()
                 self._ctl = None

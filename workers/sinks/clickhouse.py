@@ -37,6 +37,7 @@ import re
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from workers.events import RowChange, SchemaChange
+from workers.source import describe_table
 
 from . import clickhouse_types as types
 from .base import Sink, SinkError
@@ -137,25 +138,8 @@ def alter_columns(query: str) -> list:
 
 def describe_source(conn, schema: str, table: str) -> list:
     """The source table's columns (clickhouse_types.Column) from information_schema, in table order."""
-    with conn.cursor() as cur:
-        cur.execute("SELECT COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE, COLUMN_KEY FROM information_schema.COLUMNS "
-                    "WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s ORDER BY ORDINAL_POSITION", (schema, table))
-        rows = cur.fetchall()
-        cur.execute("SELECT COLUMN_NAME FROM information_schema.KEY_COLUMN_USAGE WHERE TABLE_SCHEMA = %s "
-                    "AND TABLE_NAME = %s AND CONSTRAINT_NAME = 'PRIMARY'", (schema, table))
-        keys = {r[0] for r in cur.fetchall()}
-        json_cols = set()
-        try:  # MariaDB: JSON is LONGTEXT with a json_valid() check
-            cur.execute("SELECT CHECK_CLAUSE FROM information_schema.CHECK_CONSTRAINTS WHERE CONSTRAINT_SCHEMA = %s "
-                        "AND TABLE_NAME = %s", (schema, table))
-            for (clause,) in cur.fetchall():
-                m = re.match(r"json_valid\(`([^`]+)`\)", clause or "", re.I)
-                if m:
-                    json_cols.add(m.group(1))
-        except Exception:  # MySQL < 8.0.16 has no CHECK_CONSTRAINTS; its JSON columns say 'json' anyway
-            pass
-    return [types.Column(name, ctype, nullable == "YES", name in keys, name in json_cols)
-            for name, ctype, nullable, _ in rows]
+    return [types.Column(c.name, c.column_type, c.nullable, c.primary_key, c.data_type == "json")
+            for c in describe_table(conn, schema, table).columns]
 
 
 class ClickHouseSink(Sink):
