@@ -92,9 +92,9 @@ def wait_until(name, check, pid, log, timeout=None):
 # --- one function pair per server: start() -> state dict, check(state) -> bool ---------------------
 
 
-def start_mariadb():
-    d = WORK / "mariadb"
-    port = free_port()
+def start_mariadb(d=None, port=None):
+    d = Path(d) if d else WORK / "mariadb"
+    port = port or free_port()
     if not (d / "data" / "mysql").exists():
         shutil.rmtree(d, ignore_errors=True)
         d.mkdir(parents=True)
@@ -122,10 +122,10 @@ def check_mariadb(st):
     return True
 
 
-def start_redis():
-    d = WORK / "redis"
+def start_redis(d=None, port=None):
+    d = Path(d) if d else WORK / "redis"
     d.mkdir(parents=True, exist_ok=True)
-    port = free_port()
+    port = port or free_port()
     log = d / "redis.log"
     pid = spawn(
         ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",

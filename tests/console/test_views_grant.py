@@ -1,8 +1,6 @@
 """grant runs the real source checks: passes on the shared MariaDB, fails with reasons on a STATEMENT-format
 server (a private mariadbd) and for a dump account without REPLICATION SLAVE."""
 import shutil
-import socket
-import subprocess
 import tempfile
 import uuid
 from pathlib import Path
@@ -13,51 +11,23 @@ import pytest
 from console.choices import InstanceStatus
 from console.models import AuditLog, Instance
 
-from console_helpers import make_instance, source_address, wait_for
-
-
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from console_helpers import make_instance, source_address
+from private_servers import PrivateServer, services
 
 
 @pytest.fixture(scope="module")
 def statement_mariadb():
     """A private mariadbd (never the shared one) switched to binlog_format=STATEMENT."""
-    if not shutil.which("mariadbd"):
-        pytest.fail("mariadbd is not installed")
     root = Path(tempfile.mkdtemp(prefix="tower-console-mariadb-"))
-    port = _free_port()
-    subprocess.run(["mariadb-install-db", "--no-defaults", f"--datadir={root}/data",
-                    "--auth-root-authentication-method=normal", "--user=root"],
-                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    proc = subprocess.Popen(
-        ["mariadbd", "--no-defaults", f"--datadir={root}/data", f"--port={port}", "--bind-address=127.0.0.1",
-         f"--socket={root}/my.sock", f"--pid-file={root}/mariadbd.pid", "--log-bin=mysql-bin", "--binlog-format=ROW",
-         "--server-id=7", "--user=root", "--skip-name-resolve", f"--log-error={root}/mariadbd.err"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-
-    def connect():
-        try:
-            return pymysql.connect(host="127.0.0.1", port=port, user="root", connect_timeout=1)
-        except pymysql.MySQLError:
-            return None
-
+    server = PrivateServer("mariadb", root).start()
     try:
-        conn = wait_for(connect, timeout=30, interval=0.1)
+        conn = pymysql.connect(host="127.0.0.1", port=server.port, user="root")
         with conn.cursor() as cur:
             cur.execute("SET GLOBAL binlog_format = 'STATEMENT'")
         conn.close()
-        yield port
+        yield server.port
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        server.stop()
         shutil.rmtree(root, ignore_errors=True)
 
 
@@ -113,7 +83,7 @@ def test_grant_fails_without_replication_slave(clients, world, source_url, no_re
 
 
 def test_grant_fails_when_unreachable(clients, world):
-    instance = _unauthorized_instance(world["alpha"], "127.0.0.1", _free_port(), "root", "")
+    instance = _unauthorized_instance(world["alpha"], "127.0.0.1", services.free_port(), "root", "")
     response = clients["carol"].post(f"/workflow/{instance.pk}/grant/")
     assert response.status_code == 422 and "cannot connect" in response.content.decode()
     assert Instance.objects.get(pk=instance.pk).status == InstanceStatus.UNAUTHORIZED

@@ -2,11 +2,6 @@
 
 Never the shared servers: each test starts its own and stops it afterwards.
 """
-import os
-import shutil
-import signal
-import socket
-import subprocess
 import time
 
 import pymysql
@@ -15,44 +10,14 @@ import redis as redis_lib
 
 from console.models import Subscription
 
+from private_servers import PrivateServer
+
 from .conftest import Source, make_instance, make_subscription, wait_for
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class PrivateRedis:
-    def __init__(self, directory):
-        self.dir, self.port, self.proc = directory, free_port(), None
-
-    def start(self):
-        self.proc = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", str(self.dir)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-        client = redis_lib.Redis(port=self.port, socket_timeout=1)
-        wait_for(lambda: _ping(client), 10, message="private redis up")
-        return self
-
-    def stop(self):
-        if self.proc is not None:
-            self.proc.terminate()
-            self.proc.wait(timeout=10)
-            self.proc = None
-
-
-def _ping(client):
-    try:
-        return client.ping()
-    except redis_lib.RedisError:
-        return False
 
 
 @pytest.fixture
 def private_redis(tmp_path):
-    server = PrivateRedis(tmp_path).start()
+    server = PrivateServer("redis", tmp_path / "redis").start()
     yield server
     server.stop()
 
@@ -99,40 +64,9 @@ def test_redis_down_30s(workers, source, private_redis, must_be_success):
         assert sub.state == "normal"
 
 
-class PrivateMariaDB:
-    def __init__(self, directory):
-        self.dir, self.port, self.proc = directory, free_port(), None
-        subprocess.run(["mariadb-install-db", "--no-defaults", f"--datadir={directory}/data",
-                        "--auth-root-authentication-method=normal", "--user=root", "--skip-test-db"],
-                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-    def start(self):
-        self.proc = subprocess.Popen(
-            ["mariadbd", "--no-defaults", f"--datadir={self.dir}/data", f"--port={self.port}",
-             "--bind-address=127.0.0.1", f"--socket={self.dir}/my.sock", f"--pid-file={self.dir}/mariadbd.pid",
-             "--log-bin=mysql-bin", "--binlog-format=ROW", "--binlog-row-image=FULL", "--binlog-row-metadata=FULL",
-             "--server-id=1", "--user=root", "--skip-name-resolve", f"--log-error={self.dir}/mariadbd.err"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-        wait_for(self._up, 30, message="private mariadb up")
-        return self
-
-    def _up(self):
-        try:
-            pymysql.connect(host="127.0.0.1", port=self.port, user="root", connect_timeout=1).close()
-            return True
-        except pymysql.MySQLError:
-            return False
-
-    def stop(self):
-        if self.proc is not None:
-            self.proc.terminate()
-            self.proc.wait(timeout=60)
-            self.proc = None
-
-
 @pytest.fixture
 def private_mariadb(tmp_path):
-    server = PrivateMariaDB(tmp_path / "mariadb").start()
+    server = PrivateServer("mariadb", tmp_path / "mariadb").start()
     yield server
     server.stop()
 
