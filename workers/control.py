@@ -24,25 +24,24 @@ def _snapshot(sub):
     return {"state": sub.state, "skip_next": sub.skip_next, "error": sub.error}
 
 
-def pause(sub, actor, message=""):
+def _set_state(sub, actor, action, state, message=""):
     with transaction.atomic():
         sub = Subscription.objects.select_for_update().get(pk=sub.pk)
         before = _snapshot(sub)
-        Subscription.objects.filter(pk=sub.pk).update(state=SubscriptionState.STOPPED, update_time=timezone.now())
-        sub.state = SubscriptionState.STOPPED
-        AuditLog.record(actor, "pause_subscription", sub, before=before, after=_snapshot(sub), message=message)
+        Subscription.objects.filter(pk=sub.pk).update(state=state, update_time=timezone.now())
+        sub.state = state
+        if state == SubscriptionState.NORMAL:
+            _mark_behind(sub)
+        AuditLog.record(actor, action, sub, before=before, after=_snapshot(sub), message=message)
     return sub
+
+
+def pause(sub, actor, message=""):
+    return _set_state(sub, actor, "pause_subscription", SubscriptionState.STOPPED, message)
 
 
 def resume(sub, actor, message=""):
-    with transaction.atomic():
-        sub = Subscription.objects.select_for_update().get(pk=sub.pk)
-        before = _snapshot(sub)
-        Subscription.objects.filter(pk=sub.pk).update(state=SubscriptionState.NORMAL, update_time=timezone.now())
-        sub.state = SubscriptionState.NORMAL
-        _mark_behind(sub)
-        AuditLog.record(actor, "resume_subscription", sub, before=before, after=_snapshot(sub), message=message)
-    return sub
+    return _set_state(sub, actor, "resume_subscription", SubscriptionState.NORMAL, message)
 
 
 def _mark_behind(sub):
