@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Engine benchmark, workers included: library decode vs Tower's real dump path, and lag at a steady rate.
 
-    .venv/bin/python bench/bench_engine.py [--changes 210000] [--lag-seconds 10] [--lag-rate 5000]
+    .venv/bin/python bench/bench_engine.py [--changes 210000] [--repeat 3] [--lag-seconds 10] [--lag-rate 5000]
 
 One run, one binlog: loads the mixed 9-column table (bench/common.py: bigint,
 int, varchar, decimal, datetime, json, text, double, tinyint) with --changes
@@ -24,6 +24,11 @@ same binlog range:
                              worker: from each transaction's COMMIT on the source to the first moment the
                              subscription's committed checkpoint is at or past its end (polled every 2 ms)
 
+The Tower decoder, the library decoder and the blackhole dump each run --repeat
+times over the same binlog range, in rounds (one of each per round); each
+figure is the median of its runs, and the runs are printed too (`*_runs`): on a
+shared 2-core machine one run can be 20% off either way.
+
 The metadata DB is a private SQLite file (the default deployment), the broker
 Redis db 8 and the Redis target Redis db 9 of TOWER_REDIS_URL.
 """
@@ -34,6 +39,7 @@ import random
 import shutil
 import signal
 import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -89,17 +95,16 @@ def at_or_past(file, pos, end):
 # --- decode, both ways, same events ------------------------------------------------------------
 
 
-def decode_rates(url, start, end):
+def decode_rate(url, start, end, decode):
+    """(rows, rows/s) of `decode` over freshly read events (each decoder consumes its events)."""
     gc.collect()
     _, events = timed(read_row_events, url, start, end)
-    t_tower, n_tower = timed(decode_tower, events)
-    del events
-    gc.collect()
-    _, events = timed(read_row_events, url, start, end)
-    t_lib, n_lib = timed(decode_library, events)
-    if n_tower != n_lib:
-        raise SystemExit(f"row count mismatch: tower {n_tower} != library {n_lib}")
-    return n_lib, n_lib / t_lib, n_tower / t_tower
+    seconds, rows = timed(decode, events)
+    return rows, rows / seconds
+
+
+def runs(rates):
+    return ", ".join(f"{r:.0f}" for r in rates)
 
 
 # --- a real worker -----------------------------------------------------------------------------
@@ -278,6 +283,8 @@ def main():
     parser.add_argument("--changes", type=int, default=210_000)
     parser.add_argument("--lag-seconds", type=float, default=10)
     parser.add_argument("--lag-rate", type=int, default=5000)
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="decode and blackhole runs over the same binlog; their medians are reported")
     parser.add_argument("--skip-lag", action="store_true")
     parser.add_argument("--keep", action="store_true", help=f"keep {TMP} (worker log, metadata DB)")
     args = parser.parse_args()
@@ -292,17 +299,31 @@ def main():
     start, end = load_mixed(url, changes=args.changes)
     print(f"load_seconds: {time.perf_counter() - t0:.1f}", flush=True)
     print("bench_table: tower_bench.mixed, 9 columns; transactions of 1000 row changes (one multi-row statement each)")
-    rows, lib, tower = decode_rates(url, start, end)
-    print(f"row_changes: {rows}")
-    print(f"fast_decoder: {'on' if settings.TOWER_FAST_DECODER else 'off'}")
-    print(f"decode_rows_per_s_library: {lib:.0f}")
-    print(f"decode_rows_per_s_tower: {tower:.0f}")
-    print(f"decode_speedup: {tower / lib:.2f}", flush=True)
     worker = Worker()
     instance = make_instance(url)
     try:
-        bh, bh_s = e2e(instance, start, end, "blackhole://", "bench-blackhole", rows)
-        print(f"e2e_blackhole_seconds: {bh_s:.2f}")
+        # Each round measures the three on the same binlog within a few seconds of each other, so a slower or
+        # faster spell of the machine weighs on all of them, not on one.
+        lib_runs, tower_runs, bh_runs = [], [], []
+        for i in range(args.repeat):
+            rows, rate = decode_rate(url, start, end, decode_tower)
+            tower_runs.append(rate)
+            n_lib, rate = decode_rate(url, start, end, decode_library)
+            lib_runs.append(rate)
+            if n_lib != rows:
+                raise SystemExit(f"row count mismatch: tower {rows} != library {n_lib}")
+            rate, seconds = e2e(instance, start, end, "blackhole://", f"bench-blackhole-{i}", rows)
+            bh_runs.append(rate)
+        lib, tower, bh = statistics.median(lib_runs), statistics.median(tower_runs), statistics.median(bh_runs)
+        print(f"row_changes: {rows}")
+        print(f"fast_decoder: {'on' if settings.TOWER_FAST_DECODER else 'off'}")
+        print(f"decode_library_runs: {runs(lib_runs)}")
+        print(f"decode_tower_runs: {runs(tower_runs)}")
+        print(f"decode_rows_per_s_library: {lib:.0f}")
+        print(f"decode_rows_per_s_tower: {tower:.0f}")
+        print(f"decode_speedup: {tower / lib:.2f}")
+        print(f"e2e_blackhole_runs: {runs(bh_runs)}")
+        print(f"e2e_blackhole_seconds: {rows / bh:.2f}")
         print(f"e2e_blackhole_rows_per_s: {bh:.0f}", flush=True)
         rd, rd_s = e2e(instance, start, end, redis_db(TARGET_DB), "bench-redis", rows)
         print(f"e2e_redis_seconds: {rd_s:.2f}")

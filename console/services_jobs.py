@@ -343,6 +343,18 @@ def _update_options(caller, job, action, change, message=""):
     return job
 
 
+def _control(job, error_kind, operation, *args, **kwargs):
+    """The engine's refusal (ControlError) becomes a JobError of `error_kind`, which each API surface maps to its status."""
+    from workers import control
+
+    try:
+        operation(job, *args, **kwargs)
+    except control.ControlError as exc:
+        raise JobError(error_kind, str(exc)) from exc
+    job.refresh_from_db()
+    return job
+
+
 def skip_event(caller, job, commit_seq):
     """CCR's skip_by=silence: skip exactly the event the job is failing on, named by its commit sequence.
 
@@ -361,12 +373,7 @@ def skip_event(caller, job, commit_seq):
         raise JobError("state", f"job '{job.name}' has no failing event to skip")
     if failing != commit_seq:
         raise JobError("state", f"job '{job.name}' is failing at commit_seq {failing}, not {commit_seq}")
-    try:
-        control.miss(job, caller.actor, message=f"skip commit_seq {commit_seq}")
-    except control.ControlError as exc:
-        raise JobError("state", str(exc)) from exc
-    job.refresh_from_db()
-    return job
+    return _control(job, "state", control.miss, caller.actor, message=f"skip commit_seq {commit_seq}")
 
 
 def miss(caller, job):
@@ -374,12 +381,7 @@ def miss(caller, job):
     from workers import control
 
     _require_admin(caller, job.group_id)
-    try:
-        control.miss(job, caller.actor, message="Miss")
-    except control.ControlError as exc:
-        raise JobError("state", str(exc)) from exc
-    job.refresh_from_db()
-    return job
+    return _control(job, "state", control.miss, caller.actor, message="Miss")
 
 
 def set_position(caller, job, binlog_file, binlog_pos, gtid=""):
@@ -387,12 +389,7 @@ def set_position(caller, job, binlog_file, binlog_pos, gtid=""):
     from workers import control
 
     _require_admin(caller, job.group_id)
-    try:
-        control.set_position(job, caller.actor, binlog_file, binlog_pos, gtid)
-    except control.ControlError as exc:
-        raise JobError("invalid", str(exc)) from exc
-    job.refresh_from_db()
-    return job
+    return _control(job, "invalid", control.set_position, caller.actor, binlog_file, binlog_pos, gtid)
 
 
 def force_fullsync(caller, job):

@@ -11,7 +11,7 @@ app.autodiscover_tasks(["workers"])
 
 
 # Engine worker hosts: consume the worker's own dump queue and heartbeat into `waves` (workers.workerhost).
-from celery.signals import celeryd_after_setup, worker_ready, worker_shutdown  # noqa: E402
+from celery.signals import celeryd_after_setup, worker_ready, worker_shutdown, worker_shutting_down  # noqa: E402
 
 
 @celeryd_after_setup.connect
@@ -28,6 +28,7 @@ def _start_heartbeat(sender, **kwargs):
     start_heartbeat()
 
 
+@worker_shutting_down.connect
 @worker_shutdown.connect
 def _stop_heartbeat(sender, **kwargs):
     from workers.workerhost import stop_heartbeat

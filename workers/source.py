@@ -24,8 +24,29 @@ class GrantReport:
         return [c for c in self.checks if not c.ok]
 
 
+class SourceConnection(pymysql.connections.Connection):
+    """A pymysql connection that builds its TLS context for PREFERRED mode once per process.
+
+    With no TLS options pymysql tries TLS when the server offers it, and builds a new default
+    context for every connection: reading the system CA store takes ~25 ms of CPU each time,
+    paid by every dump start, reconnect and status sample. That context (no CA, no
+    verification) is the same every time, so one is shared; explicit TLS options still get
+    their own context.
+    """
+
+    _preferred_tls = None
+
+    def _create_ssl_ctx(self, sslp):
+        if sslp != {}:
+            return super()._create_ssl_ctx(sslp)
+        cls = SourceConnection
+        if cls._preferred_tls is None:
+            cls._preferred_tls = super()._create_ssl_ctx({})
+        return cls._preferred_tls
+
+
 def connect(host, port, user, password, connect_timeout=5, read_timeout=30, **kwargs):
-    return pymysql.connect(
+    return SourceConnection(
         host=host, port=int(port), user=user, password=password or "", connect_timeout=connect_timeout,
         read_timeout=read_timeout, charset="utf8mb4", autocommit=True, **kwargs,
     )

@@ -32,9 +32,10 @@ from pymysqlreplication.event import (
 )
 from pymysqlreplication.row_event import DeleteRowsEvent, UpdateRowsEvent, WriteRowsEvent
 
+from workers.decoder.stream import images
 from workers.events import Position, RowChange, SchemaChange
 from workers.sinks.encoding import parse_json_columns
-from workers.source import connect, json_columns
+from workers.source import SourceConnection, connect, json_columns
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +52,7 @@ class StreamLost(Exception):
     """The replication connection broke; restart from the last committed boundary."""
 
 
-class StreamConnection(pymysql.connections.Connection):
+class StreamConnection(SourceConnection):
     """A pymysql connection whose lost-connection errors escape the library's mid-transaction reconnect."""
 
     def _read_packet(self, *args, **kwargs):
@@ -151,6 +152,12 @@ class GtidTracker:
 # --- the stream ------------------------------------------------------------------------------
 
 
+def library_images(event):
+    """python-mysql-replication's own decoding, shaped like workers.decoder.fast_images."""
+    return images(event.rows)
+
+
+
 class BinlogStream:
     """One replication connection, started at a transaction boundary.
 
@@ -171,7 +178,8 @@ class BinlogStream:
         self.mariadb = mariadb
         self.wants = wants or (lambda schema, table: True)
         self.only_schemas = only_schemas
-        self.decoder = decoder
+        # decoder(event) -> row images: a values dict per row, a (before, after) pair per updated row
+        self.decoder = decoder or library_images
         self.parse_json = parse_json
         self.queue = queue.Queue(maxsize=queue_size)
         # The reader waits while this many changes are read and not taken: bounded memory, and a heap that
@@ -316,7 +324,7 @@ class BinlogStream:
                 schema, table = event.schema, event.table
                 if not wants(schema, table):
                     continue
-                rows = decode(event) if decode is not None else event.rows
+                rows = decode(event)
                 if not rows:
                     continue
                 pk = event.primary_key
@@ -334,8 +342,7 @@ class BinlogStream:
                 size[1] += event.event_size
                 placeholder = None  # positions are filled in at commit
                 if cls is UpdateRowsEvent:
-                    for r in rows:
-                        after, before = r["after_values"], r["before_values"]
+                    for before, after in rows:
                         if json_cols:
                             parse_json_columns(after, json_cols)
                             parse_json_columns(before, json_cols)
@@ -343,8 +350,7 @@ class BinlogStream:
                         seq += 1
                 else:
                     kind = "INSERT" if cls is WriteRowsEvent else "DELETE"
-                    for r in rows:
-                        values = r["values"]
+                    for values in rows:
                         if json_cols:
                             parse_json_columns(values, json_cols)
                         changes.append(RowChange(schema, table, kind, values, None, pk, placeholder, seq, ts))

@@ -60,12 +60,18 @@ def position_of(file, pos, gtid="") -> Position:
     return Position(file or "", int(pos or 0), gtid or "")
 
 
+def _nothing():
+    pass
+
+
 class SubscriptionRuntime:
     rules = None  # the MQ rule's compiled filters (workers.filters.RuleSet), set by refresh()
     changefeed = None  # workers.changefeed.Changefeed when start_ts/target_ts/ignore_txn_start_ts are set
 
-    def __init__(self, sub, checkpoint):
+    def __init__(self, sub, checkpoint, keep_alive=_nothing):
         self.id = sub.id
+        # Called between the single writes that look for a failing change: the dump renews its lease there.
+        self.keep_alive = keep_alive
         self.name = sub.name
         self.sink = None
         self.target_uri = None
@@ -270,6 +276,7 @@ class SubscriptionRuntime:
         for t in todo:
             picked = self.select(t)
             for i, change in enumerate(picked):
+                self.keep_alive()
                 try:
                     self.sink.write(Batch(changes=[change], end=t.position))
                 except Exception as single:  # noqa: BLE001

@@ -4,7 +4,10 @@ Connected to Celery's signals in tower/celery.py:
 - celeryd_after_setup: also consume `tower.dump.<TOWER_WORKER_NAME>`, where the
   supervisor routes the dumps it gives this worker;
 - worker_ready: register in `waves` and heartbeat every second from a thread;
-- worker_shutdown: mark the wave dead so dumps move at once.
+- worker_shutting_down (the start of a warm shutdown) and worker_shutdown: stop the
+  heartbeat and mark the wave dead. A dump of this worker sees that within a
+  second (workers.dump), commits, releases its lease and returns, so the warm
+  shutdown ends and another worker takes the instance at once.
 """
 import logging
 import socket
@@ -21,6 +24,7 @@ HEARTBEAT_EVERY = 1.0
 WAVE_TTL = timedelta(seconds=6)  # a worker silent this long is not given new dumps
 
 _stop = threading.Event()
+_thread = None
 
 
 def dump_queue(name=None) -> str:
@@ -49,6 +53,12 @@ def heartbeat(name=None) -> None:
         Wave.objects.update_or_create(name=name, defaults={"ip": _ip(), "state": "alive", "last_heartbeat": now})
 
 
+def is_dead(name=None) -> bool:
+    from console.models import Wave
+
+    return Wave.objects.filter(name=name or settings.WORKER_NAME, state="dead").exists()
+
+
 def mark_dead(name=None) -> None:
     from console.models import Wave
 
@@ -74,13 +84,17 @@ def _beat_forever():
 
 
 def start_heartbeat() -> None:
+    global _thread
     _stop.clear()
     heartbeat()
-    threading.Thread(target=_beat_forever, name="tower-heartbeat", daemon=True).start()
+    _thread = threading.Thread(target=_beat_forever, name="tower-heartbeat", daemon=True)
+    _thread.start()
 
 
 def stop_heartbeat() -> None:
     _stop.set()
+    if _thread is not None and _thread is not threading.current_thread():
+        _thread.join(timeout=5)  # a heartbeat in flight must not mark the wave alive again after us
     try:
         mark_dead()
     except Exception:  # noqa: BLE001

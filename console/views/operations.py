@@ -84,19 +84,20 @@ def set_binlog(request, pk):
     return _run(request, instance, "set_binlog", data["binlog_file"], data["binlog_pos"] or 4, data["gtid_set"])
 
 
+def _set_workers(request, pk, form_class, field):
+    """Leader and candidates are both a choice among the known workers: an invalid one is shown back as <field>_form."""
+    instance = _admin_instance(request, pk)
+    form = form_class(request.POST, workers=_worker_names(instance))
+    if not form.is_valid():
+        return operations_page(request, pk, status=400, **{f"{field}_form": form})
+    return _run(request, instance, f"set_{field}", form.cleaned_data[field])
+
+
 @require_POST
 def set_leader(request, pk):
-    instance = _admin_instance(request, pk)
-    form = SetLeaderForm(request.POST, workers=_worker_names(instance))
-    if not form.is_valid():
-        return operations_page(request, pk, leader_form=form, status=400)
-    return _run(request, instance, "set_leader", form.cleaned_data["leader"])
+    return _set_workers(request, pk, SetLeaderForm, "leader")
 
 
 @require_POST
 def set_candidates(request, pk):
-    instance = _admin_instance(request, pk)
-    form = SetCandidatesForm(request.POST, workers=_worker_names(instance))
-    if not form.is_valid():
-        return operations_page(request, pk, candidates_form=form, status=400)
-    return _run(request, instance, "set_candidates", form.cleaned_data["candidates"])
+    return _set_workers(request, pk, SetCandidatesForm, "candidates")

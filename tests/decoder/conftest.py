@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from workers.decoder import fast_rows, stats
+from workers.decoder import fast_images, fast_rows, stats
 from workers.decoder.testing import connect, diff_rows, master_status, read_events, source_url
 
 
@@ -63,15 +63,22 @@ def source(request, decoder_source_url):
     src.close()
 
 
+def wrap_images(images):
+    """fast_images' rows in the library's shape, none_sources left out."""
+    if images and type(images[0]) is tuple:
+        return [{"before_values": before, "after_values": after} for before, after in images]
+    return [{"values": values} for values in images]
+
+
 def compare_events(events, wanted_sets=(None,), allow_fallback=False):
-    """Decode each event with fast_rows (for each wanted set) and with the library;
-    assert equal in value, type and order.  Returns the library rows per event."""
+    """Decode each event with fast_rows and fast_images (for each wanted set) and with the
+    library; assert equal in value, type and order.  Returns the library rows per event."""
     out = []
     before = stats.fallback_rows
     for ev in events:
-        fast = [fast_rows(ev, w) for w in wanted_sets]
+        fast = [(fast_rows(ev, w), fast_images(ev, w)) for w in wanted_sets]
         lib = ev.rows
-        for w, rows in zip(wanted_sets, fast):
+        for w, (rows, images) in zip(wanted_sets, fast):
             expect = lib
             if w is not None:
                 expect = [
@@ -80,6 +87,9 @@ def compare_events(events, wanted_sets=(None,), allow_fallback=False):
                 ]
             problem = diff_rows(rows, expect)
             assert problem is None, f"{type(ev).__name__} {ev.schema}.{ev.table} wanted={w}: {problem}"
+            expect = [{k: v for k, v in row.items() if "none_sources" not in k} for row in expect]
+            problem = diff_rows(wrap_images(images), expect)
+            assert problem is None, f"fast_images {type(ev).__name__} {ev.schema}.{ev.table} wanted={w}: {problem}"
         out.append(lib)
     if not allow_fallback:
         assert stats.fallback_rows == before, f"fallbacks: {stats.fallback_reasons}"

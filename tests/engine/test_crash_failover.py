@@ -35,14 +35,20 @@ def leader(instance_id, after_version=0):
     return (i.leader, i.leader_version) if live else None
 
 
-@pytest.mark.slow
-def test_kill_9_ten_times_during_50k_rows(workers, source, redis_url):
+def two_candidates_into_redis(source, redis_url, db):
+    """Table t on the source, an instance that w1 or w2 may dump, and a subscription into an empty Redis db."""
     source.execute(TABLE.format(schema=source.schema))
     instance = make_instance(source, candidates=("w1", "w2"))
-    target = redis_db_url(redis_url, 12)
+    target = redis_db_url(redis_url, db)
     client = redis_lib.Redis.from_url(target)
     client.flushdb()
     make_subscription(instance, target, tables=f"{source.schema}.t")
+    return instance, client
+
+
+@pytest.mark.slow
+def test_kill_9_ten_times_during_50k_rows(workers, source, redis_url):
+    instance, client = two_candidates_into_redis(source, redis_url, 12)
     for name in ("w1", "w2"):
         workers.start(name, TOWER_LEASE_TTL="3")
     workers.start_beat()
@@ -105,12 +111,7 @@ def test_kill_9_ten_times_during_50k_rows(workers, source, redis_url):
 
 @pytest.mark.slow
 def test_failover_to_candidate_and_fencing(workers, source, redis_url):
-    source.execute(TABLE.format(schema=source.schema))
-    instance = make_instance(source, candidates=("w1", "w2"))
-    target = redis_db_url(redis_url, 13)
-    client = redis_lib.Redis.from_url(target)
-    client.flushdb()
-    make_subscription(instance, target, tables=f"{source.schema}.t")
+    instance, client = two_candidates_into_redis(source, redis_url, 13)
     workers.start("w1")
     workers.start("w2")
     workers.start_beat()
@@ -138,3 +139,29 @@ def test_failover_to_candidate_and_fencing(workers, source, redis_url):
         checkpoints.commit(instance.pk, now.leader, old.leader_version, Position(before.binlog_file, 4), 0, [])
     after = Checkpoint.objects.get(instance=instance, subscription__isnull=True)
     assert (after.binlog_file, after.binlog_pos) >= (before.binlog_file, before.binlog_pos) and after.binlog_pos != 4
+
+
+@pytest.mark.slow
+def test_warm_shutdown_hands_the_instance_over(workers, source, redis_url):
+    """SIGTERM to a worker's main process only (a warm shutdown waits for running tasks): its dump
+    commits, releases the lease and returns, the worker exits, and the other worker takes over."""
+    import os
+    import signal
+
+    instance, client = two_candidates_into_redis(source, redis_url, 13)
+    workers.start("w1")
+    workers.start_beat()
+    first = wait_for(lambda: leader(instance.pk), 30, message="w1 to lead")
+    assert first[0] == "w1"
+    workers.start("w2")
+    source.execute(f"INSERT INTO `{source.schema}`.t VALUES (1, 1, 'a', 1.50)")
+    wait_for(lambda: client.get(f"{source.schema}-t-1"), 30, message="delivery by w1")
+
+    w1 = workers.procs["w1"]
+    os.kill(w1.pid, signal.SIGTERM)  # not the process group: the pool children get no signal
+    wait_for(lambda: w1.poll() is not None, 20, message="w1 to finish its warm shutdown")
+    second = wait_for(lambda: leader(instance.pk, first[1]), 30, message="w2 to take over")
+    assert second[0] == "w2"
+    source.execute(f"INSERT INTO `{source.schema}`.t VALUES (2, 2, 'b', 2.50)")
+    wait_for(lambda: client.get(f"{source.schema}-t-2"), 30, message="delivery by w2")
+    assert "fenced" not in workers.log("w1")  # it stopped by itself, it was not overtaken

@@ -40,6 +40,11 @@ Public API
     ``use_column_name_cache``, malformed data, ...) is decoded by the library
     instead: never a wrong value, and counted.
 
+``fast_images(event, wanted=None) -> list``
+    The same values without the library's wrapping, for the engine: one
+    values dict per row (Write/Delete), or one ``(before, after)`` tuple of
+    values dicts per row (Update); no ``none_sources`` are built.
+
 ``stats``
     Module-level counters for metrics: ``stats.fast_rows``,
     ``stats.fast_events``, ``stats.fallback_rows``, ``stats.fallback_events``,
@@ -50,6 +55,6 @@ Public API
     Lower level: the cached ``TableDecoder`` for a table map's column list (or
     a str reason when unsupported), and cache reset (tests).
 """
-from .stream import DecoderStats, clear_cache, decoder_for, fast_rows, stats
+from .stream import DecoderStats, clear_cache, decoder_for, fast_images, fast_rows, stats
 
-__all__ = ["fast_rows", "stats", "DecoderStats", "decoder_for", "clear_cache"]
+__all__ = ["fast_rows", "fast_images", "stats", "DecoderStats", "decoder_for", "clear_cache"]

@@ -496,8 +496,8 @@ class _Col:
     __slots__ = ("i", "name", "col", "present", "wanted", "plan", "bit")
 
 
-def _image(g, columns, names, bitmap, wanted, errors, prefix, lines, indent):
-    """Emit code decoding one row image into {prefix}v (values) and {prefix}n (none sources)."""
+def _image(g, columns, names, bitmap, wanted, errors, prefix, lines, indent, lean=False):
+    """Emit code decoding one row image into {prefix}v (values) and, unless `lean`, {prefix}n (none sources)."""
     ncols = len(columns)
     present_count = sum(1 for i in range(ncols) if bitmap[i >> 3] & (1 << (i & 7)))
     # Like the library: the null bitmap is sized by every bit set in the bitmap bytes.
@@ -516,10 +516,10 @@ def _image(g, columns, names, bitmap, wanted, errors, prefix, lines, indent):
             c.bit = k
             k += 1
         cols.append(c)
-    return _emit_image(g, cols, present_count, nb_len, prefix, lines, ind)
+    return _emit_image(g, cols, present_count, nb_len, prefix, lines, ind, lean)
 
 
-def _emit_image(g, cols, present_count, nb_len, prefix, lines, ind):
+def _emit_image(g, cols, present_count, nb_len, prefix, lines, ind, lean):
     nb = f"{prefix}nb"
     if nb_len == 0:
         lines.append(f"{ind}{nb} = 0")
@@ -545,7 +545,9 @@ def _emit_image(g, cols, present_count, nb_len, prefix, lines, ind):
             em.plan(c.plan)
     em.flush()
     fi = ind + "    "
-    if any_maybe_none:
+    if lean:
+        pass  # values only: why a value is None is not asked for
+    elif any_maybe_none:
         lines.append(f"{fi}{nsrc} = {{}}")
         for c in wanted_cols:
             if not c.present:
@@ -565,17 +567,19 @@ def _emit_image(g, cols, present_count, nb_len, prefix, lines, ind):
 
     # -------- general path: some NULLs
     lines.append(f"{ind}else:")
-    lines.append(f"{fi}{nsrc} = {{}}")
+    if not lean:
+        lines.append(f"{fi}{nsrc} = {{}}")
     for c in cols:
         if not c.present:
-            if c.wanted:
+            if c.wanted and not lean:
                 lines.append(f"{fi}{nsrc}[{c.name!r}] = {NONE_SOURCE.COLS_BITMAP!r}")
             continue
         var = f"{prefix}{c.i}"
         lines.append(f"{fi}if {nb} & {1 << c.bit}:")
         if c.wanted:
             lines.append(f"{fi}    {var} = None")
-            lines.append(f"{fi}    {nsrc}[{c.name!r}] = {NONE_SOURCE.NULL!r}")
+            if not lean:
+                lines.append(f"{fi}    {nsrc}[{c.name!r}] = {NONE_SOURCE.NULL!r}")
         else:
             lines.append(f"{fi}    pass")
         lines.append(f"{fi}else:")
@@ -585,7 +589,7 @@ def _emit_image(g, cols, present_count, nb_len, prefix, lines, ind):
         if c.wanted:
             if c.plan.expr != var:
                 lines.append(f"{fi}    {var} = {c.plan.expr}")
-            if c.plan.none_src:
+            if c.plan.none_src and not lean:
                 lines.append(f"{fi}    if {var} is None:")
                 lines.append(f"{fi}        {nsrc}[{c.name!r}] = {c.plan.none_src!r}")
     items = ", ".join(
@@ -594,8 +598,12 @@ def _emit_image(g, cols, present_count, nb_len, prefix, lines, ind):
     lines.append(f"{fi}{vals} = {{{items}}}")
 
 
-def generate(columns, names, update, bitmap1, bitmap2, wanted, errors):
-    """Return (source, namespace) of a ``decode(data, pos, end) -> rows`` function."""
+def generate(columns, names, update, bitmap1, bitmap2, wanted, errors, lean=False):
+    """Return (source, namespace) of a ``decode(data, pos, end) -> rows`` function.
+
+    The rows are the library's dicts, or with `lean` only the value dicts: one per
+    row, or a (before, after) tuple per row of an update.
+    """
     g = _Gen()
     lines = [
         "def decode(data, pos, end):",
@@ -603,15 +611,19 @@ def generate(columns, names, update, bitmap1, bitmap2, wanted, errors):
         "    append = rows.append",
         "    while pos < end:",
     ]
+    _image(g, columns, names, bitmap1, wanted, errors, "a", lines, 8, lean)
     if update:
-        _image(g, columns, names, bitmap1, wanted, errors, "a", lines, 8)
-        _image(g, columns, names, bitmap2, wanted, errors, "b", lines, 8)
-        lines.append(
-            "        append({'before_values': av, 'before_none_sources': an,"
-            " 'after_values': bv, 'after_none_sources': bn})"
-        )
+        _image(g, columns, names, bitmap2, wanted, errors, "b", lines, 8, lean)
+        if lean:
+            lines.append("        append((av, bv))")
+        else:
+            lines.append(
+                "        append({'before_values': av, 'before_none_sources': an,"
+                " 'after_values': bv, 'after_none_sources': bn})"
+            )
+    elif lean:
+        lines.append("        append(av)")
     else:
-        _image(g, columns, names, bitmap1, wanted, errors, "a", lines, 8)
         lines.append("        append({'values': av, 'none_sources': an})")
     lines += [
         "    if pos != end:",
@@ -621,8 +633,8 @@ def generate(columns, names, update, bitmap1, bitmap2, wanted, errors):
     return "\n".join(lines) + "\n", g.ns
 
 
-def compile_decoder(columns, names, update, bitmap1, bitmap2, wanted, errors):
-    source, ns = generate(columns, names, update, bitmap1, bitmap2, wanted, errors)
+def compile_decoder(columns, names, update, bitmap1, bitmap2, wanted, errors, lean=False):
+    source, ns = generate(columns, names, update, bitmap1, bitmap2, wanted, errors, lean)
     code = compile(source, "<tower-decoder>", "exec")
     exec(code, ns)
     fn = ns["decode"]
@@ -631,7 +643,7 @@ def compile_decoder(columns, names, update, bitmap1, bitmap2, wanted, errors):
 
 
 class TableDecoder:
-    """Decoders for one table schema, specialised per (event kind, bitmaps, wanted, errors)."""
+    """Decoders for one table schema, specialised per (event kind, bitmaps, wanted, errors, lean)."""
 
     MAX_VARIANTS = 256
 
@@ -657,12 +669,12 @@ class TableDecoder:
             _plan(c, f"c{i}", g, True, "strict")
         self.variants = {}
 
-    def get(self, update, bitmap1, bitmap2, wanted, errors):
-        key = (update, bitmap1, bitmap2, wanted, errors)
+    def get(self, update, bitmap1, bitmap2, wanted, errors, lean=False):
+        key = (update, bitmap1, bitmap2, wanted, errors, lean)
         fn = self.variants.get(key)
         if fn is None:
             if len(self.variants) >= self.MAX_VARIANTS:
                 self.variants.clear()
-            fn = compile_decoder(self.columns, self.names, update, bitmap1, bitmap2, wanted, errors)
+            fn = compile_decoder(self.columns, self.names, update, bitmap1, bitmap2, wanted, errors, lean)
             self.variants[key] = fn
         return fn

@@ -17,6 +17,8 @@ import re
 from urllib.parse import parse_qs, urlsplit
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from .base import Sink, SinkError
 from .encoding import dumps, json_row, key_text
@@ -103,7 +105,11 @@ class RedisSink(Sink):
         self.client = redis.Redis(
             host=parts.hostname or "127.0.0.1", port=parts.port or 6379, db=int(path) if path.isdigit() else 0,
             username=parts.username or None, password=parts.password or None,
-            socket_timeout=10, socket_connect_timeout=5,
+            # Fail fast and let the subscription retry with its own backoff: redis-py's default retries
+            # (three, with backoff: ~4 s against a stopped server) held the dump loop past its lease
+            # (TOWER_LEASE_TTL). One immediate retry remains, for a pooled connection a restarted server closed.
+            socket_timeout=5, socket_connect_timeout=3,
+            retry=Retry(NoBackoff(), 1, supported_errors=(redis.ConnectionError,)),
         )
 
     def write(self, batch) -> None:
