@@ -130,8 +130,10 @@ def test_set_position_replays_from_there(workers, source, redis_url):
     client.flushdb()
     control.set_position(sub, "tester", file, pos, gtid)
     wait_for(lambda: client.get(f"{s}-t-1") and client.get(f"{s}-t-2"), 20, message="replay after set position")
-    cp = Checkpoint.objects.get(subscription=sub)
-    assert (cp.binlog_file, cp.binlog_pos) > (file, pos)
+    def committed():  # written with the next checkpoint commit after the replay
+        cp = Checkpoint.objects.get(subscription=sub)
+        return (cp.binlog_file, cp.binlog_pos)
+    wait_for(lambda: committed() > (file, pos), 10, message="the replayed position to be committed")
     assert AuditLog.objects.filter(action="set_position").exists()
     with pytest.raises(control.ControlError):
         control.set_position(sub, "tester", "", 0)
