@@ -7,7 +7,8 @@ raises `Fenced` when another leader took over, anything else on failure (the
 task counts it in retry_times).
 
 Per loop turn (no ORM work per row; metadata writes once per batch):
-1. renew the lease every second (a refused renewal = fenced: stop at once);
+1. show the lease keeper (a thread that renews the lease every second) that the loop is alive; a refused
+   renewal = fenced: stop at once;
 2. reload the instance and its subscriptions every second (offline, pause,
    resume, miss, set position, new subscriptions);
 3. rewind the stream when an active subscription is behind what was read;
@@ -16,7 +17,6 @@ Per loop turn (no ORM work per row; metadata writes once per batch):
 """
 import gc
 import logging
-import os
 import time
 from contextlib import contextmanager
 
@@ -29,7 +29,7 @@ from console.models import Checkpoint, FlowSample, Instance, Subscription
 from . import checkpoints, snapshot
 from .changefeed import IDLE_STATES
 from .events import Position
-from .lease import RENEW_EVERY, Fenced, renew
+from .lease import Fenced, LeaseKeeper
 from .source import reachable_host
 from .stream import READ_TIMEOUT_SECONDS, BinlogStream, StreamLost
 from .subscriptions import SubscriptionRuntime, position_of
@@ -103,19 +103,19 @@ class Dump:
         self.version = version
         self.stream = None
         self.runtimes = {}
-        self.ppid = os.getppid()
         self.flow = {}  # (schema, table) -> [count, bytes] for the instance, cumulative
         self.flow_dirty = set()
         self.started = time.monotonic()
         self.healthy_marked = False
         self.uncommitted = False  # delivered positions not committed yet
         self.last_commit = 0.0
-        self.next_renew = 0.0
+        self.lease = LeaseKeeper(instance_id, worker, version)
 
     # --- entry point ---
 
     def run(self):
         with streaming_gc():
+            self.lease.start()
             try:
                 self._setup()
                 self._loop()
@@ -123,6 +123,7 @@ class Dump:
                 if self.uncommitted:
                     self._commit()  # what was delivered since the last commit
             finally:
+                self.lease.stop()
                 if self.stream is not None:
                     self.stream.stop()
                 for rt in self.runtimes.values():
@@ -212,16 +213,11 @@ class Dump:
     # --- the loop ---
 
     def _keep_lease(self):
-        now = time.monotonic()
-        if now >= self.next_renew:
-            if not renew(self.instance_id, self.worker, self.version):
-                raise Fenced(f"instance {self.instance_id}: lease lost")
-            self.next_renew = now + RENEW_EVERY
-            if os.getppid() != self.ppid:
-                raise Stop("the worker process that started this dump is gone")
+        self.lease.beat()
+        if self.lease.orphaned():
+            raise Stop("the worker process that started this dump is gone")
 
     def _loop(self):
-        self.next_renew = 0.0
         self.lost_since = None
         next_reload = time.monotonic() + RELOAD_EVERY
         next_flow = time.monotonic() + FLOW_EVERY

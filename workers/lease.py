@@ -8,10 +8,13 @@ The supervisor hands an instance to a worker by naming it `leader` with a
 short start grace and sending `dump_instance(instance_id, version)`; the worker
 takes the lease only if nobody took it since (same version, named leader).
 """
+import logging
 import os
+import threading
+import time
 from datetime import timedelta
 
-from django.db import transaction
+from django.db import close_old_connections, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -20,6 +23,12 @@ from console.models import Checkpoint, Instance
 # A dead leader's lease is gone this long after its last renewal (a candidate takes over within TTL + 3 s).
 LEASE_TTL = timedelta(seconds=float(os.environ.get("TOWER_LEASE_TTL", "8")))
 RENEW_EVERY = 1.0  # seconds
+# The keeper renews only while the dump loop showed life this recently. Longer than any sink's own wait
+# for an answer (Kafka 30 s, AMQP 60 s by default), so a target that is slow or down does not move the
+# instance to another worker; a loop stuck for good still lets the lease lapse.
+STALL_LIMIT = float(os.environ.get("TOWER_DUMP_STALL_LIMIT", "120"))
+
+log = logging.getLogger(__name__)
 START_GRACE = timedelta(seconds=10)  # a dispatched dump that never started is re-dispatched after this
 
 
@@ -75,3 +84,63 @@ def release(instance_id, worker, version) -> None:
     Instance.objects.filter(pk=instance_id, leader=worker, leader_version=version).update(
         lease_expires=None, update_time=timezone.now()
     )
+
+
+class LeaseKeeper:
+    """Renews a dump's lease every RENEW_EVERY from its own thread.
+
+    The dump loop cannot renew while it waits inside a sink call (a target that stops answering holds it
+    until the sink's timeout), and a lease that lapses then hands the instance to another worker for no
+    reason. So a thread renews, for as long as the loop calls `beat()` within STALL_LIMIT and the worker
+    process that started the dump is still its parent. `beat()` raises Fenced once a renewal was refused.
+    """
+
+    def __init__(self, instance_id, worker, version, stall_limit=STALL_LIMIT):
+        self.instance_id, self.worker, self.version = instance_id, worker, version
+        self.stall_limit = stall_limit
+        self.ppid = os.getppid()
+        self.last_beat = time.monotonic()
+        self.lost = None  # why the lease is gone (refused renewal), raised by beat()
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"lease-{instance_id}", daemon=True)
+
+    def start(self):
+        self._thread.start()
+        return self
+
+    def stop(self):
+        self._stopping.set()
+        self._thread.join()
+
+    def beat(self):
+        self.last_beat = time.monotonic()
+        if self.lost is not None:
+            raise Fenced(self.lost)
+
+    def orphaned(self) -> bool:
+        return os.getppid() != self.ppid
+
+    def _run(self):
+        stalled = False
+        try:
+            while not self._stopping.wait(RENEW_EVERY):
+                if self.orphaned():
+                    return  # the worker is gone: let the lease lapse
+                if time.monotonic() - self.last_beat > self.stall_limit:
+                    if not stalled:
+                        log.warning("instance %s: dump loop stalled over %.0f s, letting the lease lapse",
+                                    self.instance_id, self.stall_limit)
+                    stalled = True
+                    continue
+                stalled = False
+                try:
+                    renewed = renew(self.instance_id, self.worker, self.version)
+                except Exception:  # noqa: BLE001 - metadata database hiccup: try again next second
+                    log.exception("instance %s: lease renewal failed", self.instance_id)
+                    close_old_connections()
+                    continue
+                if not renewed:
+                    self.lost = f"instance {self.instance_id}: lease lost (leader_version {self.version})"
+                    return
+        finally:
+            connection.close()  # this thread's own database connection

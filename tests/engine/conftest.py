@@ -124,8 +124,8 @@ class Workers:
 def wait_for_dump_reload(instance, timeout=20):
     """Return once the dump has re-read its subscriptions after this call.
 
-    It reloads them every second (RELOAD_EVERY) and renews its lease every
-    second in the same loop: three renewals seen after the call span a reload.
+    It reloads them every second (RELOAD_EVERY) and its lease keeper renews
+    the lease every second: three renewals seen after the call span a reload.
     """
     from console.models import Instance
 

@@ -91,6 +91,7 @@ def test_kill_9_ten_times_during_50k_rows(workers, source, redis_url):
         workers.start(name, TOWER_LEASE_TTL="3")
     thread.join(timeout=300)
     assert done.is_set() and not failures
+    wait_for(lambda: leader(instance.pk, version), 30, message="a leader after the last kill")
     file, pos, _ = source.master()
 
     def caught_up():

@@ -1,14 +1,16 @@
-"""Servers going away mid-stream: a private Redis stopped for 30 s, a private MariaDB restarted.
+"""Servers going away mid-stream: a private Redis stopped for 30 s or hung, a private MariaDB restarted.
 
 Never the shared servers: each test starts its own and stops it afterwards.
 """
+import os
+import signal
 import time
 
 import pymysql
 import pytest
 import redis as redis_lib
 
-from console.models import Subscription
+from console.models import Instance, Subscription
 
 from private_servers import PrivateServer
 
@@ -62,6 +64,35 @@ def test_redis_down_30s(workers, source, private_redis, must_be_success):
     else:
         assert delivered == set() and sub.skipped_count == 10  # dropped and counted
         assert sub.state == "normal"
+
+
+@pytest.mark.slow
+def test_a_hung_target_keeps_the_lease(workers, source, private_redis):
+    """A target that stops answering holds the dump loop in a write (Redis: up to its 5 s socket timeout,
+    longer than this worker's 3 s lease): the lease keeper renews meanwhile, so the instance stays with its
+    leader and nothing is fenced."""
+    s = source.schema
+    source.execute(f"CREATE TABLE `{s}`.t (id INT PRIMARY KEY, v INT)")
+    instance = make_instance(source)
+    uri = f"redis://127.0.0.1:{private_redis.port}/0"
+    client = redis_lib.Redis.from_url(uri)
+    sub = make_subscription(instance, uri, tables=f"{s}.t", must_be_success=True)
+    workers.start("w1", TOWER_LEASE_TTL="3")
+    workers.start_beat()
+    source.execute(f"INSERT INTO `{s}`.t VALUES (1, 1)")
+    wait_for(lambda: client.get(f"{s}-t-1"), 30, message="delivery before the hang")
+    version = Instance.objects.get(pk=instance.pk).leader_version
+
+    os.kill(private_redis.state["pid"], signal.SIGSTOP)
+    try:
+        source.execute(f"INSERT INTO `{s}`.t VALUES (2, 2)")
+        # The error is written after the write timed out: the loop was held longer than the lease's TTL.
+        wait_for(lambda: Subscription.objects.get(pk=sub.pk).error, 30, message="the hung write to fail")
+    finally:
+        os.kill(private_redis.state["pid"], signal.SIGCONT)
+    wait_for(lambda: client.get(f"{s}-t-2"), 30, message="delivery after the hang")
+    assert Instance.objects.get(pk=instance.pk).leader_version == version
+    assert "fenced" not in workers.log("w1")
 
 
 @pytest.fixture
