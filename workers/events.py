@@ -10,6 +10,14 @@ from dataclasses import dataclass, field
 from typing import Any, Optional
 
 
+def row_images(rows):
+    """python-mysql-replication's rows (`event.rows`) as the stream's row images: a values dict per written
+    or deleted row, a (before, after) pair per updated row (the shape workers.decoder.fast_images returns)."""
+    if rows and "after_values" in rows[0]:
+        return [(r["before_values"], r["after_values"]) for r in rows]
+    return [r["values"] for r in rows]
+
+
 @dataclass(frozen=True, order=True)
 class Position:
     binlog_file: str = ""

@@ -32,8 +32,7 @@ from pymysqlreplication.event import (
 )
 from pymysqlreplication.row_event import DeleteRowsEvent, UpdateRowsEvent, WriteRowsEvent
 
-from workers.decoder.stream import images
-from workers.events import Position, RowChange, SchemaChange
+from workers.events import Position, RowChange, SchemaChange, row_images
 from workers.sinks.encoding import parse_json_columns
 from workers.source import SourceConnection, connect, json_columns
 
@@ -154,7 +153,7 @@ class GtidTracker:
 
 def library_images(event):
     """python-mysql-replication's own decoding, shaped like workers.decoder.fast_images."""
-    return images(event.rows)
+    return row_images(event.rows)
 
 
 

@@ -11,6 +11,8 @@ import logging
 
 from pymysqlreplication.constants import BINLOG
 
+from workers.events import row_images
+
 from .codegen import DecodeMismatch, TableDecoder, Unsupported, table_key, table_key_fast
 
 log = logging.getLogger(__name__)
@@ -115,14 +117,7 @@ def _fallback(event, wanted, reason, lean=False):
             {k: {n: v for n, v in part.items() if n in wanted} for k, part in row.items()}
             for row in rows
         ]
-    return images(rows) if lean else rows
-
-
-def images(rows):
-    """The library's rows in fast_images' shape: values dicts, or (before, after) pairs of an update."""
-    if rows and "after_values" in rows[0]:
-        return [(r["before_values"], r["after_values"]) for r in rows]
-    return [r["values"] for r in rows]
+    return row_images(rows) if lean else rows
 
 
 def fast_rows(event, wanted=None):
