@@ -24,19 +24,25 @@ def private_redis(tmp_path):
     server.stop()
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("must_be_success", [True, False], ids=["must-be-success", "skip-on-failure"])
-def test_redis_down_30s(workers, source, private_redis, must_be_success):
+def delivering_into(private_redis, workers, source, must_be_success, **worker_env):
+    """Table t streamed by worker w1 into the private Redis, row 1 delivered: (instance, subscription, uri)."""
     s = source.schema
     source.execute(f"CREATE TABLE `{s}`.t (id INT PRIMARY KEY, v INT)")
     instance = make_instance(source)
     uri = f"redis://127.0.0.1:{private_redis.port}/0"
-    client = redis_lib.Redis.from_url(uri)
     sub = make_subscription(instance, uri, tables=f"{s}.t", must_be_success=must_be_success)
-    workers.start("w1")
+    workers.start("w1", **worker_env)
     workers.start_beat()
     source.execute(f"INSERT INTO `{s}`.t VALUES (1, 1)")
-    wait_for(lambda: client.get(f"{s}-t-1"), 30, message="delivery before the outage")
+    wait_for(lambda: redis_lib.Redis.from_url(uri).get(f"{s}-t-1"), 30, message="delivery of row 1")
+    return instance, sub, uri
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("must_be_success", [True, False], ids=["must-be-success", "skip-on-failure"])
+def test_redis_down_30s(workers, source, private_redis, must_be_success):
+    s = source.schema
+    _, sub, uri = delivering_into(private_redis, workers, source, must_be_success)
 
     private_redis.stop()
     down_at = time.monotonic()
@@ -72,15 +78,8 @@ def test_a_hung_target_keeps_the_lease(workers, source, private_redis):
     longer than this worker's 3 s lease): the lease keeper renews meanwhile, so the instance stays with its
     leader and nothing is fenced."""
     s = source.schema
-    source.execute(f"CREATE TABLE `{s}`.t (id INT PRIMARY KEY, v INT)")
-    instance = make_instance(source)
-    uri = f"redis://127.0.0.1:{private_redis.port}/0"
+    instance, sub, uri = delivering_into(private_redis, workers, source, True, TOWER_LEASE_TTL="3")
     client = redis_lib.Redis.from_url(uri)
-    sub = make_subscription(instance, uri, tables=f"{s}.t", must_be_success=True)
-    workers.start("w1", TOWER_LEASE_TTL="3")
-    workers.start_beat()
-    source.execute(f"INSERT INTO `{s}`.t VALUES (1, 1)")
-    wait_for(lambda: client.get(f"{s}-t-1"), 30, message="delivery before the hang")
     version = Instance.objects.get(pk=instance.pk).leader_version
 
     os.kill(private_redis.state["pid"], signal.SIGSTOP)
