@@ -57,17 +57,33 @@ class Stop(Exception):
 
 
 def fast_decoder():
-    """workers.decoder.fast_images (generated per-table decoders, same values as the library) when
-    TOWER_FAST_DECODER is on and it imports; else None and the library decodes (`event.rows`).
+    """workers.decoder (generated per-table decoders, same values as the library) when TOWER_FAST_DECODER is
+    on and it imports; else None and the library decodes (`event.rows`).
     The fast decoder itself falls back to the library for anything it cannot decode exactly."""
     if not getattr(settings, "TOWER_FAST_DECODER", False):
         return None
     try:
-        from workers.decoder import fast_images
+        from workers import decoder
     except Exception:  # noqa: BLE001 - a broken decoder must never stop a dump: the library is always right
         log.exception("fast decoder unavailable, using the library's")
         return None
-    return fast_images
+    return decoder
+
+
+def decoder_totals(base, start, now):
+    """The instance's cumulative decoder counters: what earlier dumps wrote (`base`) plus what this process's
+    decoder counted (workers.decoder.stats snapshots) since this dump started (`start`)."""
+    totals = {}
+    for name, counter in (("generated_rows", "fast_rows"), ("fallback_rows", "fallback_rows"),
+                          ("fallback_events", "fallback_events")):
+        totals[name] = base.get(name, 0) + now[counter] - start[counter]
+    reasons = dict(base.get("fallback_reasons", {}))
+    for reason, events in now["fallback_reasons"].items():
+        added = events - start["fallback_reasons"].get(reason, 0)
+        if added:
+            reasons[reason] = reasons.get(reason, 0) + added
+    totals["fallback_reasons"] = reasons
+    return totals
 
 
 # Young-generation threshold of the cyclic garbage collector while a dump runs (Python's default: 700).
@@ -110,6 +126,7 @@ class Dump:
         self.uncommitted = False  # delivered positions not committed yet
         self.last_commit = 0.0
         self.lease = LeaseKeeper(instance_id, worker, version)
+        self.decoder = None  # workers.decoder, when the generated decoders are in use
 
     # --- entry point ---
 
@@ -122,6 +139,7 @@ class Dump:
             except Stop:
                 if self.uncommitted:
                     self._commit()  # what was delivered since the last commit
+                self._write_decoder_stats()
             finally:
                 self.lease.stop()
                 if self.stream is not None:
@@ -136,6 +154,11 @@ class Dump:
         self.position = Position(instance.binlog_file, instance.binlog_pos, instance.gtid_set)
         self.binlog_when = instance.binlog_when
         self.use_gtid = bool(instance.with_gtid and instance.gtid_set)
+        self.decoder = fast_decoder()
+        if self.decoder is not None:
+            # One dump per pool process at a time: the process-wide counters' growth is this dump's.
+            self.decoder_base, self.decoder_start = dict(instance.decoder_stats or {}), self.decoder.stats.snapshot()
+            self.decoder_written = None
         self._detect_server()
         subs = list(Subscription.objects.filter(instance_id=self.instance_id).select_related("target", "mq_rule", "instance"))
         checkpoints.ensure_rows(instance, subs, self.version)
@@ -206,7 +229,7 @@ class Dump:
         self.stream = BinlogStream(
             reachable_host(instance), instance.port, instance.user, instance.password, instance.slave_id or 1001, start,
             use_gtid=self.use_gtid and bool(start.gtid), mariadb=self.mariadb, wants=wants,
-            only_schemas=self._only_schemas(), decoder=fast_decoder(), parse_json=False,
+            only_schemas=self._only_schemas(), decoder=self.decoder and self.decoder.fast_images, parse_json=False,
         ).start()
         self.read_position = start
 
@@ -414,4 +437,14 @@ class Dump:
             rows.append(FlowSample(time=now, instance_id=self.instance_id, subscription_id=rt.id, count=count,
                                    byte_size=size))
         FlowSample.objects.bulk_create(rows)
+        self._write_decoder_stats()
+
+    def _write_decoder_stats(self):
+        if self.decoder is None:
+            return
+        totals = decoder_totals(self.decoder_base, self.decoder_start, self.decoder.stats.snapshot())
+        if totals != self.decoder_written:
+            Instance.objects.filter(pk=self.instance_id, leader=self.worker, leader_version=self.version).update(
+                decoder_stats=totals)
+            self.decoder_written = totals
         self.flow_dirty.clear()

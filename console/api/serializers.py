@@ -157,7 +157,7 @@ INSTANCE_RUNTIME_FIELDS = [
     "status", "state", "comment", "request_id", "url", "slave_uuid", "meta_version", "with_gtid", "binlog_file",
     "binlog_pos", "gtid_set", "binlog_when", "transaction_id", "leader", "pre_leader", "leader_version",
     "lease_expires", "candidates", "retry_times", "kill_times", "next_start_at", "last_error", "master_file",
-    "master_pos", "master_gtid", "lag_bytes", "lag_events", "lag_seconds", "status_time",
+    "master_pos", "master_gtid", "lag_bytes", "lag_events", "lag_seconds", "status_time", "decoder_stats",
 ]
 
 

@@ -74,6 +74,9 @@ class Instance(Md5IdModel):
     lag_events = models.BigIntegerField(default=0)
     lag_seconds = models.BigIntegerField(default=0)
     status_time = models.DateTimeField(null=True, blank=True)
+    # Written by the dump: rows its generated decoders decoded ("generated_rows"), rows the library decoded
+    # instead ("fallback_rows", "fallback_events", "fallback_reasons": {reason: events}). Cumulative.
+    decoder_stats = models.JSONField(default=dict, blank=True)
 
     class Meta:
         db_table = "instances"

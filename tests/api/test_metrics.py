@@ -23,7 +23,10 @@ def test_requires_a_token(world, api):
 def test_instance_subscription_and_worker_metrics(world, api, waves):
     now = timezone.now()
     Instance.objects.filter(pk=world.instance_a.pk).update(lag_bytes=4096, lag_seconds=7, retry_times=2,
-                                                          lease_expires=now + timedelta(seconds=30))
+                                                          lease_expires=now + timedelta(seconds=30),
+                                                          decoder_stats={"generated_rows": 900, "fallback_rows": 12,
+                                                                         "fallback_events": 2,
+                                                                         "fallback_reasons": {"enum without values": 2}})
     Checkpoint.objects.create(instance=world.instance_a, binlog_file="mysql-bin.000003", binlog_pos=10)
     Subscription.objects.filter(pk=world.job_a.pk).update(error_count=3)
     FlowSample.objects.create(time=now - timedelta(seconds=9), instance=world.instance_a, subscription=world.job_a,
@@ -42,6 +45,10 @@ def test_instance_subscription_and_worker_metrics(world, api, waves):
     assert m[("tower_instance_online", inst)] == 1
     assert m[("tower_instance_leader", tuple(sorted(inst + (("leader", "wave-1"),))))] == 1
     assert 0 <= m[("tower_instance_checkpoint_age_seconds", inst)] < 60
+    assert m[("tower_instance_decoded_rows_total", tuple(sorted(inst + (("decoder", "generated"),))))] == 900
+    assert m[("tower_instance_decoded_rows_total", tuple(sorted(inst + (("decoder", "library"),))))] == 12
+    reason = tuple(sorted(inst + (("reason", "enum without values"),)))
+    assert m[("tower_instance_decoder_fallback_events_total", reason)] == 2
     sub = (("group", "team-a"), ("instance", "10.1.0.1:3306"), ("subscription", "job-a"))
     assert m[("tower_subscription_rows_total", sub)] == 30  # latest per table, summed
     assert m[("tower_subscription_bytes_total", sub)] == 300

@@ -2,7 +2,7 @@
 import pytest
 
 from console.choices import InstanceStatus
-from console.models import Filter, FlowSample, MqRule, Target
+from console.models import Filter, FlowSample, Instance, MqRule, Target
 from django.utils import timezone
 
 from console_helpers import make_instance
@@ -77,3 +77,11 @@ def test_target_uri_masked_and_never_echoed(clients, populated):
     assert target.uri == "redis://:hunter2@127.0.0.1:6379/0"
     bad = clients["carol"].post("/targets/add/", {"group": populated.group_id, "name": "x", "uri": "ftp://h/", "options": "{}"})
     assert bad.status_code == 400 and b"unsupported sink URI scheme" in bad.content
+
+
+def test_monitor_shows_which_decoder_did_the_work(clients, populated):
+    Instance.objects.filter(pk=populated.pk).update(decoder_stats={
+        "generated_rows": 4200, "fallback_rows": 7, "fallback_events": 1, "fallback_reasons": {"enum size": 1}})
+    page = clients["carol"].get(f"/monitor/{populated.pk}/").content.decode()
+    assert "4200 by the generated decoders · 7 by the library (fallback: enum size × 1)" in page
+

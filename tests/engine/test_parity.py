@@ -6,6 +6,8 @@ from decimal import Decimal
 import pytest
 import redis as redis_lib
 
+from console.models import Instance
+
 from .conftest import make_instance, make_subscription, redis_db_url, redis_state, wait_for
 from .expect import diff_states, expected_state
 
@@ -97,3 +99,13 @@ def test_parity_every_type(workers, source, redis_url, fast_decoder):
     sample = next(v for v in got.values() if v["bu"] == 2**64 - 1)
     assert isinstance(sample["bu"], int)
     assert any(v["de"] == "-0.000001" for v in got.values())
+
+    # Which decoder did the work is counted on the instance (written with the flow, every 5 s): /metrics.
+    def decoder_stats():
+        return Instance.objects.get(pk=instance.pk).decoder_stats
+    if fast_decoder == "1":
+        stats = wait_for(lambda: decoder_stats().get("generated_rows", 0) >= 10000 and decoder_stats(), 20,
+                         message="the generated decoders' row count")
+        assert stats["fallback_rows"] == 0 and stats["fallback_reasons"] == {}
+    else:
+        assert decoder_stats() == {}

@@ -30,7 +30,6 @@ class TowerCollector:
         yield from self._instances(now)
         yield from self._subscriptions(now)
         yield from self._workers(now)
-        yield from self._decoder()
 
     def _instances(self, now):
         labels = ["instance", "group"]
@@ -42,6 +41,8 @@ class TowerCollector:
         leader = GaugeMetricFamily("tower_instance_leader", "1 for the worker holding the instance's dump lease", labels=labels + ["leader"])
         leader_version = GaugeMetricFamily("tower_instance_leader_version", "Lease takeovers so far (fencing version)", labels=labels)
         cp_age = GaugeMetricFamily("tower_instance_checkpoint_age_seconds", "Seconds since the instance checkpoint was written", labels=labels)
+        decoded = CounterMetricFamily("tower_instance_decoded_rows", "Rows the dump decoded, by the generated per-table decoders or by the library after a fallback", labels=labels + ["decoder"])
+        fallbacks = CounterMetricFamily("tower_instance_decoder_fallback_events", "Rows events the generated decoders left to the library, by reason", labels=labels + ["reason"])
         checkpoints = {c.instance_id: c.update_time for c in Checkpoint.objects.filter(subscription__isnull=True)}
         for inst in self.caller.scope(Instance.objects.select_related("group")):
             values = [f"{inst.host}:{inst.port}", inst.group.name]
@@ -55,7 +56,13 @@ class TowerCollector:
                 leader.add_metric(values + [inst.leader], 1 if live else 0)
             leader_version.add_metric(values, inst.leader_version)
             cp_age.add_metric(values, _age(now, checkpoints.get(inst.pk)))
-        yield from (lag_bytes, lag_seconds, lag_events, online, retries, leader, leader_version, cp_age)
+            stats = inst.decoder_stats or {}
+            decoded.add_metric(values + ["generated"], stats.get("generated_rows", 0))
+            decoded.add_metric(values + ["library"], stats.get("fallback_rows", 0))
+            for reason, events in sorted(stats.get("fallback_reasons", {}).items()):
+                fallbacks.add_metric(values + [reason], events)
+        yield from (lag_bytes, lag_seconds, lag_events, online, retries, leader, leader_version, cp_age, decoded,
+                    fallbacks)
 
     def _subscriptions(self, now):
         labels = ["subscription", "instance", "group"]
@@ -92,20 +99,6 @@ class TowerCollector:
                 heartbeat.add_metric([wave.name], _age(now, wave.last_heartbeat))
                 owner.add_metric([wave.name], 1 if wave.is_owner else 0)
         yield from (alive, heartbeat, owner)
-
-    def _decoder(self):
-        """The fast decoder's process-wide counters, when workers.decoder exposes them (`counters()` -> {name: n})."""
-        try:
-            from workers import decoder
-        except ImportError:
-            return
-        counters = getattr(decoder, "counters", None)
-        if not callable(counters) or not self.caller.is_super:
-            return
-        for name, value in sorted(counters().items()):
-            metric = CounterMetricFamily(f"tower_decoder_{name}", f"workers.decoder counter {name}")
-            metric.add_metric([], value)
-            yield metric
 
 
 def _latest_flow(subscription_ids):
