@@ -31,7 +31,7 @@ from .changefeed import IDLE_STATES
 from .events import Position
 from .lease import Fenced, LeaseKeeper
 from .source import reachable_host
-from .stream import READ_TIMEOUT_SECONDS, BinlogStream, StreamLost
+from .stream import READ_TIMEOUT_SECONDS, BinlogStream, StreamLost, UnnamedColumns
 from .subscriptions import SubscriptionRuntime, position_of
 from .workerhost import is_dead
 
@@ -175,13 +175,16 @@ class Dump:
         self._open_stream(start)
 
     def _detect_server(self):
-        from .source import connect_instance, is_mariadb
+        from .source import connect_instance, is_mariadb, row_metadata_problem
 
         conn = connect_instance(self.instance)
         try:
             self.mariadb = is_mariadb(conn)
+            problem = row_metadata_problem(conn)
         finally:
             conn.close()
+        if problem:  # the start fails, counted and shown (last_error) until the DBA changes it
+            raise UnnamedColumns(f"{self.instance}: {problem}")
 
     def _add_runtime(self, sub, checkpoint_row):
         rt = self.runtimes[sub.id] = SubscriptionRuntime(sub, checkpoint_row, keep_alive=self._keep_lease)

@@ -74,6 +74,21 @@ def variables(conn, *names) -> dict:
         return {k.lower(): v for k, v in cur.fetchall()}
 
 
+def row_metadata_problem(conn) -> str:
+    """"" when the server's row events name their columns (binlog_row_metadata=FULL), else why they don't.
+
+    Without FULL, python-mysql-replication names columns UNKNOWN_COL0.. and decodes ENUM and SET values as
+    None: wrong rows, silently. Tower has no schema tracker to name them another way, so it refuses."""
+    value = variables(conn, "binlog_row_metadata").get("binlog_row_metadata")
+    if value is None:
+        return ("the server has no binlog_row_metadata (MySQL before 8.0.1, MariaDB before 10.5): its row events "
+                "do not name their columns")
+    if value.upper() != "FULL":
+        return (f"binlog_row_metadata is {value.upper()}, FULL is required (row events must name their columns "
+                "and carry ENUM/SET values): SET GLOBAL binlog_row_metadata = FULL")
+    return ""
+
+
 def is_mariadb(conn) -> bool:
     with conn.cursor() as cur:
         cur.execute("SELECT VERSION()")
@@ -119,6 +134,8 @@ def check_grant(host, port, user, password) -> GrantReport:
         report.checks.append(CheckResult("binlog_format", fmt == "ROW", "" if fmt == "ROW" else f"binlog_format is {fmt}, ROW is required"))
         image = v.get("binlog_row_image", "").upper()
         report.checks.append(CheckResult("binlog_row_image", image == "FULL", "" if image == "FULL" else f"binlog_row_image is {image}, FULL is required"))
+        problem = row_metadata_problem(conn)
+        report.checks.append(CheckResult("binlog_row_metadata", not problem, problem))
         with conn.cursor() as cur:
             cur.execute("SHOW GRANTS FOR CURRENT_USER()")
             grants = " ".join(r[0].upper() for r in cur.fetchall())

@@ -51,6 +51,10 @@ class StreamLost(Exception):
     """The replication connection broke; restart from the last committed boundary."""
 
 
+class UnnamedColumns(Exception):
+    """Row events that do not name their columns (binlog_row_metadata is not FULL): never guessed."""
+
+
 class StreamConnection(SourceConnection):
     """A pymysql connection whose lost-connection errors escape the library's mid-transaction reconnect."""
 
@@ -323,6 +327,11 @@ class BinlogStream:
                 schema, table = event.schema, event.table
                 if not wants(schema, table):
                     continue
+                columns = event.columns
+                if columns and not columns[0].name:
+                    raise UnnamedColumns(
+                        f"rows of {schema}.{table} at {file}:{event.packet.log_pos} do not name their columns "
+                        "(written while binlog_row_metadata was not FULL); set the position past them to go on")
                 rows = decode(event)
                 if not rows:
                     continue

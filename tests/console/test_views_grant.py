@@ -1,5 +1,6 @@
 """grant runs the real source checks: passes on the shared MariaDB, fails with reasons on a STATEMENT-format
-server (a private mariadbd) and for a dump account without REPLICATION SLAVE."""
+server without column names in its row events (a private mariadbd) and for a dump account without REPLICATION
+SLAVE."""
 import shutil
 import tempfile
 import uuid
@@ -17,13 +18,14 @@ from private_servers import PrivateServer, services
 
 @pytest.fixture(scope="module")
 def statement_mariadb():
-    """A private mariadbd (never the shared one) switched to binlog_format=STATEMENT."""
+    """A private mariadbd (never the shared one) switched to binlog_format=STATEMENT, binlog_row_metadata=MINIMAL."""
     root = Path(tempfile.mkdtemp(prefix="tower-console-mariadb-"))
     server = PrivateServer("mariadb", root).start()
     try:
         conn = pymysql.connect(host="127.0.0.1", port=server.port, user="root")
         with conn.cursor() as cur:
             cur.execute("SET GLOBAL binlog_format = 'STATEMENT'")
+            cur.execute("SET GLOBAL binlog_row_metadata = 'MINIMAL'")
         conn.close()
         yield server.port
     finally:
@@ -65,9 +67,10 @@ def test_grant_fails_on_a_statement_format_server(clients, world, statement_mari
     assert response.status_code == 422
     page = response.content.decode()
     assert "binlog_format is STATEMENT, ROW is required" in page
+    assert "binlog_row_metadata is MINIMAL, FULL is required" in page
     assert Instance.objects.get(pk=instance.pk).status == InstanceStatus.UNAUTHORIZED
     failed = AuditLog.objects.get(action="grant_failed", object_id=instance.pk)
-    assert "binlog_format" in failed.after
+    assert "binlog_format" in failed.after and "binlog_row_metadata" in failed.after
 
 
 def test_grant_fails_without_replication_slave(clients, world, source_url, no_replication_user):
