@@ -16,7 +16,7 @@ from fnmatch import fnmatchcase
 from workers.changefeed import attach as attach_changefeed, sink_options as changefeed_sink_options
 from workers.events import Batch, Position, SchemaChange
 from workers.filters import mq_rule_options, rules_for
-from workers.sinks import SinkError, open_sink
+from workers.sinks import open_sink
 from workers.sinks.encoding import json_row
 
 RETRY_BACKOFF_MAX = 8.0  # seconds between retries of a failing MustBeSuccess subscription
@@ -256,7 +256,6 @@ class SubscriptionRuntime:
             self.status_dirty = True
 
     def _failed(self, todo, batch, exc):
-        error = exc if isinstance(exc, SinkError) else SinkError(f"{type(exc).__name__}: {exc}")
         if not self.must_be_success:
             # Bifrost's MustBeSuccess off: one more try, then the batch is dropped and counted.
             try:

@@ -37,7 +37,7 @@ def test_every_binlake_table_keys_rows_by_md5_of_its_inputs():
 
 def test_changing_an_input_rekeys_the_row_and_its_children():
     group = Group.objects.create(name="payments")
-    member = Member.objects.create(erp="alice", group=group)
+    Member.objects.create(erp="alice", group=group)
     inst = Instance.objects.create(group=group, host="10.0.0.1", port=3306)
     group.name = "billing"
     group.save()

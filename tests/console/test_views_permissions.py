@@ -111,7 +111,7 @@ def test_permission_matrix(clients, objects, role, action):
 
 
 def test_lists_show_only_own_groups(clients, objects, world):
-    beta_instance = make_instance(world["beta"], port=3500)
+    make_instance(world["beta"], port=3500)
     for page, needle in (("/instances/", b"3400"), ("/filters/", b"shop"), ("/mq-rules/", b"orders"),
                          ("/targets/", b"cache"), ("/subscriptions/", b"alpha-sub"), ("/members/", b"ursula")):
         assert needle in clients["ursula"].get(page).content, page

@@ -2,7 +2,6 @@
 import json
 import threading
 import time
-import uuid
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pymysql
@@ -12,7 +11,7 @@ from django.utils import timezone
 from console.choices import InstanceStatus
 from console.models import AuditLog, Config, Instance, Wave
 
-from console_helpers import client_for, make_instance, signed_callback, source_address
+from console_helpers import make_instance, signed_callback, source_address
 
 
 @pytest.fixture

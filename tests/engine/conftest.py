@@ -145,6 +145,14 @@ def redis_db_url(redis_url, db):
     return f"redis://{parts.hostname}:{parts.port}/{db}"
 
 
+def empty_redis_db(redis_url, db):
+    """(url, client) of database `db` of the shared Redis, emptied: a test's target."""
+    url = redis_db_url(redis_url, db)
+    client = redis_lib.Redis.from_url(url)
+    client.flushdb()
+    return url, client
+
+
 @pytest.fixture
 def broker_url(redis_url):
     url = redis_db_url(redis_url, BROKER_DB)

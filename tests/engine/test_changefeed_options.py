@@ -10,7 +10,6 @@ import random
 import time
 
 import pytest
-import redis as redis_lib
 from pymysqlreplication import BinLogStreamReader
 from pymysqlreplication.event import XidEvent
 from pymysqlreplication.row_event import WriteRowsEvent
@@ -20,7 +19,7 @@ from console.api import tso
 from console.api.caller import Caller
 from console.models import AuditLog, Checkpoint, Instance, Subscription
 
-from .conftest import make_instance, make_subscription, redis_db_url, wait_for
+from .conftest import make_instance, make_subscription, empty_redis_db, wait_for
 
 REDIS_DB = 8
 MANAGER = Caller(is_manager=True)
@@ -28,10 +27,7 @@ MANAGER = Caller(is_manager=True)
 
 @pytest.fixture
 def target(redis_url):
-    url = redis_db_url(redis_url, REDIS_DB)
-    client = redis_lib.Redis.from_url(url)
-    client.flushdb()
-    return url, client
+    return empty_redis_db(redis_url, REDIS_DB)
 
 
 def get_json(client, key):

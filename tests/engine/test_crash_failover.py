@@ -4,13 +4,12 @@ import threading
 import time
 
 import pytest
-import redis as redis_lib
 
 from console.models import Checkpoint, Instance
 from workers import checkpoints
 from workers.lease import Fenced, renew
 
-from .conftest import make_instance, make_subscription, redis_db_url, redis_state, wait_for
+from .conftest import make_instance, make_subscription, empty_redis_db, redis_state, wait_for
 from .expect import diff_states, expected_state
 
 TABLE = "CREATE TABLE `{schema}`.`t` (id INT PRIMARY KEY, n INT, v VARCHAR(64), d DECIMAL(12,2))"
@@ -39,9 +38,7 @@ def two_candidates_into_redis(source, redis_url, db):
     """Table t on the source, an instance that w1 or w2 may dump, and a subscription into an empty Redis db."""
     source.execute(TABLE.format(schema=source.schema))
     instance = make_instance(source, candidates=("w1", "w2"))
-    target = redis_db_url(redis_url, db)
-    client = redis_lib.Redis.from_url(target)
-    client.flushdb()
+    target, client = empty_redis_db(redis_url, db)
     make_subscription(instance, target, tables=f"{source.schema}.t")
     return instance, client
 

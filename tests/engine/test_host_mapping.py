@@ -1,11 +1,10 @@
 """A CCR host mapping (private -> public) is what the dump connects to."""
 import random
 
-import redis as redis_lib
 
 from console.models import Group, Instance
 
-from .conftest import make_subscription, redis_db_url, wait_for
+from .conftest import make_subscription, empty_redis_db, wait_for
 
 
 def test_dump_connects_through_the_jobs_host_mapping(workers, source, redis_url):
@@ -18,9 +17,8 @@ def test_dump_connects_through_the_jobs_host_mapping(workers, source, redis_url)
         group=group, host=private, port=source.port, user="root", status="dump", state="ONLINE",
         slave_id=random.randint(100000, 4000000000), binlog_file=file, binlog_pos=pos, candidates=["w1"],
     )
-    client = redis_lib.Redis.from_url(redis_db_url(redis_url, 9))
-    client.flushdb()
-    make_subscription(instance, redis_db_url(redis_url, 9), tables=f"{s}.*",
+    target, client = empty_redis_db(redis_url, 9)
+    make_subscription(instance, target, tables=f"{s}.*",
                       options={"src_host_mapping": {private: source.host}})
     workers.start("w1")
     workers.start_beat()

@@ -2,12 +2,11 @@
 import json
 
 import pytest
-import redis as redis_lib
 
 from console.models import AuditLog, Checkpoint, Instance, Subscription
 from workers import control
 
-from .conftest import make_instance, make_subscription, redis_db_url, wait_for, wait_for_dump_reload
+from .conftest import make_instance, make_subscription, empty_redis_db, wait_for, wait_for_dump_reload
 
 
 def caught_up(source, instance):
@@ -28,9 +27,8 @@ def test_ddl_mid_stream_keeps_columns_right(workers, source, redis_url):
     s = source.schema
     source.execute(f"CREATE TABLE `{s}`.t (id INT PRIMARY KEY, a INT, b INT)")
     instance = make_instance(source)
-    client = redis_lib.Redis.from_url(redis_db_url(redis_url, 14))
-    client.flushdb()
-    make_subscription(instance, redis_db_url(redis_url, 14), tables=f"{s}.*")
+    target, client = empty_redis_db(redis_url, 14)
+    make_subscription(instance, target, tables=f"{s}.*")
     workers.start("w1")
     workers.start_beat()
     source.execute(f"INSERT INTO `{s}`.t VALUES (1, 10, 100)")
@@ -53,9 +51,7 @@ def test_pause_resume_one_subscription(workers, source, redis_url):
     s = source.schema
     source.execute(f"CREATE TABLE `{s}`.t (id INT PRIMARY KEY, v INT)")
     instance = make_instance(source)
-    client = redis_lib.Redis.from_url(redis_db_url(redis_url, 14))
-    client.flushdb()
-    uri = redis_db_url(redis_url, 14)
+    uri, client = empty_redis_db(redis_url, 14)
     paused = make_subscription(instance, uri + "?key=A-{$id}", name="a", tables=f"{s}.t")
     make_subscription(instance, uri + "?key=B-{$id}", name="b", tables=f"{s}.t")
     workers.start("w1")
@@ -78,10 +74,9 @@ def test_miss_skips_exactly_one_failed_event(workers, source, redis_url):
     s = source.schema
     source.execute(f"CREATE TABLE `{s}`.t (id INT PRIMARY KEY, v INT)")
     instance = make_instance(source)
-    client = redis_lib.Redis.from_url(redis_db_url(redis_url, 15))
-    client.flushdb()
+    target, client = empty_redis_db(redis_url, 15)
     client.set("L-3", "not a list")  # LPUSH onto it fails with WRONGTYPE, every time
-    sub = make_subscription(instance, redis_db_url(redis_url, 15) + "?mode=list&key=L-{$id}", tables=f"{s}.t",
+    sub = make_subscription(instance, target + "?mode=list&key=L-{$id}", tables=f"{s}.t",
                             must_be_success=True)
     workers.start("w1")
     workers.start_beat()
@@ -119,9 +114,8 @@ def test_set_position_replays_from_there(workers, source, redis_url):
     source.execute(f"CREATE TABLE `{s}`.t (id INT PRIMARY KEY, v INT)")
     instance = make_instance(source)
     file, pos, gtid = source.master()
-    client = redis_lib.Redis.from_url(redis_db_url(redis_url, 15))
-    client.flushdb()
-    sub = make_subscription(instance, redis_db_url(redis_url, 15), tables=f"{s}.t")
+    target, client = empty_redis_db(redis_url, 15)
+    sub = make_subscription(instance, target, tables=f"{s}.t")
     workers.start("w1")
     workers.start_beat()
     source.execute(f"INSERT INTO `{s}`.t VALUES (1, 1), (2, 2)")
@@ -143,9 +137,8 @@ def test_gtid_resume_after_kill(workers, source, redis_url):
     s = source.schema
     source.execute(f"CREATE TABLE `{s}`.t (id INT PRIMARY KEY, v INT)")
     instance = make_instance(source, gtid=True)
-    client = redis_lib.Redis.from_url(redis_db_url(redis_url, 15))
-    client.flushdb()
-    make_subscription(instance, redis_db_url(redis_url, 15), tables=f"{s}.t")
+    target, client = empty_redis_db(redis_url, 15)
+    make_subscription(instance, target, tables=f"{s}.t")
     workers.start("w1", TOWER_LEASE_TTL="3")
     workers.start_beat()
     source.execute(f"INSERT INTO `{s}`.t VALUES (1, 1)")

@@ -103,14 +103,12 @@ def private_mariadb(tmp_path):
 
 @pytest.mark.slow
 def test_mariadb_restarted_mid_stream(workers, private_mariadb, redis_url):
-    from .conftest import redis_db_url
+    from .conftest import empty_redis_db
 
     src = Source(f"mysql://root@127.0.0.1:{private_mariadb.port}/", "eng_restart")
     src.execute("CREATE TABLE eng_restart.t (id INT PRIMARY KEY, v INT)")
     instance = make_instance(src)
-    target = redis_db_url(redis_url, 13)
-    client = redis_lib.Redis.from_url(target)
-    client.flushdb()
+    target, client = empty_redis_db(redis_url, 13)
     make_subscription(instance, target, tables="eng_restart.t")
     workers.start("w1")
     workers.start_beat()

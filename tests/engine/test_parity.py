@@ -4,11 +4,10 @@ import random
 from decimal import Decimal
 
 import pytest
-import redis as redis_lib
 
 from console.models import Instance
 
-from .conftest import make_instance, make_subscription, redis_db_url, redis_state, wait_for
+from .conftest import make_instance, make_subscription, empty_redis_db, redis_state, wait_for
 from .expect import diff_states, expected_state
 
 TYPES_TABLE = """
@@ -49,9 +48,7 @@ def test_parity_every_type(workers, source, redis_url, fast_decoder):
     rng = random.Random(4)
     source.execute(TYPES_TABLE.format(schema=source.schema))
     instance = make_instance(source)
-    target = redis_db_url(redis_url, 11)
-    client = redis_lib.Redis.from_url(target)
-    client.flushdb()
+    target, client = empty_redis_db(redis_url, 11)
     make_subscription(instance, target, tables=f"{source.schema}.*")
     workers.start("w1", TOWER_FAST_DECODER=fast_decoder)
     workers.start_beat()

@@ -1,13 +1,12 @@
 """A source whose row events do not name their columns (binlog_row_metadata not FULL) is refused, never guessed:
 python-mysql-replication would hand out UNKNOWN_COL0.. names and None for ENUM/SET values."""
 import pytest
-import redis as redis_lib
 
 from console.models import Instance
 
 from private_servers import PrivateServer
 
-from .conftest import Source, make_instance, make_subscription, redis_db_url, wait_for
+from .conftest import Source, make_instance, make_subscription, empty_redis_db, wait_for
 
 
 @pytest.fixture
@@ -30,9 +29,7 @@ def test_unnamed_columns_stop_the_dump_with_the_reason(workers, minimal_metadata
     src.execute("CREATE TABLE eng_minimal.t (id INT PRIMARY KEY, e ENUM('a', 'b'), s SET('p', 'q'))")
     instance = make_instance(src)
     src.execute("INSERT INTO eng_minimal.t VALUES (1, 'b', 'p,q')")  # an event without column names
-    target = redis_db_url(redis_url, 14)
-    client = redis_lib.Redis.from_url(target)
-    client.flushdb()
+    target, client = empty_redis_db(redis_url, 14)
     make_subscription(instance, target, tables="eng_minimal.t")
     workers.start("w1")
     workers.start_beat()

@@ -1,12 +1,11 @@
 """The dump loop applies the subscription's MQ rule filters and runs a full sync, with real workers."""
 import json
 
-import redis as redis_lib
 
 from console.choices import SyncPhase
 from console.models import Filter, MqFilterRelation, MqRule, Subscription
 
-from .conftest import make_instance, make_subscription, redis_db_url, redis_state, wait_for
+from .conftest import make_instance, make_subscription, empty_redis_db, redis_state, wait_for
 
 
 def test_mq_rule_filters_shape_what_a_subscription_gets(workers, source, redis_url):
@@ -20,9 +19,8 @@ def test_mq_rule_filters_shape_what_a_subscription_gets(workers, source, redis_u
     black = Filter.objects.create(group=instance.group, type="BLACK", table_name=rf"{s}\.other")
     for f in (white, black):
         MqFilterRelation.objects.create(mq=rule, filter=f)
-    client = redis_lib.Redis.from_url(redis_db_url(redis_url, 11))
-    client.flushdb()
-    make_subscription(instance, redis_db_url(redis_url, 11), tables=f"{s}.*", mq_rule=rule)
+    target, client = empty_redis_db(redis_url, 11)
+    make_subscription(instance, target, tables=f"{s}.*", mq_rule=rule)
     workers.start("w1")
     workers.start_beat()
     source.execute(f"INSERT INTO `{s}`.keep VALUES (1, 'one', 'pw1'), (2, 'two', 'pw2')")
@@ -42,9 +40,8 @@ def test_full_sync_copies_existing_rows_then_streams(workers, source, redis_url)
     source.execute(f"CREATE TABLE `{s}`.t (id INT PRIMARY KEY, v VARCHAR(16))")
     source.executemany(f"INSERT INTO `{s}`.t VALUES (%s, %s)", [(i, f"old{i}") for i in range(1, 3001)])
     instance = make_instance(source)  # starts at the master's position: the 3000 rows are before it
-    client = redis_lib.Redis.from_url(redis_db_url(redis_url, 10))
-    client.flushdb()
-    sub = make_subscription(instance, redis_db_url(redis_url, 10), tables=f"{s}.t", phase=SyncPhase.FULL_SYNC)
+    target, client = empty_redis_db(redis_url, 10)
+    sub = make_subscription(instance, target, tables=f"{s}.t", phase=SyncPhase.FULL_SYNC)
     workers.start("w1")
     workers.start_beat()
     source.execute(f"UPDATE `{s}`.t SET v = 'new' WHERE id % 500 = 0")

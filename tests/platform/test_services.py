@@ -3,7 +3,6 @@ import uuid
 from urllib.parse import urlsplit
 
 import pymysql
-import pytest
 from waiting import wait_for
 
 

@@ -6,7 +6,6 @@ import pytest
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
 from workers.sinks import SinkError, open_sink
-from workers.sinks.encoding import json_row
 
 from . import types_matrix as tm
 from .binlog_helper import Recorder, wait_for

@@ -17,7 +17,7 @@ from .codegen import DecodeMismatch, TableDecoder, Unsupported, table_key, table
 
 log = logging.getLogger(__name__)
 
-__all__ = ["fast_rows", "fast_images", "images", "DecoderStats", "stats", "decoder_for", "clear_cache"]
+__all__ = ["fast_rows", "fast_images", "DecoderStats", "stats", "decoder_for", "clear_cache"]
 
 
 class DecoderStats:
