@@ -203,10 +203,16 @@ class Dump:
     # --- the stream ---
 
     def _wants(self, schema, table):
+        """What to decode of a table's rows: False (no subscription wants it), True (every column), or the
+        union of the FieldLists of the subscriptions that want it (the stream adds the primary key)."""
+        columns = set()
         for rt in self.runtimes.values():
             if rt.state not in IDLE_STATES and rt.wants_table(schema, table):
-                return True
-        return False
+                wanted = rt.wanted_columns
+                if wanted is None:
+                    return True
+                columns |= wanted
+        return frozenset(columns) if columns else False
 
     def _only_schemas(self):
         schemas = set()
@@ -373,17 +379,16 @@ class Dump:
             if rt is None:
                 self._add_runtime(sub, rows[sid])
                 continue
-            before = (rt.state, sub.tables)
-            old_tables = rt.tables
+            before = (rt.state, rt.tables.spec, rt.wanted_columns)
             rt.refresh(sub)
             snapshot.attach(rt, sub)
-            if before[0] != rt.state or getattr(old_tables, "spec", None) != sub.tables:
+            if before != (rt.state, rt.tables.spec, rt.wanted_columns):
                 tables_changed = True
             row = rows.get(sid)
             if row is not None and (row.binlog_file, row.binlog_pos) != (rt.written.binlog_file, rt.written.binlog_pos):
                 self._adopt(rt, row)
         if tables_changed:
-            # Which tables get decoded depends on the subscriptions: reopen where we are.
+            # Which tables and columns get decoded depends on the subscriptions: reopen where we are.
             self._open_stream(self.read_position)
 
     def instance_reloaded(self):

@@ -155,8 +155,9 @@ class GtidTracker:
 # --- the stream ------------------------------------------------------------------------------
 
 
-def library_images(event):
-    """python-mysql-replication's own decoding, shaped like workers.decoder.fast_images."""
+def library_images(event, wanted=None):
+    """python-mysql-replication's own decoding, shaped like workers.decoder.fast_images. It decodes every
+    column whatever is `wanted` (subscriptions project their FieldLists themselves)."""
     return row_images(event.rows)
 
 
@@ -164,7 +165,9 @@ def library_images(event):
 class BinlogStream:
     """One replication connection, started at a transaction boundary.
 
-    `wants(schema, table)` decides which tables' rows get decoded.
+    `wants(schema, table)` decides which tables' rows get decoded, and which of their columns: falsy for
+    none, True for every column, or a frozenset of column names (the primary key is added: the others are
+    skipped by the decoder without building their values).
     `use_gtid`: resume by `start.gtid` (auto_position) instead of file/pos.
     `parse_json`: parse MariaDB's JSON text in the reader; False leaves it to whoever needs it
     (`Transaction.parse_json()`), so targets that never look at values (blackhole) never pay for it.
@@ -181,7 +184,8 @@ class BinlogStream:
         self.mariadb = mariadb
         self.wants = wants or (lambda schema, table: True)
         self.only_schemas = only_schemas
-        # decoder(event) -> row images: a values dict per row, a (before, after) pair per updated row
+        # decoder(event, wanted=None) -> row images: a values dict per row, a (before, after) pair per updated
+        # row; `wanted`: a frozenset of the columns to decode, None for all
         self.decoder = decoder or library_images
         self.parse_json = parse_json
         self.queue = queue.Queue(maxsize=queue_size)
@@ -197,6 +201,7 @@ class BinlogStream:
         self._stop = threading.Event()
         self._thread = None
         self._json_columns = {}
+        self._with_key = {}  # (wanted columns, primary key) -> the frozenset the decoder gets (its cache key)
         self._ctl = None
 
     # --- life cycle ---
@@ -325,18 +330,25 @@ class BinlogStream:
             cls = event.__class__
             if cls is WriteRowsEvent or cls is UpdateRowsEvent or cls is DeleteRowsEvent:
                 schema, table = event.schema, event.table
-                if not wants(schema, table):
+                wanted = wants(schema, table)
+                if not wanted:
                     continue
                 columns = event.columns
                 if columns and not columns[0].name:
                     raise UnnamedColumns(
                         f"rows of {schema}.{table} at {file}:{event.packet.log_pos} do not name their columns "
                         "(written while binlog_row_metadata was not FULL); set the position past them to go on")
-                rows = decode(event)
-                if not rows:
-                    continue
                 pk = event.primary_key
                 pk = (pk,) if isinstance(pk, str) and pk else (tuple(pk) if pk else ())
+                if wanted is True:
+                    rows = decode(event)
+                else:
+                    with_key = self._with_key.get((wanted, pk))
+                    if with_key is None:
+                        with_key = self._with_key[(wanted, pk)] = wanted | frozenset(pk)
+                    rows = decode(event, with_key)
+                if not rows:
+                    continue
                 json_cols = self._json_columns_of(schema, table) if self.mariadb else ()
                 ts = event.timestamp
                 key = (schema, table)

@@ -131,6 +131,14 @@ class SubscriptionRuntime:
     def wants_table(self, schema, table) -> bool:
         return self.tables(schema, table)
 
+    @property
+    def wanted_columns(self):
+        """The columns this subscription needs decoded: its FieldList (the stream adds the primary key), or
+        None for every column (no FieldList, or an MQ rule, whose filters may look at any column)."""
+        if self.rules is not None or not self.fields:
+            return None
+        return frozenset(self.fields)
+
     # --- per transaction ---
 
     def select(self, transaction) -> list:
