@@ -99,6 +99,7 @@ class SubscriptionRuntime:
         self.changefeed = attach_changefeed(self, sub)  # start_ts, target_ts, ignore_txn_start_ts
         self.tables = TableMatcher(sub.tables)
         self.fields = [f.strip() for f in (sub.field_list or "").split(",") if f.strip()]
+        self._keep = {}  # primary key -> the columns _project keeps
         self.filter_query = sub.filter_query
         self.filter_update = sub.filter_update
         self.must_be_success = sub.must_be_success
@@ -190,7 +191,11 @@ class SubscriptionRuntime:
     def _project(self, change):
         from dataclasses import replace
 
-        keep = set(self.fields) | set(change.primary_key)
+        keep = self._keep.get(change.primary_key)
+        if keep is None:
+            keep = self._keep[change.primary_key] = frozenset(self.fields) | frozenset(change.primary_key)
+        if change.row.keys() <= keep and (change.old is None or change.old.keys() <= keep):
+            return change  # decoded with these columns only (every subscription of the table has a FieldList)
         row = {k: v for k, v in change.row.items() if k in keep}
         old = {k: v for k, v in change.old.items() if k in keep} if change.old is not None else None
         return replace(change, row=row, old=old)
