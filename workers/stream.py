@@ -73,6 +73,9 @@ class Transaction:
     sizes: dict = field(default_factory=dict)  # (schema, table) -> [count, bytes]
     # (schema, table) -> MariaDB JSON columns still as text (streams opened with parse_json=False)
     json_columns: dict = None
+    # (schema, table) -> the only columns its rows were decoded with besides the primary key (FieldLists);
+    # tables decoded with every column are not in it
+    narrow: dict = None
 
     def parse_json(self):
         """Parse the MariaDB JSON columns of every row image in place, once (the first caller that needs them)."""
@@ -202,6 +205,7 @@ class BinlogStream:
         self._thread = None
         self._json_columns = {}
         self._with_key = {}  # (wanted columns, primary key) -> the frozenset the decoder gets (its cache key)
+        self._narrow = {}  # (schema, table) -> wanted columns, for tables not decoded with every column
         self._ctl = None
 
     # --- life cycle ---
@@ -346,6 +350,7 @@ class BinlogStream:
                     with_key = self._with_key.get((wanted, pk))
                     if with_key is None:
                         with_key = self._with_key[(wanted, pk)] = wanted | frozenset(pk)
+                        self._narrow[(schema, table)] = wanted
                     rows = decode(event, with_key)
                 if not rows:
                     continue
@@ -412,7 +417,10 @@ class BinlogStream:
         position = Position(file, event.packet.log_pos, gtids.text())
         for change in changes:
             change.position = position
-        self._put(Transaction(changes, position, event.timestamp, sizes, jsons or None))
+        narrow = self._narrow
+        if narrow:
+            narrow = {key: narrow[key] for key in sizes if key in narrow} or None
+        self._put(Transaction(changes, position, event.timestamp, sizes, jsons or None, narrow or None))
 
     def _json_columns_of(self, schema, table):
         """MariaDB stores JSON as LONGTEXT with a json_valid() CHECK: find those columns once per table."""

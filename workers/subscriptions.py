@@ -172,10 +172,21 @@ class SubscriptionRuntime:
             out.append(change)
         return out
 
-    def _takes_changes_as_read(self) -> bool:
-        """No option of this subscription reshapes or drops single changes: whole transactions can pass as read."""
-        return (self.skip_event is None and not self.fields and not self.filter_update
-                and getattr(self, "rules", None) is None)
+    def _takes_changes_as_read(self, transaction) -> bool:
+        """No option of this subscription reshapes or drops single changes of this transaction: it can pass
+        as read. A FieldList does not when the rows were decoded with no other columns than its own."""
+        if self.skip_event is not None or self.filter_update or getattr(self, "rules", None) is not None:
+            return False
+        if not self.fields:
+            return True
+        narrow, fields = transaction.narrow, self.wanted_columns
+        if not narrow:
+            return False
+        for key in transaction.sizes:
+            decoded = narrow.get(key)
+            if decoded is None or not decoded <= fields:
+                return False
+        return True
 
     def _whole_transaction(self, transaction):
         """For a subscription that takes changes as read: the transaction's changes when it wants every table
@@ -214,9 +225,8 @@ class SubscriptionRuntime:
                 if getattr(t, "json_columns", None):
                     t.parse_json()
         batch = Batch()
-        plain = self._takes_changes_as_read()
         for t in todo:
-            picked = self._whole_transaction(t) if plain else None
+            picked = self._whole_transaction(t) if self._takes_changes_as_read(t) else None
             if picked is not None:
                 if picked:
                     start = len(batch.changes)
