@@ -120,7 +120,6 @@ class Dump:
         self.stream = None
         self.runtimes = {}
         self.flow = {}  # (schema, table) -> [count, bytes] for the instance, cumulative
-        self.flow_dirty = set()
         self.started = time.monotonic()
         self.healthy_marked = False
         self.uncommitted = False  # delivered positions not committed yet
@@ -327,7 +326,6 @@ class Dump:
                         flow = self.flow[key] = [0, 0]
                     flow[0] += count
                     flow[1] += size
-                    self.flow_dirty.add(key)
         self.read_position = last.position
         self.uncommitted = True
         if self._commit_due():
@@ -455,4 +453,3 @@ class Dump:
             Instance.objects.filter(pk=self.instance_id, leader=self.worker, leader_version=self.version).update(
                 decoder_stats=totals)
             self.decoder_written = totals
-        self.flow_dirty.clear()

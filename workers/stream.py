@@ -190,6 +190,7 @@ class BinlogStream:
         # decoder(event, wanted=None) -> row images: a values dict per row, a (before, after) pair per updated
         # row; `wanted`: a frozenset of the columns to decode, None for all
         self.decoder = decoder or library_images
+        self.decodes_wanted = decoder is not None  # the library decodes every column whatever is wanted
         self.parse_json = parse_json
         self.queue = queue.Queue(maxsize=queue_size)
         # The reader waits while this many changes are read and not taken: bounded memory, and a heap that
@@ -325,6 +326,7 @@ class BinlogStream:
         seq = 0
         wants = self.wants
         decode = self.decoder
+        decodes_wanted = self.decodes_wanted
         parse_now = self.parse_json
         for event in self.reader:
             if self._stop.is_set():
@@ -344,7 +346,7 @@ class BinlogStream:
                         "(written while binlog_row_metadata was not FULL); set the position past them to go on")
                 pk = event.primary_key
                 pk = (pk,) if isinstance(pk, str) and pk else (tuple(pk) if pk else ())
-                if wanted is True:
+                if wanted is True or not decodes_wanted:
                     rows = decode(event)
                 else:
                     with_key = self._with_key.get((wanted, pk))

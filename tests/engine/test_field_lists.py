@@ -2,6 +2,8 @@
 decoded; each subscription still gets exactly its own columns, and a changed FieldList takes effect at once."""
 import json
 
+import pytest
+
 from console.models import Subscription
 from workers.decoder import fast_images
 from workers.events import RowChange
@@ -44,14 +46,16 @@ def test_the_stream_decodes_only_the_wanted_columns_and_the_key(source):
     assert u_insert.row == {"id": 1, "v": 1, "w": 1}  # True: every column
 
 
-def test_each_subscription_gets_its_fields_and_a_changed_field_list_applies(workers, source, redis_url):
+@pytest.mark.parametrize("fast_decoder", ["1", "0"], ids=["fast-decoder", "library-decoder"])
+def test_each_subscription_gets_its_fields_and_a_changed_field_list_applies(workers, source, redis_url,
+                                                                            fast_decoder):
     s = source.schema
     source.execute(f"CREATE TABLE `{s}`.t (id INT PRIMARY KEY, a INT, b INT, c TEXT)")
     instance = make_instance(source)
     target, client = empty_redis_db(redis_url, 12)
     make_subscription(instance, target + "?key=AB-{$id}", name="ab", tables=f"{s}.t", field_list="a,b")
     narrow = make_subscription(instance, target + "?key=A-{$id}", name="a", tables=f"{s}.t", field_list="a")
-    workers.start("w1")
+    workers.start("w1", TOWER_FAST_DECODER=fast_decoder)
     workers.start_beat()
     source.execute(f"INSERT INTO `{s}`.t VALUES (1, 10, 20, 'text')")
     wait_for(lambda: client.get("AB-1") and client.get("A-1"), 60, message="row 1 for both subscriptions")
