@@ -21,10 +21,11 @@ import time
 from contextlib import contextmanager
 
 from django.conf import settings
-from django.db.models import Max
+from django.db.models import Exists, Max
 from django.utils import timezone
 
-from console.models import Checkpoint, FlowSample, Instance, Subscription
+from console.choices import WorkerState
+from console.models import Checkpoint, FlowSample, Instance, Subscription, Wave
 
 from . import checkpoints, snapshot
 from .changefeed import IDLE_STATES
@@ -33,7 +34,6 @@ from .lease import Fenced, LeaseKeeper
 from .source import reachable_host
 from .stream import READ_TIMEOUT_SECONDS, BinlogStream, StreamLost, UnnamedColumns
 from .subscriptions import SubscriptionRuntime, position_of
-from .workerhost import is_dead
 
 log = logging.getLogger(__name__)
 
@@ -174,12 +174,12 @@ class Dump:
         self._open_stream(start)
 
     def _detect_server(self):
-        from .source import connect_instance, is_mariadb, row_metadata_problem
+        from .source import connect_instance, is_mariadb, row_metadata_problem, variables
 
         conn = connect_instance(self.instance)
         try:
             self.mariadb = is_mariadb(conn)
-            problem = row_metadata_problem(conn)
+            problem = row_metadata_problem(variables(conn, "binlog_row_metadata").get("binlog_row_metadata"))
         finally:
             conn.close()
         if problem:  # the start fails, counted and shown (last_error) until the DBA changes it
@@ -245,7 +245,7 @@ class Dump:
 
     def _keep_lease(self):
         self.lease.beat()
-        if self.lease.orphaned():
+        if self.lease.orphaned:
             raise Stop("the worker process that started this dump is gone")
 
     def _loop(self):
@@ -351,14 +351,15 @@ class Dump:
     # --- metadata refresh ---
 
     def _reload(self):
-        instance = Instance.objects.filter(pk=self.instance_id).values(
-            "status", "state", "leader", "leader_version").first()
+        worker_dead = Wave.objects.filter(name=self.worker, state=WorkerState.DEAD)
+        instance = Instance.objects.filter(pk=self.instance_id).annotate(worker_dead=Exists(worker_dead)).values(
+            "status", "state", "leader", "leader_version", "worker_dead").first()
         if instance is None or instance["status"] != "dump" or instance["state"] != "ONLINE":
             self._commit()
             raise Stop("instance is offline")
         if instance["leader"] != self.worker or instance["leader_version"] != self.version:
             raise Fenced(f"instance {self.instance_id}: leadership moved to {instance['leader']}")
-        if is_dead(self.worker):
+        if instance["worker_dead"]:
             # Our worker is shutting down (warm shutdown waits for its tasks): hand the instance over now.
             self._commit()
             raise Stop("the worker is shutting down")

@@ -101,6 +101,7 @@ class LeaseKeeper:
         self.ppid = os.getppid()
         self.last_beat = time.monotonic()
         self.lost = None  # why the lease is gone (refused renewal), raised by beat()
+        self.orphaned = False  # the worker process that started the dump is gone: the dump should stop
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"lease-{instance_id}", daemon=True)
 
@@ -117,14 +118,12 @@ class LeaseKeeper:
         if self.lost is not None:
             raise Fenced(self.lost)
 
-    def orphaned(self) -> bool:
-        return os.getppid() != self.ppid
-
     def _run(self):
         stalled = False
         try:
             while not self._stopping.wait(RENEW_EVERY):
-                if self.orphaned():
+                if os.getppid() != self.ppid:
+                    self.orphaned = True
                     return  # the worker is gone: let the lease lapse
                 if time.monotonic() - self.last_beat > self.stall_limit:
                     if not stalled:

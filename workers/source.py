@@ -74,12 +74,12 @@ def variables(conn, *names) -> dict:
         return {k.lower(): v for k, v in cur.fetchall()}
 
 
-def row_metadata_problem(conn) -> str:
-    """"" when the server's row events name their columns (binlog_row_metadata=FULL), else why they don't.
+def row_metadata_problem(value) -> str:
+    """"" when the server's row events name their columns (its binlog_row_metadata `value` is FULL), else
+    why they don't (None: the server has no such variable).
 
     Without FULL, python-mysql-replication names columns UNKNOWN_COL0.. and decodes ENUM and SET values as
     None: wrong rows, silently. Tower has no schema tracker to name them another way, so it refuses."""
-    value = variables(conn, "binlog_row_metadata").get("binlog_row_metadata")
     if value is None:
         return ("the server has no binlog_row_metadata (MySQL before 8.0.1, MariaDB before 10.5): its row events "
                 "do not name their columns")
@@ -127,14 +127,14 @@ def check_grant(host, port, user, password) -> GrantReport:
         return report
     report.checks.append(CheckResult("reachable", True))
     try:
-        v = variables(conn, "log_bin", "binlog_format", "binlog_row_image")
+        v = variables(conn, "log_bin", "binlog_format", "binlog_row_image", "binlog_row_metadata")
         log_bin = v.get("log_bin", "OFF").upper()
         report.checks.append(CheckResult("log_bin", log_bin == "ON", "" if log_bin == "ON" else "binary logging is off (log_bin=OFF)"))
         fmt = v.get("binlog_format", "").upper()
         report.checks.append(CheckResult("binlog_format", fmt == "ROW", "" if fmt == "ROW" else f"binlog_format is {fmt}, ROW is required"))
         image = v.get("binlog_row_image", "").upper()
         report.checks.append(CheckResult("binlog_row_image", image == "FULL", "" if image == "FULL" else f"binlog_row_image is {image}, FULL is required"))
-        problem = row_metadata_problem(conn)
+        problem = row_metadata_problem(v.get("binlog_row_metadata"))
         report.checks.append(CheckResult("binlog_row_metadata", not problem, problem))
         with conn.cursor() as cur:
             cur.execute("SHOW GRANTS FOR CURRENT_USER()")

@@ -205,7 +205,7 @@ class BinlogStream:
         self._stop = threading.Event()
         self._thread = None
         self._json_columns = {}
-        self._with_key = {}  # (wanted columns, primary key) -> the frozenset the decoder gets (its cache key)
+        self._with_key = {}  # (schema, table, primary key) -> the frozenset the decoder gets (its cache key)
         self._narrow = {}  # (schema, table) -> wanted columns, for tables not decoded with every column
         self._ctl = None
 
@@ -349,9 +349,9 @@ class BinlogStream:
                 if wanted is True or not decodes_wanted:
                     rows = decode(event)
                 else:
-                    with_key = self._with_key.get((wanted, pk))
-                    if with_key is None:
-                        with_key = self._with_key[(wanted, pk)] = wanted | frozenset(pk)
+                    with_key = self._with_key.get((schema, table, pk))
+                    if with_key is None:  # the wanted columns of a table are fixed for the stream's life
+                        with_key = self._with_key[(schema, table, pk)] = wanted | frozenset(pk)
                         self._narrow[(schema, table)] = wanted
                     rows = decode(event, with_key)
                 if not rows:

@@ -70,7 +70,8 @@ class SubscriptionRuntime:
 
     def __init__(self, sub, checkpoint, keep_alive=_nothing):
         self.id = sub.id
-        # Called between the single writes that look for a failing change: the dump renews its lease there.
+        # Called between the single writes that look for a failing change: the dump shows its lease keeper
+        # that the loop is alive (a long search is not a stall) and stops there if it was fenced.
         self.keep_alive = keep_alive
         self.name = sub.name
         self.sink = None
@@ -175,7 +176,7 @@ class SubscriptionRuntime:
     def _takes_changes_as_read(self, transaction) -> bool:
         """No option of this subscription reshapes or drops single changes of this transaction: it can pass
         as read. A FieldList does not when the rows were decoded with no other columns than its own."""
-        if self.skip_event is not None or self.filter_update or getattr(self, "rules", None) is not None:
+        if self.skip_event is not None or self.filter_update or self.rules is not None:
             return False
         if not self.fields:
             return True

@@ -53,12 +53,6 @@ def heartbeat(name=None) -> None:
         Wave.objects.update_or_create(name=name, defaults={"ip": _ip(), "state": "alive", "last_heartbeat": now})
 
 
-def is_dead(name=None) -> bool:
-    from console.models import Wave
-
-    return Wave.objects.filter(name=name or settings.WORKER_NAME, state="dead").exists()
-
-
 def mark_dead(name=None) -> None:
     from console.models import Wave
 

@@ -106,8 +106,9 @@ class RedisSink(Sink):
             host=parts.hostname or "127.0.0.1", port=parts.port or 6379, db=int(path) if path.isdigit() else 0,
             username=parts.username or None, password=parts.password or None,
             # Fail fast and let the subscription retry with its own backoff: redis-py's default retries
-            # (three, with backoff: ~4 s against a stopped server) held the dump loop past its lease
-            # (TOWER_LEASE_TTL). One immediate retry remains, for a pooled connection a restarted server closed.
+            # (three, with backoff: ~4 s against a stopped server) only held the dump loop, and every other
+            # subscription of the instance with it. One immediate retry remains, for a pooled connection a
+            # restarted server closed.
             socket_timeout=5, socket_connect_timeout=3,
             retry=Retry(NoBackoff(), 1, supported_errors=(redis.ConnectionError,)),
         )
