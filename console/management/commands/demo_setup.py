@@ -64,15 +64,19 @@ class Command(BaseCommand):
                     candidates=[settings.WORKER_NAME],
                 )
                 AuditLog.record("make demo", "demo_register", instance, after={"status": "dump"})
-            target, _ = Target.objects.get_or_create(
+            # The servers get new ports when they are started again: the demo's target and subscription follow
+            # them, and an earlier demo source is taken offline instead of failing to dump forever.
+            target, _ = Target.objects.update_or_create(
                 group=group, name="demo-redis",
                 defaults={"uri": f"{redis_url.rsplit('/', 1)[0]}/1?key={{$SchemaName}}-{{$TableName}}-{{$id}}"},
             )
-            Subscription.objects.get_or_create(
+            Subscription.objects.update_or_create(
                 name="demo-orders-to-redis",
-                defaults={"group": group, "instance": instance, "target": target, "tables": f"{DEMO_SCHEMA}.*",
-                          "created_by": "admin"},
+                defaults={"group": group, "instance": instance, "target": target, "tables": f"{DEMO_SCHEMA}.*"},
+                create_defaults={"group": group, "instance": instance, "target": target,
+                                 "tables": f"{DEMO_SCHEMA}.*", "created_by": "admin"},
             )
+            Instance.objects.filter(group=group).exclude(pk=instance.pk).update(state=DumpState.OFFLINE)
         self.stdout.write(self.style.SUCCESS(
             f"Tower demo: open http://127.0.0.1:8000/ and log in as  admin / {password}"
         ))
