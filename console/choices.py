@@ -57,6 +57,10 @@ class InstanceStatus(models.TextChoices):
     DUMP = "dump", "dump"
 
 
+# States past the DBA's approval of the instance's host:port: only these may use the global dump account.
+DBA_APPROVED = (InstanceStatus.UNAUTHORIZED, InstanceStatus.AGREE, InstanceStatus.DUMP)
+
+
 class DumpState(models.TextChoices):
     """BinLake's DbInfo.state: whether a `dump` instance should be dumping."""
 

@@ -70,10 +70,11 @@ def next_slave_id() -> int:
 def register_instance(actor, group, host, port, user="", password="", slave_id=None) -> Instance:
     if not can_admin_group(actor, group.pk):
         raise PermissionDenied("only an admin of this group may register instances")
-    config = Config.current()
+    # A blank user means "the DBA's global dump account", resolved at connect time (workers.source
+    # .instance_endpoint) and only once the DBA approved this host: never copied into the instance.
     instance = Instance(
-        group=group, host=host.strip(), port=int(port), user=user or config.dump_user,
-        password=password or (config.dump_password if not user else ""), slave_id=slave_id or next_slave_id(),
+        group=group, host=host.strip(), port=int(port), user=user, password=password if user else "",
+        slave_id=slave_id or next_slave_id(),
     )
     instance.id = instance.compute_id()
     existing = Instance.objects.filter(pk=instance.id).select_related("group").first()
@@ -186,7 +187,10 @@ def run_grant(instance, actor):
         raise PermissionDenied("only an admin of this instance's group may grant")
     if instance.status != InstanceStatus.UNAUTHORIZED:
         raise TransitionError(f"cannot grant: instance {instance} is in state '{instance.status}' (only from unauthorized)")
-    report = source.check_grant(instance.host, instance.port, instance.user, instance.password)
+    try:
+        report = source.check_grant(*source.instance_endpoint(instance))
+    except source.SourceRefused as exc:
+        raise ServiceError(str(exc))
     if report.ok:
         instance.grant(actor)
     else:
@@ -225,6 +229,8 @@ def start_dump(instance, actor, max_candidates=3):
 def _ask_source(instance, question):
     try:
         conn = source.connect_instance(instance)
+    except source.SourceRefused as exc:
+        raise ServiceError(str(exc))
     except Exception as exc:  # pymysql errors, DNS, refused: all mean "cannot reach"
         raise ServiceError(f"cannot connect to {instance}: {getattr(exc, 'args', [exc])[-1]}")
     try:

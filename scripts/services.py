@@ -128,7 +128,7 @@ def start_redis(d=None, port=None):
     port = port or free_port()
     log = d / "redis.log"
     pid = spawn(
-        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--databases", "256",
          "--dir", str(d), "--daemonize", "no", "--logfile", str(log)],
         d / "stdout.log",
     )

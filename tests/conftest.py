@@ -1,10 +1,36 @@
 """Shared fixtures: the real local servers started by scripts/services.py.
 
-tower.settings loads their URLs from .run/services.env into the environment.
+tower.settings loads their URLs from .run/services.env into the environment. What a run owns on them
+(its metadata test database, Redis databases, source schemas) is named in isolation.py.
 """
 import os
 
 import pytest
+from django.conf import settings
+
+import isolation
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix):
+    """The run's own metadata test database (engine workers read it too), not one shared by every run."""
+    test = settings.DATABASES["default"].setdefault("TEST", {})
+    if settings.DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+        test["NAME"] = str(settings.DATA_DIR / f"test_tower_{isolation.RUN_ID}.db")
+    else:
+        test["NAME"] = f"test_tower_{isolation.RUN_ID}"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def redis_block():
+    """Claim this run's block of Redis databases for the session (isolation.redis_db maps into it)."""
+    url = os.environ.get("TOWER_REDIS_URL")
+    if not url:
+        yield None
+        return
+    base = isolation.claim_redis_block(url)
+    yield base
+    isolation.release_redis_block(url)
 
 
 def _service(name):

@@ -31,6 +31,7 @@
 | TOWER_WORKER_CONCURRENCY | 8 | Celery worker processes per host (dumps it may hold plus short tasks) |
 | TOWER_FAST_DECODER | 1 | decode rows with the generated per-table decoders (0: the library's decoder) |
 | TOWER_LEASE_TTL | 8 | seconds a dump leader's lease lives without renewal (a candidate takes over after it) |
+| TOWER_SOURCE_NETWORKS | (unset: any) | comma separated CIDRs; Tower connects to a source only at an address inside them (docs/architecture.md) |
 | TOWER_DUMP_STALL_LIMIT | 120 | seconds a dump loop may be held (e.g. by a target that stops answering) while its lease is still renewed |
 """
 import os

@@ -31,7 +31,7 @@ from . import checkpoints, snapshot
 from .changefeed import IDLE_STATES
 from .events import Position
 from .lease import Fenced, LeaseKeeper
-from .source import reachable_host
+from .source import instance_endpoint
 from .stream import READ_TIMEOUT_SECONDS, BinlogStream, StreamLost, UnnamedColumns
 from .subscriptions import SubscriptionRuntime, position_of
 
@@ -234,8 +234,9 @@ class Dump:
                 hit = _cache[(schema, table)] = _wants(schema, table)
             return hit
 
+        host, port, user, password = instance_endpoint(instance)
         self.stream = BinlogStream(
-            reachable_host(instance), instance.port, instance.user, instance.password, instance.slave_id or 1001, start,
+            host, port, user, password, instance.slave_id or 1001, start,
             use_gtid=self.use_gtid and bool(start.gtid), mariadb=self.mariadb, wants=wants,
             only_schemas=self._only_schemas(), decoder=self.decoder and self.decoder.fast_images, parse_json=False,
         ).start()

@@ -1,8 +1,24 @@
-"""Plain SQL questions to a source MySQL/MariaDB server (no binlog reading here)."""
+"""Plain SQL questions to a source MySQL/MariaDB server (no binlog reading here).
+
+Every connection Tower opens to a source goes through SourceConnection, and every connection made with an
+instance's stored or global credentials goes through `instance_endpoint`: that is where Tower decides where a
+credential may be sent (see docs/architecture.md, "Credentials").
+"""
+import ipaddress
+import os
 import re
+import socket
 from dataclasses import dataclass, field
 
 import pymysql
+from pymysql.constants import CR
+
+# Authentication plugins that send the password itself over the wire; refused unless the connection is TLS.
+CLEARTEXT_AUTH_PLUGINS = (b"mysql_clear_password", b"dialog")
+
+
+class SourceRefused(Exception):
+    """Tower will not connect there (or not with those credentials); the message is safe to show."""
 
 
 @dataclass
@@ -24,8 +40,35 @@ class GrantReport:
         return [c for c in self.checks if not c.ok]
 
 
+def source_networks():
+    """TOWER_SOURCE_NETWORKS as ip_network objects (comma separated CIDRs); empty: any address."""
+    value = os.environ.get("TOWER_SOURCE_NETWORKS", "")
+    return [ipaddress.ip_network(part.strip(), strict=False) for part in value.split(",") if part.strip()]
+
+
+def allowed_address(host, port) -> str:
+    """The address to connect to for host:port, checked against TOWER_SOURCE_NETWORKS.
+
+    With an allow-list, the name is resolved once and the checked address is the one connected to, so a
+    name that resolves differently a moment later cannot lead the connection elsewhere."""
+    networks = source_networks()
+    if not networks:
+        return host
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError):
+        raise SourceRefused(f"cannot connect to {host}:{port}")
+    addresses = [ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos]
+    if not addresses or not all(any(a in net for net in networks) for a in addresses):
+        raise SourceRefused(f"{host}:{port} is outside the source networks this Tower may connect to")
+    return str(addresses[0])
+
+
 class SourceConnection(pymysql.connections.Connection):
-    """A pymysql connection that builds its TLS context for PREFERRED mode once per process.
+    """Every connection to a source: TOWER_SOURCE_NETWORKS is enforced, a cleartext password is never sent
+    outside TLS, and a failed connect does not say whether the port was open.
+
+    It also builds its TLS context for PREFERRED mode once per process.
 
     With no TLS options pymysql tries TLS when the server offers it, and builds a new default
     context for every connection: reading the system CA store takes ~25 ms of CPU each time,
@@ -44,6 +87,26 @@ class SourceConnection(pymysql.connections.Connection):
             cls._preferred_tls = super()._create_ssl_ctx({})
         return cls._preferred_tls
 
+    def connect(self, sock=None):
+        if sock is None:
+            self.host = allowed_address(self.host, self.port)
+        try:
+            return super().connect(sock)
+        except pymysql.OperationalError as exc:
+            if exc.args and exc.args[0] == CR.CR_CONN_HOST_ERROR:
+                # "refused" vs "timed out" would tell a prober which ports are open on a host
+                raise pymysql.OperationalError(CR.CR_CONN_HOST_ERROR, f"cannot connect to {self.host}:{self.port}") from None
+            raise
+
+    def _process_auth(self, plugin_name, auth_packet, handler=None):
+        if plugin_name in CLEARTEXT_AUTH_PLUGINS and not self._secure:
+            raise pymysql.OperationalError(
+                CR.CR_AUTH_PLUGIN_ERR,
+                f"{self.host}:{self.port} asked for the password in clear text ({plugin_name.decode()}); "
+                "Tower sends it only over TLS",
+            )
+        return super()._process_auth(plugin_name, auth_packet, handler)
+
 
 def connect(host, port, user, password, connect_timeout=5, read_timeout=30, **kwargs):
     return SourceConnection(
@@ -52,20 +115,46 @@ def connect(host, port, user, password, connect_timeout=5, read_timeout=30, **kw
     )
 
 
-def reachable_host(instance) -> str:
-    """The address to connect to: a job's `src_host_mapping` (CCR update_host_mapping) may map the
-    instance's private host name to a public one that this worker can reach."""
+def mapped_host(instance):
+    """A job's `src_host_mapping` (CCR update_host_mapping) for the instance's host name, or None: it maps
+    the instance's private host name to a public one that this worker can reach."""
     from console.models import Subscription
 
     for options in Subscription.objects.filter(instance_id=instance.pk).values_list("options", flat=True):
         mapped = (options or {}).get("src_host_mapping", {}).get(instance.host) if isinstance(options, dict) else None
         if mapped:
             return mapped
-    return instance.host
+    return None
 
 
-def connect_instance(instance, **kwargs):
-    return connect(reachable_host(instance), instance.port, instance.user, instance.password, **kwargs)
+def instance_endpoint(instance, host_mapping=None):
+    """(host, port, user, password) for a connection to the instance's source.
+
+    An instance without a user of its own uses the DBA's global dump account, and that account goes only
+    to the host:port the DBA approved (the instance is past the DBA's approval) and never through a host
+    mapping, which a group admin sets. Anything else raises SourceRefused before a socket is opened.
+    `host_mapping` is a mapping about to be saved; without it the stored one applies."""
+    from console.choices import DBA_APPROVED
+    from console.models import Config
+
+    host = (host_mapping or {}).get(instance.host) if host_mapping is not None else mapped_host(instance)
+    if instance.user:
+        return host or instance.host, instance.port, instance.user, instance.password
+    if instance.status not in DBA_APPROVED:
+        raise SourceRefused(
+            f"{instance} has no dump user of its own, and the global dump account is used only once a DBA has "
+            f"approved the instance (it is '{instance.status}')")
+    if host and host != instance.host:
+        raise SourceRefused(
+            f"the global dump account goes only to the approved address {instance}, not through a host mapping "
+            "to " + host + ": give the instance a dump user of its own to use a mapping")
+    config = Config.current()
+    return instance.host, instance.port, config.dump_user, config.dump_password
+
+
+def connect_instance(instance, host_mapping=None, **kwargs):
+    host, port, user, password = instance_endpoint(instance, host_mapping)
+    return connect(host, port, user, password, **kwargs)
 
 
 def variables(conn, *names) -> dict:
@@ -122,7 +211,7 @@ def check_grant(host, port, user, password) -> GrantReport:
     report = GrantReport()
     try:
         conn = connect(host, port, user, password)
-    except pymysql.MySQLError as exc:
+    except (pymysql.MySQLError, SourceRefused) as exc:
         report.checks.append(CheckResult("reachable", False, f"cannot connect as '{user}' to {host}:{port}: {exc.args[-1]}"))
         return report
     report.checks.append(CheckResult("reachable", True))

@@ -17,6 +17,8 @@ import redis as redis_lib
 from django.conf import settings
 from waiting import wait_for  # noqa: F401  (re-exported to this package's tests)
 
+import isolation
+
 ROOT = Path(__file__).resolve().parents[2]
 BROKER_DB = 5
 
@@ -141,8 +143,7 @@ def wait_for_dump_reload(instance, timeout=20):
 
 
 def redis_db_url(redis_url, db):
-    parts = urlsplit(redis_url)
-    return f"redis://{parts.hostname}:{parts.port}/{db}"
+    return isolation.redis_db(redis_url, db)
 
 
 def empty_redis_db(redis_url, db):
@@ -169,7 +170,7 @@ def workers(transactional_db, tmp_path, broker_url):
 
 @pytest.fixture
 def source(request, source_url):
-    schema = "eng_" + request.node.name.replace("[", "_").replace("]", "")[:40].lower()
+    schema = isolation.schema_name("eng", request.node.name.replace("[", "_").replace("]", "").lower())
     src = Source(source_url, schema)
     yield src
     src.close()
