@@ -9,13 +9,53 @@ need a version or a dedupe key derive it from `commit_seq` and `seq`.
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
+from pymysqlreplication.constants import FIELD_TYPE, NONE_SOURCE
+from pymysqlreplication.row_event import RowsEvent
 
-def row_images(rows):
+_STRING_TYPES = (FIELD_TYPE.VARCHAR, FIELD_TYPE.STRING, FIELD_TYPE.BLOB)
+
+
+def string_encoding(column):
+    """The Python codec of a table-map column's charset, or None for bytes kept as they are (binary)."""
+    name = column.character_set_name
+    if name is None:
+        return "utf-8"
+    encoding = RowsEvent.charset_to_encoding(name)
+    try:
+        b"a".decode(encoding, "ignore")
+    except LookupError:
+        return None
+    return encoding
+
+
+def raw_columns(columns) -> frozenset:
+    """Names of a table map's binary string columns (BINARY, VARBINARY, BLOB): their values are bytes."""
+    return frozenset(c.name for c in columns if c.type in _STRING_TYPES and string_encoding(c) is None)
+
+
+def row_images(rows, raw_columns=frozenset()):
     """python-mysql-replication's rows (`event.rows`) as the stream's row images: a values dict per written
-    or deleted row, a (before, after) pair per updated row (the shape workers.decoder.fast_images returns)."""
+    or deleted row, a (before, after) pair per updated row (the shape workers.decoder.fast_images returns).
+
+    Values are the server's: the library's empty SET (None, with none source "empty set") becomes an empty
+    set and its empty binary value ('' for a column in `raw_columns`, binary charset) becomes b''."""
     if rows and "after_values" in rows[0]:
-        return [(r["before_values"], r["after_values"]) for r in rows]
-    return [r["values"] for r in rows]
+        return [(_exact(r["before_values"], r.get("before_none_sources"), raw_columns),
+                 _exact(r["after_values"], r.get("after_none_sources"), raw_columns)) for r in rows]
+    return [_exact(r["values"], r.get("none_sources"), raw_columns) for r in rows]
+
+
+def _exact(values, none_sources, raw_columns):
+    empty_sets = [n for n, why in none_sources.items() if why == NONE_SOURCE.EMPTY_SET] if none_sources else ()
+    empty_raw = [n for n in raw_columns if values.get(n) == ""]
+    if not empty_sets and not empty_raw:
+        return values
+    values = dict(values)
+    for name in empty_sets:
+        values[name] = set()
+    for name in empty_raw:
+        values[name] = b""
+    return values
 
 
 @dataclass(frozen=True, order=True)

@@ -98,7 +98,7 @@ def _value_converter(data_type, column_type):
         width = int(column_type[column_type.index("(") + 1:column_type.index(")")]) if "(" in column_type else 1
         return lambda v: format(int.from_bytes(v, "big"), f"0{width}b") if isinstance(v, bytes) else v
     if data_type == "set":
-        return lambda v: (set(v.split(",")) if v else None) if isinstance(v, str) else v
+        return lambda v: (set(v.split(",")) if v else set()) if isinstance(v, str) else v
     if data_type == "json":
         return lambda v: json.loads(v) if isinstance(v, (str, bytes)) else v
     if data_type == "float":
@@ -107,9 +107,7 @@ def _value_converter(data_type, column_type):
         # pymysql gives the text back for zero dates ('0000-00-00'); the binlog reader gives None
         return lambda v: None if isinstance(v, str) else v
     if data_type == "binary":
-        return lambda v: (v.rstrip(b"\x00") or "") if isinstance(v, bytes) else v
-    if data_type in ("varbinary", "tinyblob", "blob", "mediumblob", "longblob"):
-        return lambda v: "" if v == b"" else v  # the reader gives '' for an empty binary value
+        return lambda v: v.rstrip(b"\x00") if isinstance(v, bytes) else v
     return None
 
 

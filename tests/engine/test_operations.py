@@ -18,6 +18,11 @@ def caught_up(source, instance):
     return check
 
 
+def gtid_seqs(gtid_set):
+    """MariaDB 'domain-server-seq,…' as sorted (domain, seq) pairs, comparable for "at least as far"."""
+    return sorted((int(d), int(q)) for d, _server, q in (part.split("-") for part in gtid_set.split(",") if part))
+
+
 def get_json(client, key):
     value = client.get(key)
     return json.loads(value) if value is not None else None
@@ -149,8 +154,9 @@ def test_gtid_resume_after_kill(workers, source, redis_url):
     workers.start("w1", TOWER_LEASE_TTL="3")
     wait_for(lambda: get_json(client, f"{s}-t-1") == {"id": 1, "v": 10} and client.get(f"{s}-t-2"), 30,
              message="GTID resume")
-    wait_for(caught_up(source, instance), 20)
     _, _, master_gtid = source.master()
+    wait_for(caught_up(source, instance), 20)
     instance.refresh_from_db()
-    assert instance.with_gtid and instance.gtid_set == master_gtid
+    # Other suites may write to the shared server meanwhile: the dumped GTID reaches at least the one read above.
+    assert instance.with_gtid and gtid_seqs(instance.gtid_set) >= gtid_seqs(master_gtid)
     assert Instance.objects.get(pk=instance.pk).leader_version >= 2

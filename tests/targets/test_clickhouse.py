@@ -3,10 +3,11 @@
 Against the local ClickHouse 18.16 over the native protocol (clickhouse-driver),
 and for the current-server path (DateTime64, Decimal256, Date32,
 ReplacingMergeTree(ver, is_deleted)) against ClickHouse 26.9 run in-process by
-chdb: the same sink generates DDL and INSERT text, chdb executes it.
+chdb: the production sink with clickhouse-driver's own parameter substitution,
+row encoding (Native blocks) and result decoding; only the bytes go to chdb
+instead of a TCP socket (ch_helpers.ChdbClient).
 """
 import datetime
-import json
 from decimal import Decimal
 
 import pytest
@@ -15,54 +16,29 @@ from workers.sinks import SinkError, open_sink
 from workers.sinks import clickhouse as ch
 from workers.sinks import clickhouse_types as cht
 
+from . import parity_data as pd
 from . import types_matrix as tm
 from .binlog_helper import Recorder
+from .ch_helpers import ChdbSink, ch_url, state
 from .conftest import run, select_all
+from .parity_data import PARITY_DDL, PARITY_DML
 
+UTC = datetime.timezone.utc
 
-def ch_url(clickhouse_url, db, **params):
-    base = clickhouse_url.split("://", 1)[1].split("/", 1)[0]
-    query = "&".join(f"{k}={v}" for k, v in params.items())
-    return f"clickhouse://{base}/{db}" + (f"?{query}" if query else "")
-
-
-def state(sink, db, table, order="id"):
-    columns = [c for c in sink.ch_columns(db, table) if not c.startswith("_tower_")]
-    rows = sink.client.execute(ch.current_state_sql(db, table, columns) + f" ORDER BY {order}")
-    return [dict(zip(columns, r)) for r in rows]
-
-
-def plain(value):
-    if isinstance(value, datetime.datetime):
-        return value.replace(tzinfo=None)
-    return value
-
-
-PARITY_DDL = [
-    "CREATE TABLE orders (id INT PRIMARY KEY, name VARCHAR(50), amount DECIMAL(30,10), qty INT UNSIGNED, "
-    "at DATETIME)",
-    "CREATE TABLE order_lines (order_id INT, line INT, sku VARCHAR(20), PRIMARY KEY (order_id, line))",
-]
-PARITY_DML = [
-    "INSERT INTO orders VALUES (1,'a',1.5,1,'2024-01-01 10:00:00'),(2,'b',-2.25,2,'2024-01-02 10:00:00'),"
-    "(3,'c',3,3,NULL),(4,'d',4,4,NULL)",
-    "UPDATE orders SET name='a2', amount=amount*3 WHERE id=1",
-    "UPDATE orders SET id=20 WHERE id=2",  # primary key change
-    "DELETE FROM orders WHERE id=3",
-    "BEGIN", "UPDATE orders SET qty=40 WHERE id=4", "UPDATE orders SET qty=41 WHERE id=4",
-    "INSERT INTO orders VALUES (5,'e',5,5,NULL)", "DELETE FROM orders WHERE id=5", "COMMIT",
-    "INSERT INTO order_lines VALUES (1,1,'x'),(1,2,'y'),(2,1,'z')",
-    "UPDATE order_lines SET line=3 WHERE order_id=1 AND line=2",
-    "DELETE FROM order_lines WHERE order_id=2",
+# pd.ORDERS as the sink stores it: DATETIME (fsp 0) in a DateTime('UTC') column, read back tz-aware.
+ORDERS_CH = [
+    {"id": 1, "name": "a2", "amount": Decimal("4.5000000000"), "qty": 1,
+     "at": datetime.datetime(2024, 1, 1, 10, 0, tzinfo=UTC)},
+    {"id": 4, "name": "d", "amount": Decimal("4.0000000000"), "qty": 41, "at": None},
+    {"id": 20, "name": "b", "amount": Decimal("-2.2500000000"), "qty": 2,
+     "at": datetime.datetime(2024, 1, 2, 10, 0, tzinfo=UTC)},
 ]
 
 
 def assert_parity(sink, conn, db):
-    source = [{k: plain(v) for k, v in r.items()} for r in select_all(conn, db, "orders")]
-    target = [{k: plain(v) for k, v in r.items()} for r in state(sink, db, "orders")]
-    assert target == source
-    assert [tuple(r.values()) for r in state(sink, db, "order_lines", "order_id, line")] == \
-        [tuple(r.values()) for r in select_all(conn, db, "order_lines", "order_id, line")]
+    assert select_all(conn, db, "orders") == pd.ORDERS  # the source is in the state written out by hand
+    assert state(sink, db, "orders") == ORDERS_CH
+    assert state(sink, db, "order_lines", "order_id, line") == pd.ORDER_LINES
 
 
 def test_parity_with_source_including_key_change_and_composite_key(source_db, source_url, clickhouse_url):
@@ -70,6 +46,7 @@ def test_parity_with_source_including_key_change_and_composite_key(source_db, so
     run(conn, *PARITY_DDL)
     with Recorder(source_url, [db]) as rec:
         run(conn, *PARITY_DML)
+    assert len(rec.changes()) == pd.PARITY_CHANGES
     sink = open_sink(ch_url(clickhouse_url, db), {"source": source_url})
     try:
         for batch in rec.batches(per_batch=3):
@@ -95,25 +72,10 @@ def test_type_matrix_on_18_16(source_db, source_url, clickhouse_url):
         for batch in rec.batches():
             sink.write(batch)
         assert sink.features.version[:2] == (18, 16)
-        types = sink.ch_columns(db, "types")
-        assert types["d65"] == "Nullable(String)"  # precision 65 > 38: exact text on 18.16
-        assert types["d30"] == "Nullable(Decimal(30, 10))"
-        assert types["dtm"] == "Nullable(String)" and types["zdt"] == "Nullable(DateTime('UTC'))"
+        # precision 65 > 38 and DATETIME(6) are exact text on 18.16 (docs/types.md)
+        assert sink.ch_columns(db, "types") == tm.CH_18_16_TYPES
         rows = {r["id"]: r for r in state(sink, db, "types")}
-        one, two = rows[1], rows[2]
-        assert one["biu"] == 18446744073709551615 and two["bi"] == -9223372036854775808
-        assert one["d65"] == tm.D65_MAX and two["d65"] == "-" + tm.D65_MAX
-        assert one["d30"] == Decimal("12345678901234567890.0123456789") and two["d30"] == Decimal(tm.D30_MIN)
-        assert one["f"] == 1.5 and one["dbl"] == 3.141592653589793 and two["dbl"] == -2.5e-300
-        assert one["b"] == 0b1010101010 and one["e"] == "y" and one["st"] == "a,c"
-        assert one["dt"] == datetime.date(2024, 2, 29) and one["tm"] == "-838:59:59"
-        assert one["dtm"] == "2024-01-31 23:59:59.123456"  # DATETIME as written
-        assert one["ts"] == "2024-01-31 12:00:00.654321"  # TIMESTAMP in UTC
-        assert one["yr"] == 2155 and one["vc"] == "héllo 😀 emoji" and one["tx"] == "long text 😀"
-        assert one["vb"] == b"\xde\xad\xbe\xef" and one["bl"] == b"\x00\x01\x02\xff"
-        assert json.loads(one["js"]) == tm.EXPECTED[1]["js"]
-        assert all(v is None for k, v in rows[3].items() if k != "id")  # NULL in every type
-        assert rows[4]["zd"] is None and rows[4]["zdt"] is None  # zero dates
+        assert rows == tm.CH_18_16_ROWS
     finally:
         sink.client.execute(f"DROP DATABASE IF EXISTS {db}")
         sink.close()
@@ -196,35 +158,6 @@ def test_errors_are_sink_errors_without_credentials(source_url):
 
 # -- the current-ClickHouse path, executed by chdb (ClickHouse 26.9 in-process) --------------------------
 
-class ChdbClient:
-    """clickhouse-driver's `execute` over a chdb session: parameters and rows rendered as SQL literals."""
-
-    def __init__(self, session):
-        self.session = session
-
-    def execute(self, query, params=None):
-        if isinstance(params, dict):
-            query = query % {k: cht.literal(v) for k, v in params.items()}
-        result = self.session.query(query, "JSONCompact")
-        text = result.bytes().decode() if hasattr(result, "bytes") else str(result)
-        if not text.strip():
-            return []
-        return [tuple(r) for r in json.loads(text, parse_float=Decimal)["data"]]
-
-    def disconnect(self):
-        pass
-
-
-class ChdbSink(ch.ClickHouseSink):
-    session = None
-
-    def connect(self):
-        return ChdbClient(self.session)
-
-    def insert(self, db, table, columns, rows):
-        self.client.execute(ch.insert_text(db, table, columns, rows))
-
-
 @pytest.fixture(scope="module")
 def chdb_session(tmp_path_factory):
     from chdb import session as chdb_session
@@ -234,11 +167,9 @@ def chdb_session(tmp_path_factory):
     s.close()
 
 
-def strings(sink, db, table):
-    columns = [c for c in sink.ch_columns(db, table) if not c.startswith("_tower_")]
-    select = ", ".join(f"toString({ch.quote_name(c)})" for c in columns)
-    rows = sink.client.execute(f"SELECT {select} FROM {db}.{table} FINAL WHERE _tower_deleted = 0 ORDER BY 1")
-    return {r[0]: dict(zip(columns, r)) for r in rows}
+def chdb_sink(session, db, source_url):
+    ChdbSink.session = session
+    return ChdbSink(f"clickhouse://chdb/{db}", {"source": source_url})
 
 
 def test_current_clickhouse_types_and_engine_with_chdb(source_db, source_url, chdb_session):
@@ -246,27 +177,18 @@ def test_current_clickhouse_types_and_engine_with_chdb(source_db, source_url, ch
     run(conn, tm.TABLE_DDL)
     with Recorder(source_url, [db]) as rec:
         run(conn, *tm.INSERTS, "DELETE FROM types WHERE id = 4")
-    ChdbSink.session = chdb_session
-    sink = ChdbSink(f"clickhouse://chdb/{db}", {"source": source_url})
+    assert len(rec.changes()) == 5
+    sink = chdb_sink(chdb_session, db, source_url)
     for batch in rec.batches():
         sink.write(batch)
-    assert sink.features.version[0] >= 26 and sink.features.is_deleted
+    assert sink.features.version[:2] == (26, 9) and sink.features.is_deleted and sink.features.decimal256
     ddl = sink.client.execute(f"SHOW CREATE TABLE {db}.types")[0][0]
     assert "ReplacingMergeTree(_tower_version, _tower_deleted)" in ddl
-    types = sink.ch_columns(db, "types")
-    assert types["d65"] == "Nullable(Decimal(65, 30))" and types["dtm"] == "Nullable(DateTime64(6, 'UTC'))"
-    assert types["ts"] == "Nullable(DateTime64(6, 'UTC'))" and types["dt"] == "Nullable(Date32)"
-    rows = strings(sink, db, "types")
-    one, two = rows["1"], rows["2"]
-    assert set(rows) == {"1", "2", "3"}  # id 4 deleted; FINAL hides it
-    assert one["d65"] == tm.D65_MAX and two["d65"] == "-" + tm.D65_MAX  # string compare: Decimal() rounds to 28 digits
-    assert Decimal(two["d30"]) == Decimal(tm.D30_MIN)
-    assert one["biu"] == "18446744073709551615" and two["bi"] == "-9223372036854775808"
-    assert one["dtm"] == "2024-01-31 23:59:59.123456" and one["ts"] == "2024-01-31 12:00:00.654321"
-    assert one["dt"] == "2024-02-29" and one["tm"] == "-838:59:59" and one["b"] == str(0b1010101010)
-    assert one["vc"] == "héllo 😀 emoji" and one["st"] == "a,c" and one["yr"] == "2155"
-    assert json.loads(one["js"]) == tm.EXPECTED[1]["js"]
-    assert rows["3"]["d65"] is None and rows["3"]["dtm"] is None  # NULL in every type
+    assert sink.ch_columns(db, "types") == tm.CH_CURRENT_TYPES
+    rows = {r["id"]: r for r in state(sink, db, "types")}
+    assert rows == {k: v for k, v in tm.CH_CURRENT_ROWS.items() if k != 4}  # id 4 deleted; FINAL hides it
+    assert sink.client.execute(f"SELECT id, _tower_deleted FROM {db}.types FINAL ORDER BY id") == \
+        [(1, 0), (2, 0), (3, 0)]  # is_deleted: FINAL drops the deleted row itself
 
 
 def test_current_clickhouse_parity_with_chdb(source_db, source_url, chdb_session):
@@ -274,14 +196,14 @@ def test_current_clickhouse_parity_with_chdb(source_db, source_url, chdb_session
     run(conn, *PARITY_DDL)
     with Recorder(source_url, [db]) as rec:
         run(conn, *PARITY_DML)
-    ChdbSink.session = chdb_session
-    sink = ChdbSink(f"clickhouse://chdb/{db}", {"source": source_url})
+    assert len(rec.changes()) == pd.PARITY_CHANGES
+    sink = chdb_sink(chdb_session, db, source_url)
     for batch in rec.batches(per_batch=2):
         sink.write(batch)
-    rows = strings(sink, db, "orders")
-    source = {str(r["id"]): r for r in select_all(conn, db, "orders")}
-    assert set(rows) == set(source)
-    for key, r in source.items():
-        assert rows[key]["name"] == r["name"] and Decimal(rows[key]["amount"]) == r["amount"]
-        assert rows[key]["qty"] == str(r["qty"])
-        assert rows[key]["at"] == (r["at"].strftime("%Y-%m-%d %H:%M:%S") if r["at"] else None)
+    assert sink.ch_columns(db, "orders") == {
+        "id": "Int32", "name": "Nullable(String)", "amount": "Nullable(Decimal(30, 10))", "qty": "Nullable(UInt32)",
+        "at": "Nullable(DateTime64(0, 'UTC'))", "_tower_version": "UInt64", "_tower_deleted": "UInt8"}
+    assert_parity(sink, conn, db)
+    for batch in rec.batches():  # a full replay (at-least-once) changes nothing
+        sink.write(batch)
+    assert_parity(sink, conn, db)

@@ -7,12 +7,13 @@ import pytest
 from bson.decimal128 import Decimal128
 
 from workers.sinks import SinkError, open_sink
-from workers.sinks.mongodb import bson_value, document
+from workers.sinks.mongodb import bson_value
 
+from . import parity_data as pd
 from . import types_matrix as tm
 from .binlog_helper import Recorder
 from .conftest import run, select_all
-from .test_clickhouse import PARITY_DDL, PARITY_DML
+from .parity_data import PARITY_DDL, PARITY_DML
 
 
 def mongo_uri(mongo_url, db, **params):
@@ -28,17 +29,9 @@ def mongo(mongo_url):
     client.close()
 
 
-def expected_docs(rows, pk):
-    out = {}
-    for r in rows:
-        doc = document(r)
-        doc["_id"] = bson_value(r[pk[0]]) if len(pk) == 1 else {c: bson_value(r[c]) for c in pk}
-        out[repr(doc["_id"])] = doc
-    return out
-
-
-def actual_docs(collection):
-    return {repr(d["_id"]): d for d in collection.find()}
+def docs(collection):
+    """Every document of a collection, in key order."""
+    return list(collection.find().sort("_id", 1))
 
 
 def test_parity_with_key_change_composite_key_and_replay(source_db, source_url, mongo_url, mongo):
@@ -47,15 +40,17 @@ def test_parity_with_key_change_composite_key_and_replay(source_db, source_url, 
     with Recorder(source_url, [db]) as rec:
         run(conn, *PARITY_DML)
     sink = open_sink(mongo_uri(mongo_url, f"{db}_m", collection="{$TableName}", batch_size=2))
+    batches = rec.batches(per_batch=3)
+    assert sum(len(b.changes) for b in batches) == pd.PARITY_CHANGES
+    assert select_all(conn, db, "orders") == pd.ORDERS
+    assert select_all(conn, db, "order_lines", "order_id, line") == pd.ORDER_LINES
     try:
         for _ in range(2):  # the second pass is an at-least-once replay: same documents
-            for batch in rec.batches(per_batch=3):
+            for batch in batches:
                 sink.write(batch)
             target = mongo[f"{db}_m"]
-            assert actual_docs(target.orders) == expected_docs(select_all(conn, db, "orders"), ("id",))
-            lines = actual_docs(target.order_lines)
-            assert lines == expected_docs(select_all(conn, db, "order_lines", "order_id, line"), ("order_id", "line"))
-            assert {"_id": {"order_id": 1, "line": 3}, "order_id": 1, "line": 3, "sku": "y"} in lines.values()
+            assert docs(target.orders) == pd.ORDERS_MONGO
+            assert docs(target.order_lines) == pd.ORDER_LINES_MONGO
         indexes = target.orders.index_information()
         assert indexes["tower_pk"]["unique"] is True
     finally:
@@ -72,21 +67,8 @@ def test_type_matrix(source_db, source_url, mongo_url, mongo):
     try:
         for batch in rec.batches():
             sink.write(batch)
-        docs = {d["_id"]: d for d in mongo[f"{db}_m"].types.find()}
-        one, two = docs[1], docs[2]
-        assert one["biu"] == Decimal128("18446744073709551615")  # beyond int64: exact Decimal128
-        assert one["bi"] == 9223372036854775807 and two["bi"] == -9223372036854775808
-        assert one["d65"] == tm.D65_MAX and two["d65"] == "-" + tm.D65_MAX  # 65 digits: exact text
-        assert one["d30"] == Decimal128("12345678901234567890.0123456789")
-        assert two["d30"].to_decimal() == Decimal(tm.D30_MIN)
-        assert one["f"] == 1.5 and one["dbl"] == 3.141592653589793 and one["b"] == "1010101010"
-        assert one["e"] == "y" and one["st"] == ["a", "c"] and one["yr"] == 2155
-        assert one["dt"] == "2024-02-29" and one["tm"] == "-838:59:59"
-        assert one["dtm"] == "2024-01-31T23:59:59.123456" and one["ts"] == "2024-01-31T12:00:00.654321"
-        assert one["vc"] == "héllo 😀 emoji" and one["bl"] == b"\x00\x01\x02\xff" and one["vb"] == b"\xde\xad\xbe\xef"
-        assert one["js"] == {"a": 1, "b": [True, None, 1.5], "c": "😀"} and two["js"] == []
-        assert all(v is None for k, v in docs[3].items() if k not in ("_id", "id"))
-        assert docs[4]["zd"] is None and docs[4]["zdt"] is None
+        got = {d["_id"]: d for d in mongo[f"{db}_m"].types.find()}
+        assert got == tm.MONGO_ROWS  # docs/types.md, MongoDB table: every column of every row
     finally:
         mongo.drop_database(f"{db}_m")
         sink.close()
@@ -106,3 +88,19 @@ def test_unreachable_server_is_a_retryable_sink_error():
     with pytest.raises(SinkError) as err:
         sink.write(Batch([RowChange("d", "t", "INSERT", {"id": 1}, None, ("id",), Position("b.000001", 4))]))
     assert "m0ngo-pw" not in str(err.value) and err.value.retryable
+
+
+def test_empty_binary_values_are_bson_binary(source_db, source_url, mongo_url, mongo):
+    db, conn = source_db
+    run(conn, tm.TABLE_DDL)
+    with Recorder(source_url, [db]) as rec:
+        run(conn, *tm.INSERTS[:2], tm.INSERTS[3])
+    sink = open_sink(mongo_uri(mongo_url, f"{db}_m"))
+    try:
+        for batch in rec.batches():
+            sink.write(batch)
+        doc = mongo[f"{db}_m"].types.find_one({"_id": 2})
+        assert {c: doc[c] for c in tm.MONGO_EMPTY_BINARY} == tm.MONGO_EMPTY_BINARY
+    finally:
+        mongo.drop_database(f"{db}_m")
+        sink.close()

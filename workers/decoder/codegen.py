@@ -21,7 +21,8 @@ import struct
 from pymysqlreplication.constants import FIELD_TYPE as FT
 from pymysqlreplication.constants import NONE_SOURCE
 from pymysqlreplication.json_binary import parse_json
-from pymysqlreplication.row_event import RowsEvent
+
+from workers.events import string_encoding
 
 __all__ = ["Unsupported", "DecodeMismatch", "table_key", "TableDecoder"]
 
@@ -80,15 +81,8 @@ def table_key_fast(columns):
 
 def _encoding_for(col):
     """(mode, encoding): mode 'dec' to bytes.decode(encoding), 'raw' to keep bytes."""
-    name = col.character_set_name
-    if name is None:
-        return "dec", "utf-8"
-    enc = RowsEvent.charset_to_encoding(name)
-    try:
-        b"a".decode(enc, "ignore")
-    except LookupError:
-        return "raw", None
-    return "dec", enc
+    enc = string_encoding(col)
+    return ("raw", None) if enc is None else ("dec", enc)
 
 
 class _Plan:
@@ -121,6 +115,9 @@ class _Gen:
             "_dt2slow": _dt2_slow,
             "_from_bytes": int.from_bytes,
         }
+        # True for the engine's row images (`lean`): values as the server holds them where the library's
+        # differ (an empty SET is an empty set, an empty binary value b''); False: exactly the library's.
+        self.exact = False
         self._structs = {}
         self._consts = {}
 
@@ -332,7 +329,8 @@ def _plan(col, p, g, wanted, errors):
             code = []
         if col.set_values:
             pairs = g.const(tuple((1 << i, v) for i, v in enumerate(col.set_values)), "_P")
-            code.append(f"{p} = {{v for b, v in {pairs} if {p}i & b}} or None")
+            empty = "" if g.exact else " or None"  # the library cannot tell an empty SET from NULL
+            code.append(f"{p} = {{v for b, v in {pairs} if {p}i & b}}{empty}")
         else:
             code.append(f"{p} = None")
         return _Plan(ops, code, p, NONE_SOURCE.EMPTY_SET)
@@ -383,6 +381,8 @@ def _plan_string(col, p, g, wanted, errors, lsize):
     mode, enc = _encoding_for(col)
     ops = [lop, ("slice", lexpr, f"{p}s")]
     if mode == "raw":
+        if g.exact:
+            return _Plan(ops, expr=f"{p}s")
         # bytes.decode(<unknown codec>) raises LookupError, except for b"" which gives ''.
         return _Plan(ops, expr=f"({p}s or '')")
     if errors == "strict":
@@ -605,6 +605,7 @@ def generate(columns, names, update, bitmap1, bitmap2, wanted, errors, lean=Fals
     row, or a (before, after) tuple per row of an update.
     """
     g = _Gen()
+    g.exact = lean
     lines = [
         "def decode(data, pos, end):",
         "    rows = []",

@@ -74,12 +74,6 @@ def insert_sql(db: str, table: str, columns) -> str:
     return f"INSERT INTO {quote_name(db)}.{quote_name(table)} ({', '.join(quote_name(c) for c in columns)}) VALUES"
 
 
-def insert_text(db: str, table: str, columns, rows) -> str:
-    """The same INSERT with literal VALUES (for engines reached without the native protocol, e.g. chdb)."""
-    values = ", ".join("(" + ", ".join(types.literal(v) for v in row) + ")" for row in rows)
-    return f"{insert_sql(db, table, columns)} {values}"
-
-
 # -- ALTER TABLE clauses a MySQL DDL carries (ADD/DROP/MODIFY COLUMN) ------------------------------
 
 _STOP_WORDS = {"NOT", "NULL", "DEFAULT", "COMMENT", "AFTER", "FIRST", "AUTO_INCREMENT", "PRIMARY", "UNIQUE",

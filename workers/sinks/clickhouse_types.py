@@ -175,28 +175,3 @@ def _bits(value):
         return int.from_bytes(value, "big")
     return int(value, 2) if value else 0
 
-
-# -- SQL literals (the INSERT text Tower generates for engines reached without the native protocol) --
-
-def literal(value) -> str:
-    if value is None:
-        return "NULL"
-    if isinstance(value, bool):
-        return "1" if value else "0"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        return repr(value) if value == value and abs(value) != float("inf") else ("nan" if value != value else
-                                                                                   ("inf" if value > 0 else "-inf"))
-    if isinstance(value, decimal.Decimal):
-        return f"'{format(value, 'f')}'"
-    if isinstance(value, datetime.datetime):
-        if value.tzinfo is not None:
-            value = value.astimezone(UTC).replace(tzinfo=None)
-        return f"'{value.strftime('%Y-%m-%d %H:%M:%S.%f')}'"
-    if isinstance(value, datetime.date):
-        return f"'{value.isoformat()}'"
-    if isinstance(value, (bytes, bytearray)):
-        return "unhex('" + bytes(value).hex() + "')"
-    text = str(value)
-    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
