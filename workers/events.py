@@ -28,33 +28,43 @@ def string_encoding(column):
     return encoding
 
 
-def raw_columns(columns) -> frozenset:
-    """Names of a table map's binary string columns (BINARY, VARBINARY, BLOB): their values are bytes."""
-    return frozenset(c.name for c in columns if c.type in _STRING_TYPES and string_encoding(c) is None)
+class LibraryLosses:
+    """Which columns of a table map the library decodes differently from what the server holds, so that
+    row_images can restore them: binary strings (it gives '' for an empty value) and YEAR (it gives 1900 for
+    the zero year; 1900 itself is not a YEAR value). An empty SET is told by the library's none sources."""
+
+    __slots__ = ("raw", "years")
+
+    def __init__(self, columns=()):
+        self.raw = frozenset(c.name for c in columns if c.type in _STRING_TYPES and string_encoding(c) is None)
+        self.years = frozenset(c.name for c in columns if c.type == FIELD_TYPE.YEAR)
 
 
-def row_images(rows, raw_columns=frozenset()):
+def row_images(rows, losses=LibraryLosses()):
     """python-mysql-replication's rows (`event.rows`) as the stream's row images: a values dict per written
     or deleted row, a (before, after) pair per updated row (the shape workers.decoder.fast_images returns).
 
     Values are the server's: the library's empty SET (None, with none source "empty set") becomes an empty
-    set and its empty binary value ('' for a column in `raw_columns`, binary charset) becomes b''."""
+    set, its empty binary value ('') b'' and its zero YEAR (1900) 0 (see LibraryLosses)."""
     if rows and "after_values" in rows[0]:
-        return [(_exact(r["before_values"], r.get("before_none_sources"), raw_columns),
-                 _exact(r["after_values"], r.get("after_none_sources"), raw_columns)) for r in rows]
-    return [_exact(r["values"], r.get("none_sources"), raw_columns) for r in rows]
+        return [(_exact(r["before_values"], r.get("before_none_sources"), losses),
+                 _exact(r["after_values"], r.get("after_none_sources"), losses)) for r in rows]
+    return [_exact(r["values"], r.get("none_sources"), losses) for r in rows]
 
 
-def _exact(values, none_sources, raw_columns):
+def _exact(values, none_sources, losses):
     empty_sets = [n for n, why in none_sources.items() if why == NONE_SOURCE.EMPTY_SET] if none_sources else ()
-    empty_raw = [n for n in raw_columns if values.get(n) == ""]
-    if not empty_sets and not empty_raw:
+    empty_raw = [n for n in losses.raw if values.get(n) == ""]
+    zero_years = [n for n in losses.years if values.get(n) == 1900]
+    if not empty_sets and not empty_raw and not zero_years:
         return values
     values = dict(values)
     for name in empty_sets:
         values[name] = set()
     for name in empty_raw:
         values[name] = b""
+    for name in zero_years:
+        values[name] = 0
     return values
 
 

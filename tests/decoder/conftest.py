@@ -9,7 +9,7 @@ import uuid
 import pytest
 
 from workers.decoder import fast_images, fast_rows, stats
-from workers.events import raw_columns, row_images
+from workers.events import LibraryLosses, row_images
 from workers.decoder.testing import connect, diff_rows, master_status, read_events, source_url
 
 
@@ -89,7 +89,7 @@ def compare_events(events, wanted_sets=(None,), allow_fallback=False):
             problem = diff_rows(rows, expect)
             assert problem is None, f"{type(ev).__name__} {ev.schema}.{ev.table} wanted={w}: {problem}"
             # The engine's images hold the server's values where the library's differ (row_images says which).
-            expect = wrap_images(row_images(expect, raw_columns(ev.columns)))
+            expect = wrap_images(row_images(expect, LibraryLosses(ev.columns)))
             problem = diff_rows(wrap_images(images), expect)
             assert problem is None, f"fast_images {type(ev).__name__} {ev.schema}.{ev.table} wanted={w}: {problem}"
         out.append(lib)

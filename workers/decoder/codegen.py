@@ -249,6 +249,8 @@ def _plan(col, p, g, wanted, errors):
     if t == FT.DOUBLE:
         return _Plan([("u", "<", "d", [p])], expr=p)
     if t == FT.YEAR:
+        if g.exact:  # the zero year is 0, not the library's 1900
+            return _Plan([("u", "<", "B", [p])], expr=f"({p} + 1900 if {p} else 0)")
         return _Plan([("u", "<", "B", [p])], expr=f"({p} + 1900)")
     if t == FT.NEWDECIMAL:
         return _plan_decimal(col, p, g)

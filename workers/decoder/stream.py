@@ -11,7 +11,7 @@ import logging
 
 from pymysqlreplication.constants import BINLOG
 
-from workers.events import raw_columns, row_images
+from workers.events import LibraryLosses, row_images
 
 from .codegen import DecodeMismatch, TableDecoder, Unsupported, table_key, table_key_fast
 
@@ -117,7 +117,7 @@ def _fallback(event, wanted, reason, lean=False):
             {k: {n: v for n, v in part.items() if n in wanted} for k, part in row.items()}
             for row in rows
         ]
-    return row_images(rows, raw_columns(event.columns)) if lean else rows
+    return row_images(rows, LibraryLosses(event.columns)) if lean else rows
 
 
 def fast_rows(event, wanted=None):

@@ -160,7 +160,8 @@ def _text(value):
 
 
 def _json_text(value):
-    if value is None or isinstance(value, str):
+    """A JSON column's value as JSON text: values arrive parsed, so a str is a JSON string ('"é"'), not text."""
+    if value is None:
         return value
     if isinstance(value, bytes):
         return value.decode("utf-8")
