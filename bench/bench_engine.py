@@ -24,6 +24,14 @@ same binlog range:
   lag_p50_ms, lag_p99_ms     at a steady --lag-rate rows/s (100-row transactions every 20 ms) through the same
                              worker: from each transaction's COMMIT on the source to the first moment the
                              subscription's committed checkpoint is at or past its end (polled every 2 ms)
+  failover_seconds           two workers that may both dump the instance and a real `celery beat`: the leading
+                             worker is killed with SIGKILL (its whole process group, as a host dying), a row is
+                             committed at once, and the figure is the time from the kill until the subscription's
+                             committed checkpoint is past that row (polled every 10 ms), i.e. until the candidate
+                             took the lease and delivered. Bounded by the lease TTL (TOWER_LEASE_TTL, printed as
+                             failover_lease_ttl_s) + the supervisor's 3 s period + the dump's start; median of
+                             --failover-runs kills (failover_runs), alternating which worker dies
+  failover_takeover_seconds  from the kill until the other worker holds the lease (part of failover_seconds)
 
 The Tower decoder, the library decoder and the blackhole dump each run --repeat
 times over the same binlog range, in rounds (one of each per round); each
@@ -112,25 +120,35 @@ def runs(rates):
 
 
 class Worker:
-    def __init__(self):
+    def __init__(self, name=WORKER, flush_broker=True):
         import redis
 
-        redis.Redis.from_url(redis_db(BROKER_DB)).flushdb()
-        self.log = open(TMP / "worker.log", "ab")
-        env = {**os.environ, "TOWER_BROKER_URL": redis_db(BROKER_DB), "TOWER_WORKER_NAME": WORKER,
+        if flush_broker:
+            redis.Redis.from_url(redis_db(BROKER_DB)).flushdb()
+        self.name = name
+        self.log = open(TMP / f"{name}.log", "ab")
+        env = {**os.environ, "TOWER_BROKER_URL": redis_db(BROKER_DB), "TOWER_WORKER_NAME": name,
                "TOWER_WORKER_CONCURRENCY": "2", "PYTHONPATH": str(ROOT), "TOWER_LOG_LEVEL": "WARNING"}
         self.proc = subprocess.Popen(
-            [str(Path(sys.executable).parent / "celery"), "-A", "tower", "worker", "-n", f"{WORKER}@%h",
+            [str(Path(sys.executable).parent / "celery"), "-A", "tower", "worker", "-n", f"{name}@%h",
              "-l", "WARNING", "--without-gossip", "--without-mingle", "--without-heartbeat"],
             cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
         )
         from workers.workerhost import live_waves
 
         deadline = time.monotonic() + 60
-        while WORKER not in live_waves():
+        while name not in live_waves():
             if self.proc.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit(f"the bench worker did not start; see {TMP / 'worker.log'}")
+                raise SystemExit(f"the bench worker {name} did not start; see {TMP / f'{name}.log'}")
             time.sleep(0.2)
+
+    def kill(self):
+        """SIGKILL the worker and its pool: the host died."""
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.proc.wait(timeout=10)
 
     def stop(self):
         try:
@@ -280,6 +298,103 @@ def lag(url, instance, seconds, rate):
     return lags[len(lags) // 2], lags[min(len(lags) - 1, int(len(lags) * 0.99))], len(lags), i
 
 
+# --- failover after a worker dies ---------------------------------------------------------------
+
+
+class Beat:
+    """`celery -A tower beat`: runs the supervisor every 3 s, which hands a lapsed lease to a live candidate."""
+
+    def __init__(self):
+        self.log = open(TMP / "beat.log", "ab")
+        env = {**os.environ, "TOWER_BROKER_URL": redis_db(BROKER_DB), "PYTHONPATH": str(ROOT), "TOWER_LOG_LEVEL": "WARNING"}
+        self.proc = subprocess.Popen(
+            [str(Path(sys.executable).parent / "celery"), "-A", "tower", "beat", "-l", "WARNING",
+             "-s", str(TMP / "beat-schedule"), "--pidfile="],
+            cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+
+    def stop(self):
+        Worker.stop(self)
+
+
+def _poll(condition, timeout, what, interval=0.01):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise SystemExit(f"failover: {what} did not happen in {timeout}s; see the logs in {TMP}")
+        time.sleep(interval)
+
+
+def failover(url, instance, main_worker, kills):
+    """Seconds from SIGKILL of the leading worker to (the other worker holding the lease, delivery resumed)."""
+    from django.utils import timezone
+
+    from console.models import Checkpoint, Instance
+
+    conn = connect(url)
+    cur = conn.cursor()
+    cur.execute("CREATE DATABASE IF NOT EXISTS tower_bench_failover")
+    cur.execute("DROP TABLE IF EXISTS tower_bench_failover.t")
+    cur.execute("CREATE TABLE tower_bench_failover.t (id INT PRIMARY KEY)")
+    other = Worker(f"{WORKER}-b", flush_broker=False)
+    pool = {main_worker.name: main_worker, other.name: other}
+    Instance.objects.filter(pk=instance.pk).update(candidates=list(pool))
+    cur.execute("SHOW MASTER STATUS")
+    file, pos = cur.fetchone()[:2]
+    version = Instance.objects.values_list("leader_version", flat=True).get(pk=instance.pk)
+    sub = start_dump(instance, (file, int(pos)), "blackhole://", "bench-failover")
+    beat = Beat()
+
+    def holder(after_version, not_by=None):
+        """(leader, version) once a worker other than `not_by` took the lease after `after_version`.
+        (A dispatch names the next leader without a new version; taking the lease increments it.)"""
+        i = Instance.objects.get(pk=instance.pk)
+        live = i.lease_expires is not None and i.lease_expires > timezone.now() and i.leader_version > after_version
+        return (i.leader, i.leader_version) if live and i.leader != not_by else None
+
+    def delivered(end):
+        cp = Checkpoint.objects.filter(instance=instance, subscription=sub).first()
+        return cp is not None and bool(cp.binlog_file) and at_or_past(cp.binlog_file, cp.binlog_pos, end)
+
+    def commit_row(i):
+        cur.execute("INSERT INTO tower_bench_failover.t VALUES (%s)", (i,))
+        cur.execute("SHOW MASTER STATUS")
+        f, p = cur.fetchone()[:2]
+        return f, int(p)
+
+    totals, takeovers = [], []
+    try:
+        leader = _poll(lambda: holder(version), 60, "a first leader")
+        first = commit_row(0)
+        _poll(lambda: delivered(first), 60, "a first delivery")
+        for k in range(1, kills + 1):
+            name, version = leader
+            pool[name].kill()
+            killed = time.perf_counter()
+            end = commit_row(k)
+            leader = _poll(lambda: holder(version, not_by=name), 120, "the takeover")
+            takeovers.append(time.perf_counter() - killed)
+            _poll(lambda: delivered(end), 120, "delivery by the new leader")
+            totals.append(time.perf_counter() - killed)
+            back = Worker(name, flush_broker=False)  # the host comes back, a candidate again
+            if name == main_worker.name:  # main() stops its worker at the end: the one running now
+                main_worker.proc, main_worker.log = back.proc, back.log
+            else:
+                pool[name] = back
+    finally:
+        beat.stop()
+        stop_dump(instance, timeout=60)
+        for name, worker in pool.items():
+            if name != main_worker.name:
+                worker.stop()
+        cur.execute("DROP DATABASE tower_bench_failover")
+        conn.close()
+    return totals, takeovers
+
+
 FIELD_LIST = "qty,price"  # with the primary key: 3 of the bench table's 9 columns
 
 
@@ -291,6 +406,7 @@ def main():
     parser.add_argument("--repeat", type=int, default=3,
                         help="decode and blackhole runs over the same binlog; their medians are reported")
     parser.add_argument("--skip-lag", action="store_true")
+    parser.add_argument("--failover-runs", type=int, default=3, help="workers killed for failover_seconds (0: skip)")
     parser.add_argument("--keep", action="store_true", help=f"keep {TMP} (worker log, metadata DB)")
     args = parser.parse_args()
     url = require_url()
@@ -342,7 +458,15 @@ def main():
             print(f"lag_rows_sent: {sent}")
             print(f"lag_transactions_measured: {n}")
             print(f"lag_p50_ms: {p50:.1f}" if p50 is not None else "lag_p50_ms: n/a")
-            print(f"lag_p99_ms: {p99:.1f}" if p99 is not None else "lag_p99_ms: n/a")
+            print(f"lag_p99_ms: {p99:.1f}" if p99 is not None else "lag_p99_ms: n/a", flush=True)
+        if args.failover_runs > 0:
+            from workers.lease import LEASE_TTL
+
+            totals, takeovers = failover(url, instance, worker, args.failover_runs)
+            print(f"failover_lease_ttl_s: {LEASE_TTL.total_seconds():g}")
+            print(f"failover_runs: {', '.join(f'{t:.2f}' for t in totals)}")
+            print(f"failover_takeover_seconds: {statistics.median(takeovers):.2f}")
+            print(f"failover_seconds: {statistics.median(totals):.2f}", flush=True)
     finally:
         worker.stop()
         target.flushdb()

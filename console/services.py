@@ -189,8 +189,8 @@ def run_grant(instance, actor):
         raise TransitionError(f"cannot grant: instance {instance} is in state '{instance.status}' (only from unauthorized)")
     try:
         report = source.check_grant(*source.instance_endpoint(instance))
-    except source.SourceRefused as exc:
-        raise ServiceError(str(exc))
+    except source.SourceRefused as exc:  # e.g. the global account through a host mapping: a failed check
+        report = source.GrantReport([source.CheckResult("reachable", False, str(exc))])
     if report.ok:
         instance.grant(actor)
     else:

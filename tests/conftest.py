@@ -4,11 +4,18 @@ tower.settings loads their URLs from .run/services.env into the environment. Wha
 (its metadata test database, Redis databases, source schemas) is named in isolation.py.
 """
 import os
+from urllib.parse import urlsplit
 
 import pytest
 from django.conf import settings
 
 import isolation
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    # PBKDF2 costs ~0.3 s per user on 2 cores; no test is about the hash's strength.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture(scope="session")
@@ -43,6 +50,13 @@ def _service(name):
 @pytest.fixture(scope="session")
 def source_url():
     return _service("TOWER_SOURCE_URL")
+
+
+@pytest.fixture(scope="session")
+def source_address(source_url):
+    """(host, port, user, password) of the source server."""
+    parts = urlsplit(source_url)
+    return parts.hostname, parts.port or 3306, parts.username or "root", parts.password or ""
 
 
 @pytest.fixture(scope="session")

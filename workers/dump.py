@@ -56,6 +56,16 @@ class Stop(Exception):
     """The instance should not be dumping any more (offline, removed)."""
 
 
+def describe_subscriptions(subs) -> str:
+    """What a dump applies of its subscriptions, as logged when it starts and whenever a reload changes it:
+    (name, state, tables, FieldList) of each."""
+    def fields(text):
+        return ",".join(f.strip() for f in (text or "").split(",") if f.strip()) or "*"
+
+    return "; ".join(f"{name} [{state}] tables={tables} fields={fields(field_list)}"
+                     for name, state, tables, field_list in sorted(subs))
+
+
 def fast_decoder():
     """workers.decoder (generated per-table decoders, same values as the library) when TOWER_FAST_DECODER is
     on and it imports; else None and the library decodes (`event.rows`).
@@ -126,6 +136,7 @@ class Dump:
         self.last_commit = 0.0
         self.lease = LeaseKeeper(instance_id, worker, version)
         self.decoder = None  # workers.decoder, when the generated decoders are in use
+        self.applied = None  # describe_subscriptions() of the runtimes, as last logged
 
     # --- entry point ---
 
@@ -164,6 +175,7 @@ class Dump:
         rows = {c.subscription_id: c for c in Checkpoint.objects.filter(instance_id=self.instance_id)}
         for sub in subs:
             self._add_runtime(sub, rows[sub.id])
+        self._log_subscriptions()
         self._load_flow_base()
         start = self.resume_position()
         # Reference 004: a caught-up subscription (queued == succeeded) whose position is older than the
@@ -390,6 +402,15 @@ class Dump:
         if tables_changed:
             # Which tables and columns get decoded depends on the subscriptions: reopen where we are.
             self._open_stream(self.read_position)
+        self._log_subscriptions()
+
+    def _log_subscriptions(self):
+        """Log the subscriptions as this dump applies them, when that changed (a pause, new tables, a FieldList…)."""
+        applied = describe_subscriptions(
+            (rt.name, rt.state, rt.tables.spec, ",".join(rt.fields)) for rt in self.runtimes.values())
+        if applied != self.applied:
+            self.applied = applied
+            log.info("instance %s: subscriptions: %s", self.instance_id, applied)
 
     def instance_reloaded(self):
         return Instance.objects.get(pk=self.instance_id)

@@ -1,58 +1,13 @@
 """Fixtures of the HTTP API tests: users with roles in two groups, their tokens, a dumping instance, a job."""
-import base64
-import json
-from urllib.parse import urlsplit
 
 import pytest
-from django.contrib.auth import get_user_model
-from django.test import Client
-from rest_framework.authtoken.models import Token
 
 from console.choices import DumpState, InstanceStatus, MemberRole, WorkerState
 from console.models import (
-    AuditLog, Checkpoint, Config, Filter, Group, Instance, Member, MqRule, Subscription, SuperAdmin, Target, Wave,
+    AuditLog, Checkpoint, Config, Filter, Group, Instance, Member, MqRule, Subscription, Target, Wave,
 )
 
-PASSWORD = "s3cret-pass"
-
-
-class Api:
-    """A test client that sends a user's token (or nothing) and JSON bodies."""
-
-    def __init__(self, token=None, basic=None):
-        self.client = Client()
-        self.headers = {}
-        if token:
-            self.headers["HTTP_AUTHORIZATION"] = f"Token {token}"
-        if basic:
-            raw = base64.b64encode(f"{basic[0]}:{basic[1]}".encode()).decode()
-            self.headers["HTTP_AUTHORIZATION"] = f"Basic {raw}"
-
-    def get(self, path, params=None):
-        return self.client.get(path, params or {}, **self.headers)
-
-    def post(self, path, body=None, raw=None, content_type="application/json"):
-        data = raw if raw is not None else json.dumps(body if body is not None else {})
-        return self.client.post(path, data, content_type=content_type, **self.headers)
-
-    def put(self, path, body):
-        return self.client.put(path, json.dumps(body), content_type="application/json", **self.headers)
-
-    def patch(self, path, body):
-        return self.client.patch(path, json.dumps(body), content_type="application/json", **self.headers)
-
-    def delete(self, path):
-        return self.client.delete(path, **self.headers)
-
-
-def make_user(username, group=None, role=None, super_admin=False):
-    user = get_user_model().objects.create_user(username=username, password=PASSWORD, email=f"{username}@example.com")
-    if group is not None:
-        Member.objects.create(erp=username, group=group, role=role)
-    if super_admin:
-        SuperAdmin.objects.create(erp=username)
-    user.token = Token.objects.create(user=user).key
-    return user
+from accounts import PASSWORD, Api, make_user  # noqa: F401  (PASSWORD: re-exported to this package's tests)
 
 
 @pytest.fixture
@@ -119,12 +74,6 @@ def unchanged():
 
 
 @pytest.fixture
-def source_addr(source_url):
-    parts = urlsplit(source_url)
-    return parts.hostname, parts.port, parts.username or "root", parts.password or ""
-
-
-@pytest.fixture
 def waves(db):
     from django.utils import timezone
 
@@ -135,9 +84,3 @@ def waves(db):
         Wave.objects.create(name="wave-2", ip="10.9.0.2", port=8300, state=WorkerState.ALIVE, last_heartbeat=now),
         Wave.objects.create(name="wave-dead", ip="10.9.0.3", port=8300, state=WorkerState.DEAD),
     ]
-
-
-@pytest.fixture(autouse=True)
-def fast_password_hashing(settings):
-    # The default PBKDF2 work factor costs ~0.3 s per test user; these tests are about the APIs, not hashing.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

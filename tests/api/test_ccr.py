@@ -21,9 +21,9 @@ def job_name(world):
 
 
 @pytest.fixture
-def source_db(source_addr):
+def source_db(source_address):
     """A private database on the real source: table `filled` with rows, table `empty` without."""
-    host, port, user, password = source_addr
+    host, port, user, password = source_address
     name = f"api_ccr_{uuid.uuid4().hex[:8]}"
     conn = pymysql.connect(host=host, port=port, user=user, password=password, autocommit=True)
     with conn.cursor() as cur:
@@ -37,8 +37,8 @@ def source_db(source_addr):
     conn.close()
 
 
-def ccr_body(name, source_addr, database, table, sink_uri="blackhole://", **extra):
-    host, port, user, password = source_addr
+def ccr_body(name, source_address, database, table, sink_uri="blackhole://", **extra):
+    host, port, user, password = source_address
     return {"name": name, "src": {"host": host, "port": port, "user": user, "password": password,
                                   "database": database, "table": table},
             "dest": {"sink_uri": sink_uri}, **extra}
@@ -58,11 +58,11 @@ def test_version(world, api):
     assert response.json()["success"] is True and response.json()["version"]
 
 
-def test_super_admin_creates_a_job_on_an_unknown_source(world, api, source_addr, source_db):
-    response = api(world.root.token).post("/create_ccr", ccr_body("ccr_test", source_addr, source_db, "filled"))
+def test_super_admin_creates_a_job_on_an_unknown_source(world, api, source_address, source_db):
+    response = api(world.root.token).post("/create_ccr", ccr_body("ccr_test", source_address, source_db, "filled"))
     assert response.status_code == 200, response.content
     assert response.json() == {"success": True}
-    host, port = source_addr[:2]
+    host, port = source_address[:2]
     instance = Instance.objects.get(host=host, port=port)
     assert instance.group.name == "default" and instance.status == InstanceStatus.DUMP
     assert instance.binlog_file.startswith("mysql-bin.") and instance.binlog_pos >= 4
@@ -75,39 +75,39 @@ def test_super_admin_creates_a_job_on_an_unknown_source(world, api, source_addr,
     assert status == {"success": True, "name": "ccr_test", "state": "running", "progress_state": "TableFullSync"}
 
 
-def test_group_admin_needs_an_approved_instance(world, api, unchanged, source_addr, source_db):
+def test_group_admin_needs_an_approved_instance(world, api, unchanged, source_address, source_db):
     with unchanged():
-        response = api(world.alice.token).post("/create_ccr", ccr_body("ccr_a", source_addr, source_db, "empty"))
+        response = api(world.alice.token).post("/create_ccr", ccr_body("ccr_a", source_address, source_db, "empty"))
     assert response.status_code == 404 and response.json()["success"] is False
-    host, port, user, password = source_addr
+    host, port, user, password = source_address
     Instance.objects.create(group=world.group_a, host=host, port=port, user=user, password=password,
                             status=InstanceStatus.DUMP, slave_id=3001)
-    response = api(world.alice.token).post("/create_ccr", ccr_body("ccr_a", source_addr, source_db, "empty"))
+    response = api(world.alice.token).post("/create_ccr", ccr_body("ccr_a", source_address, source_db, "empty"))
     assert response.json() == {"success": True}
     job = Subscription.objects.get(name="ccr_a")
     assert job.group == world.group_a and job.phase == SyncPhase.INCREMENTAL  # empty table: stream at once
     assert api(world.alice.token).post("/job_status", {"name": "ccr_a"}).json()["progress_state"] == \
         "TableIncrementalSync"
     # a whole database with a filled table: DB full sync
-    response = api(world.alice.token).post("/create_ccr", ccr_body("ccr_db", source_addr, source_db, ""))
+    response = api(world.alice.token).post("/create_ccr", ccr_body("ccr_db", source_address, source_db, ""))
     assert response.json() == {"success": True}
     assert api(world.alice.token).post("/job_status", {"name": "ccr_db"}).json()["progress_state"] == "DBFullSync"
     # a name already taken
     with unchanged():
-        again = api(world.alice.token).post("/create_ccr", ccr_body("ccr_a", source_addr, source_db, "empty"))
+        again = api(world.alice.token).post("/create_ccr", ccr_body("ccr_a", source_address, source_db, "empty"))
     assert again.status_code == 409 and again.json()["success"] is False
 
 
-def test_create_ccr_refusals_change_nothing(world, api, unchanged, source_addr, source_db):
+def test_create_ccr_refusals_change_nothing(world, api, unchanged, source_address, source_db):
     root = api(world.root.token)
     with unchanged():
-        bad_table = root.post("/create_ccr", ccr_body("x1", source_addr, source_db, "missing"))
+        bad_table = root.post("/create_ccr", ccr_body("x1", source_address, source_db, "missing"))
         assert bad_table.status_code == 400 and "does not exist" in bad_table.json()["error_msg"]
-        bad_sink = root.post("/create_ccr", ccr_body("x2", source_addr, source_db, "filled", sink_uri="ftp://x"))
+        bad_sink = root.post("/create_ccr", ccr_body("x2", source_address, source_db, "filled", sink_uri="ftp://x"))
         assert bad_sink.status_code == 400
         no_dest = root.post("/create_ccr", {"name": "x3", "src": {"host": "h", "port": 1, "database": "d"}})
         assert no_dest.status_code == 400
-        wrong_port = root.post("/create_ccr", {**ccr_body("x4", source_addr, source_db, "filled"),
+        wrong_port = root.post("/create_ccr", {**ccr_body("x4", source_address, source_db, "filled"),
                                                "src": {"host": "h", "port": "many", "database": "d"}})
         assert wrong_port.status_code == 400
         unreachable = root.post("/create_ccr", ccr_body("x5", ("127.0.0.1", 1, "root", ""), source_db, "filled"))

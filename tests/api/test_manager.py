@@ -151,8 +151,8 @@ def test_slave_status_prefers_the_engine_checkpoint(world, api):
         "mysql-bin.000005", 999, 1700000000)
 
 
-def test_master_status_reads_the_real_server(world, api, source_addr):
-    host, port, user, password = source_addr
+def test_master_status_reads_the_real_server(world, api, source_address):
+    host, port, user, password = source_address
     from console.models import Instance
 
     Instance.objects.create(group=world.group_a, host=host, port=port, user=user, password=password,

@@ -29,11 +29,3 @@ def callback_secret(db):
     config.callback_secret = "test-callback-secret"
     config.save()
     return config.callback_secret
-
-
-
-
-@pytest.fixture(autouse=True)
-def fast_passwords(settings):
-    # PBKDF2 costs ~0.3 s per login on 2 cores; the hash strength is not what these tests check.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

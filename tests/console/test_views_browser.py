@@ -11,10 +11,10 @@ import requests
 from django.contrib.auth import get_user_model
 
 from console.choices import InstanceStatus
-from console.models import Config, Instance
+from console.models import Config, Filter, Group, Instance, Member, MqRule
 from console.services import sign_callback
 
-from console_helpers import PASSWORD, source_address, wait_for
+from console_helpers import PASSWORD, wait_for
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "console"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -44,13 +44,13 @@ def shot(page, name):
 
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
-def test_new_admin_walks_an_instance_from_init_to_dump(live_server, browser_page, source_url):
+def test_new_admin_walks_an_instance_from_init_to_dump(live_server, browser_page, source_address):
     page, base = browser_page, live_server.url
     get_user_model().objects.create_user("pia", password=PASSWORD, email="pia@example.com")
     config = Config.current()
     config.callback_secret = "browser-callback-secret"
     config.save()
-    host, port, user, password = source_address(source_url)
+    host, port, user, password = source_address
 
     # Sign in.
     page.goto(f"{base}/groups/")
@@ -69,6 +69,9 @@ def test_new_admin_walks_an_instance_from_init_to_dump(live_server, browser_page
     page.click("#save-button")
     page.wait_for_selector("text=Group browser-team")
     assert "creator" in page.inner_text("h1")
+    group = Group.objects.get(name="browser-team")
+    assert group.mark == "made in Chromium"
+    assert list(Member.objects.filter(group=group).values_list("erp", "role")) == [("pia", "creator")]
     shot(page, "02-group-created")
 
     # Add a member.
@@ -77,6 +80,7 @@ def test_new_admin_walks_an_instance_from_init_to_dump(live_server, browser_page
     page.select_option("#id_role", "admin")
     page.click("#save-button")
     page.wait_for_selector("td:has-text('bob')")
+    assert sorted(Member.objects.filter(group=group).values_list("erp", "role")) == [("bob", "admin"), ("pia", "creator")]
     shot(page, "03-member-added")
 
     # Define a filter and an MQ rule linked to it.
@@ -90,6 +94,8 @@ def test_new_admin_walks_an_instance_from_init_to_dump(live_server, browser_page
     page.click("#save-button")
     page.wait_for_url(f"{base}/filters/")
     assert "INSERT,UPDATE" in page.inner_text("table")
+    flt = Filter.objects.get(group=group)
+    assert (flt.type, flt.table_name, flt.events, flt.fake_cols) == ("WHITE", r"shop\.orders", "INSERT,UPDATE", "source:tower")
     shot(page, "04-filter")
 
     page.goto(f"{base}/mq-rules/add/")
@@ -100,6 +106,8 @@ def test_new_admin_walks_an_instance_from_init_to_dump(live_server, browser_page
     page.click("#save-button")
     page.wait_for_url(f"{base}/mq-rules/")
     assert "orders-events" in page.inner_text("table")
+    rule = MqRule.objects.get(group=group)
+    assert (rule.topic, rule.order_type, list(rule.filters.all())) == ("orders-events", "TABLE_ORDER", [flt])
     shot(page, "05-mq-rule")
 
     # Register the local MariaDB.
@@ -112,6 +120,7 @@ def test_new_admin_walks_an_instance_from_init_to_dump(live_server, browser_page
     page.click("#save-button")
     page.wait_for_selector(f"text=Instance {host}:{port}")
     instance = Instance.objects.get(host=host, port=port)
+    assert (instance.group_id, instance.user, instance.status) == (group.pk, user, InstanceStatus.INIT)
     shot(page, "06-instance-registered")
 
     # Workflow: apply → wait.

@@ -6,7 +6,7 @@ import pymysql
 from django.utils import timezone
 
 from console.choices import SyncPhase
-from console.models import Instance, Subscription, Target
+from console.models import Filter, Instance, Subscription, Target
 
 
 def make_subscription(world, **fields):
@@ -44,10 +44,15 @@ def test_filter_matching_no_table_is_flagged(clients, world, source_url):
         alpha = world["alpha"].pk
         hit = clients["adam"].post("/filters/add/", {"group": alpha, "type": "WHITE", "table_name": r"flagdb\.orders",
                                                      "events": ["INSERT"]}, follow=True)
-        assert hit.status_code == 200 and b"matches no table" not in hit.content
+        assert hit.redirect_chain == [("/filters/", 302)] and hit.status_code == 200
+        assert b"matches no table" not in hit.content
         miss = clients["adam"].post("/filters/add/", {"group": alpha, "type": "WHITE", "table_name": r"flagdb\.nothing",
                                                       "events": ["INSERT"]}, follow=True)
-        assert miss.status_code == 200 and b"matches no table on" in miss.content
+        assert miss.redirect_chain == [("/filters/", 302)] and miss.status_code == 200
+        assert f"matches no table on {u.hostname}:{u.port}".encode() in miss.content
+        # Flagged, not refused: both filters are saved as posted.
+        saved = Filter.objects.filter(group_id=alpha).order_by("table_name").values_list("type", "table_name", "events")
+        assert list(saved) == [("WHITE", r"flagdb\.nothing", "INSERT"), ("WHITE", r"flagdb\.orders", "INSERT")]
     finally:
         with conn.cursor() as cur:
             cur.execute("DROP DATABASE flagdb")

@@ -10,9 +10,9 @@ import pymysql
 import pytest
 
 from console.choices import InstanceStatus
-from console.models import AuditLog, Instance
+from console.models import AuditLog
 
-from console_helpers import make_instance, source_address
+from console_helpers import assert_db_changes, audit_row, db_rows, make_instance
 from private_servers import PrivateServer, services
 
 
@@ -34,9 +34,9 @@ def statement_mariadb():
 
 
 @pytest.fixture
-def no_replication_user(source_url):
+def no_replication_user(source_address):
     """A user on the shared MariaDB with SELECT only; dropped afterwards."""
-    host, port, user, password = source_address(source_url)
+    host, port, user, password = source_address
     name, secret = f"tw_norepl_{uuid.uuid4().hex[:8]}", uuid.uuid4().hex
     conn = pymysql.connect(host=host, port=port, user=user, password=password, autocommit=True)
     with conn.cursor() as cur:
@@ -54,39 +54,46 @@ def _unauthorized_instance(group, host, port, user, password):
     return make_instance(group, host=host, port=port, user=user, password=password, status=InstanceStatus.UNAUTHORIZED)
 
 
-def test_grant_passes_on_the_local_mariadb(clients, world, source_url):
-    host, port, user, password = source_address(source_url)
+def _grant_failed(client, instance, actor):
+    """POST grant on a source that fails its checks: 422, the instance unchanged, the failure audited. The page."""
+    before = db_rows()
+    response = client.post(f"/workflow/{instance.pk}/grant/")
+    assert response.status_code == 422
+    assert_db_changes(before, db_rows(), {
+        "AuditLog": {"added": [audit_row(actor, "grant_failed", "Instance", instance.pk, instance.group_id)]}})
+    return response.content.decode()
+
+
+def test_grant_passes_on_the_local_mariadb(clients, world, source_address):
+    host, port, user, password = source_address
     instance = _unauthorized_instance(world["alpha"], host, port, user, password)
-    assert clients["adam"].post(f"/workflow/{instance.pk}/grant/").status_code == 302
-    assert Instance.objects.get(pk=instance.pk).status == InstanceStatus.AGREE
+    before = db_rows()
+    response = clients["adam"].post(f"/workflow/{instance.pk}/grant/")
+    assert (response.status_code, response.url) == (302, f"/workflow/{instance.pk}/")
+    assert_db_changes(before, db_rows(), {
+        "Instance": {"changed": {instance.pk: {"status": ("unauthorized", "agree")}}},
+        "AuditLog": {"added": [audit_row("adam", "grant", "Instance", instance.pk, instance.group_id)]},
+    })
 
 
 def test_grant_fails_on_a_statement_format_server(clients, world, statement_mariadb):
     instance = _unauthorized_instance(world["alpha"], "127.0.0.1", statement_mariadb, "root", "")
-    response = clients["adam"].post(f"/workflow/{instance.pk}/grant/")
-    assert response.status_code == 422
-    page = response.content.decode()
+    page = _grant_failed(clients["adam"], instance, "adam")
     assert "binlog_format is STATEMENT, ROW is required" in page
     assert "binlog_row_metadata is MINIMAL, FULL is required" in page
-    assert Instance.objects.get(pk=instance.pk).status == InstanceStatus.UNAUTHORIZED
     failed = AuditLog.objects.get(action="grant_failed", object_id=instance.pk)
     assert "binlog_format" in failed.after and "binlog_row_metadata" in failed.after
 
 
-def test_grant_fails_without_replication_slave(clients, world, source_url, no_replication_user):
-    host, port, _, _ = source_address(source_url)
+def test_grant_fails_without_replication_slave(clients, world, source_address, no_replication_user):
+    host, port, _, _ = source_address
     name, secret = no_replication_user
     instance = _unauthorized_instance(world["alpha"], host, port, name, secret)
-    response = clients["carol"].post(f"/workflow/{instance.pk}/grant/")
-    assert response.status_code == 422
-    page = response.content.decode()
+    page = _grant_failed(clients["carol"], instance, "carol")
     assert f"&#x27;{name}&#x27; lacks REPLICATION SLAVE" in page
     assert secret not in page
-    assert Instance.objects.get(pk=instance.pk).status == InstanceStatus.UNAUTHORIZED
 
 
 def test_grant_fails_when_unreachable(clients, world):
     instance = _unauthorized_instance(world["alpha"], "127.0.0.1", services.free_port(), "root", "")
-    response = clients["carol"].post(f"/workflow/{instance.pk}/grant/")
-    assert response.status_code == 422 and "cannot connect" in response.content.decode()
-    assert Instance.objects.get(pk=instance.pk).status == InstanceStatus.UNAUTHORIZED
+    assert "cannot connect" in _grant_failed(clients["carol"], instance, "carol")

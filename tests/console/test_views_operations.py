@@ -3,14 +3,14 @@ import pymysql
 import pytest
 
 from console.choices import InstanceStatus
-from console.models import AuditLog, Instance, Wave
+from console.models import Wave
 
-from console_helpers import make_instance, source_address
+from console_helpers import assert_db_changes, audit_row, db_rows, make_instance
 
 
 @pytest.fixture
-def dumping(world, source_url):
-    host, port, user, password = source_address(source_url)
+def dumping(world, source_address):
+    host, port, user, password = source_address
     Wave.objects.create(ip="10.0.0.1", name="w1")
     Wave.objects.create(ip="10.0.0.2", name="w2")
     return make_instance(world["alpha"], host=host, port=port, user=user, password=password, status=InstanceStatus.DUMP,
@@ -33,41 +33,46 @@ def test_operations_page_lists_binary_logs(clients, dumping):
 
 
 def test_each_operation_changes_the_instance_and_is_audited(clients, dumping):
-    adam, pk = clients["adam"], dumping.pk
+    adam, pk, group = clients["adam"], dumping.pk, dumping.group_id
+    operations = f"/instances/{pk}/operations/"
     last_log = _binlogs(dumping)[-1]
-    assert adam.post(f"/instances/{pk}/offline/").status_code == 302
-    assert Instance.objects.get(pk=pk).state == "OFFLINE"
-    assert adam.post(f"/instances/{pk}/online/").status_code == 302
-    assert Instance.objects.get(pk=pk).state == "ONLINE"
-    assert adam.post(f"/instances/{pk}/binlog/", {"binlog_file": last_log, "binlog_pos": 4}).status_code == 302
-    inst = Instance.objects.get(pk=pk)
-    assert (inst.binlog_file, inst.binlog_pos, inst.gtid_set) == (last_log, 4, "")
-    assert adam.post(f"/instances/{pk}/binlog/", {"gtid_set": "0-1-100"}).status_code == 302
-    inst = Instance.objects.get(pk=pk)
-    assert inst.gtid_set == "0-1-100" and inst.with_gtid
-    assert adam.post(f"/instances/{pk}/candidates/", {"candidates": ["w1", "w2"]}).status_code == 302
-    assert Instance.objects.get(pk=pk).candidates == ["w1", "w2"]
-    assert adam.post(f"/instances/{pk}/leader/", {"leader": "w2"}).status_code == 302
-    assert Instance.objects.get(pk=pk).leader == "w2"
-    assert adam.post(f"/instances/{pk}/reset-counter/").status_code == 302
-    assert Instance.objects.get(pk=pk).retry_times == 0
-    actions = set(AuditLog.objects.filter(object_id=pk, actor="adam").values_list("action", flat=True))
-    assert {"set_offline", "set_online", "set_binlog", "set_candidates", "set_leader", "reset_counter"} <= actions
+
+    def step(path, data, action, **fields):
+        """POST one operation: back to the operations page, exactly `fields` changed on the instance, audited."""
+        before = db_rows()
+        response = adam.post(f"/instances/{pk}/{path}/", data)
+        assert (response.status_code, response.url) == (302, operations), (path, response.status_code)
+        assert_db_changes(before, db_rows(), {
+            "Instance": {"changed": {pk: fields}},
+            "AuditLog": {"added": [audit_row("adam", action, "Instance", pk, group)]},
+        })
+
+    step("offline", {}, "set_offline", state=("ONLINE", "OFFLINE"))
+    step("online", {}, "set_online", state=("OFFLINE", "ONLINE"))
+    moved_file = {"binlog_file": ("mysql-bin.000001", last_log)} if last_log != "mysql-bin.000001" else {}
+    step("binlog", {"binlog_file": last_log, "binlog_pos": 256}, "set_binlog", binlog_pos=(4, 256), **moved_file)
+    step("binlog", {"gtid_set": "0-1-100"}, "set_binlog", binlog_file=(last_log, ""), binlog_pos=(256, 4),
+         gtid_set=("", "0-1-100"), with_gtid=(False, True))
+    step("candidates", {"candidates": ["w1", "w2"]}, "set_candidates", candidates=([], ["w1", "w2"]))
+    step("leader", {"leader": "w2"}, "set_leader", leader=("", "w2"))
+    step("reset-counter", {}, "reset_counter", retry_times=(7, 0))
 
 
 def test_bad_operation_input_is_refused_and_changes_nothing(clients, dumping):
     adam, pk = clients["adam"], dumping.pk
+    before = db_rows()
     for data in ({"binlog_file": "mysql-bin.999999", "binlog_pos": 4}, {"binlog_file": _binlogs(dumping)[0], "binlog_pos": 1},
                  {}, {"gtid_set": "garbage"}):
         assert adam.post(f"/instances/{pk}/binlog/", data).status_code == 400, data
     assert adam.post(f"/instances/{pk}/leader/", {"leader": "not-a-worker"}).status_code == 400
     assert adam.post(f"/instances/{pk}/candidates/", {}).status_code == 400
-    inst = Instance.objects.get(pk=pk)
-    assert (inst.binlog_file, inst.binlog_pos, inst.leader) == ("mysql-bin.000001", 4, "")
     assert adam.get(f"/instances/{pk}/offline/").status_code == 405
+    assert db_rows() == before
 
 
 def test_operations_need_state_dump(clients, world):
     instance = make_instance(world["alpha"], port=3700)
+    before = db_rows()
     response = clients["adam"].post(f"/instances/{instance.pk}/offline/")
     assert response.status_code == 409 and "not in state" in response.content.decode()
+    assert db_rows() == before

@@ -11,17 +11,35 @@ from django.utils import timezone
 from console.choices import InstanceStatus
 from console.models import AuditLog, Config, Instance, Wave
 
-from console_helpers import make_instance, signed_callback, source_address
+from console.ids import md5_id
+
+from console_helpers import db_rows, make_instance, signed_callback
 
 
 @pytest.fixture
-def local_instance(world, source_url):
-    host, port, user, password = source_address(source_url)
+def local_instance(world, source_address):
+    host, port, user, password = source_address
     return make_instance(world["alpha"], host=host, port=port, user=user, password=password)
 
 
 def status_of(instance):
     return Instance.objects.get(pk=instance.pk).status
+
+
+def refused(client, path, status, data=None):
+    """POST a step that must be refused: the exact status, and nothing changed in the database."""
+    before = db_rows()
+    response = client.post(path, data or {})
+    assert response.status_code == status, (path, response.status_code)
+    assert db_rows() == before, f"{path} was refused but changed the database"
+    return response
+
+
+def done(client, path, redirect, data=None):
+    """POST a step that must succeed: 302 to `redirect`."""
+    response = client.post(path, data or {})
+    assert (response.status_code, response.url) == (302, redirect), (path, response.status_code, response.content[:300])
+    return response
 
 
 def decision(instance, status="approve", **extra):
@@ -35,11 +53,11 @@ def test_full_walk_init_to_dump_with_illegal_steps_refused(clients, local_instan
     Wave.objects.create(ip="127.0.0.1", name="worker-a", last_heartbeat=timezone.now())
     Wave.objects.create(ip="127.0.0.2", name="worker-dead", last_heartbeat=timezone.now() - timezone.timedelta(hours=1))
 
+    detail = f"/workflow/{pk}/"
     # init: only apply is legal.
     for step in ("grant", "start-dump"):
-        assert adam.post(f"/workflow/{pk}/{step}/").status_code == 409
-        assert status_of(local_instance) == InstanceStatus.INIT
-    assert adam.post(f"/workflow/{pk}/apply/").status_code == 302
+        refused(adam, f"/workflow/{pk}/{step}/", 409)
+    done(adam, f"/workflow/{pk}/apply/", detail)
     assert status_of(local_instance) == InstanceStatus.WAIT
     page = adam.get(f"/workflow/{pk}/").content.decode()
     local_instance.refresh_from_db()
@@ -48,21 +66,21 @@ def test_full_walk_init_to_dump_with_illegal_steps_refused(clients, local_instan
 
     # wait: apply/grant/start refused; a group admin cannot approve themselves.
     for step in ("apply", "grant", "start-dump"):
-        response = adam.post(f"/workflow/{pk}/{step}/")
-        assert response.status_code == 409, step
+        response = refused(adam, f"/workflow/{pk}/{step}/", 409)
         assert "cannot" in response.content.decode()
-    assert adam.post(f"/workflow/{pk}/decide/", {"decision": "approve"}).status_code == 403
+    refused(adam, f"/workflow/{pk}/decide/", 403, {"decision": "approve"})
     assert status_of(local_instance) == InstanceStatus.WAIT
 
     # The DBA approves through the signed callback → unauthorized.
     response = signed_callback(client, callback_secret, decision(local_instance))
     assert response.status_code == 200 and response.json()["status"] == "unauthorized"
-    assert adam.post(f"/workflow/{pk}/start-dump/").status_code == 409
+    assert status_of(local_instance) == InstanceStatus.UNAUTHORIZED
+    refused(adam, f"/workflow/{pk}/start-dump/", 409)
 
     # grant checks the real MariaDB → agree.
-    assert adam.post(f"/workflow/{pk}/grant/").status_code == 302
+    done(adam, f"/workflow/{pk}/grant/", detail)
     assert status_of(local_instance) == InstanceStatus.AGREE
-    assert adam.post(f"/workflow/{pk}/grant/").status_code == 409
+    refused(adam, f"/workflow/{pk}/grant/", 409)
 
     # start dump: the master's position now, live workers only as candidates → dump, ONLINE.
     conn = pymysql.connect(host=local_instance.host, port=local_instance.port, user=local_instance.user,
@@ -71,56 +89,64 @@ def test_full_walk_init_to_dump_with_illegal_steps_refused(clients, local_instan
         cur.execute("SHOW MASTER STATUS")
         master_file = cur.fetchone()[0]
     conn.close()
-    assert adam.post(f"/workflow/{pk}/start-dump/").status_code == 302
+    done(adam, f"/workflow/{pk}/start-dump/", detail)
     local_instance.refresh_from_db()
     assert local_instance.status == InstanceStatus.DUMP and local_instance.state == "ONLINE"
     assert local_instance.binlog_file == master_file and local_instance.binlog_pos >= 4
     assert local_instance.candidates == ["worker-a"]
     for step in ("apply", "grant", "start-dump"):
-        assert adam.post(f"/workflow/{pk}/{step}/").status_code == 409
+        refused(adam, f"/workflow/{pk}/{step}/", 409)
     actions = list(AuditLog.objects.filter(object_id=pk).order_by("id").values_list("action", flat=True))
     assert actions[-5:] == ["apply", "approve", "dbs_callback", "grant", "start_dump"]
 
 
 def test_refuse_shows_comment_and_reapply(clients, world, callback_secret, client):
     instance = make_instance(world["alpha"], port=3600)
-    clients["carol"].post(f"/workflow/{instance.pk}/apply/")
+    done(clients["carol"], f"/workflow/{instance.pk}/apply/", f"/workflow/{instance.pk}/")
     first = decision(instance, "refuse", comment="no binlog for prod-critical DBs")
     assert signed_callback(client, callback_secret, first).status_code == 200
-    assert status_of(instance) == InstanceStatus.OPPOSE
+    instance.refresh_from_db()
+    assert (instance.status, instance.comment) == (InstanceStatus.OPPOSE, "no binlog for prod-critical DBs")
     page = clients["ursula"].get(f"/workflow/{instance.pk}/").content.decode()
     assert "no binlog for prod-critical DBs" in page
     # Re-apply from oppose opens a new request; the old refusal cannot be replayed against it.
-    assert clients["carol"].post(f"/workflow/{instance.pk}/apply/").status_code == 302
+    done(clients["carol"], f"/workflow/{instance.pk}/apply/", f"/workflow/{instance.pk}/")
     instance.refresh_from_db()
     assert instance.status == InstanceStatus.WAIT and instance.request_id != first["dbsOrderId"]
+    before = db_rows()
     assert signed_callback(client, callback_secret, first).status_code == 409
-    assert status_of(instance) == InstanceStatus.WAIT
+    assert db_rows() == before
 
 
 def test_super_admin_can_decide_in_place_of_dbs(clients, world):
     instance = make_instance(world["alpha"], port=3601)
-    clients["carol"].post(f"/workflow/{instance.pk}/apply/")
-    assert clients["sam"].post(f"/workflow/{instance.pk}/decide/", {"decision": "refuse", "comment": "later"}).status_code == 302
+    detail = f"/workflow/{instance.pk}/"
+    done(clients["carol"], f"/workflow/{instance.pk}/apply/", detail)
+    done(clients["sam"], f"/workflow/{instance.pk}/decide/", detail, {"decision": "refuse", "comment": "later"})
     instance.refresh_from_db()
     assert instance.status == InstanceStatus.OPPOSE and instance.comment == "later"
-    assert clients["sam"].post(f"/workflow/{instance.pk}/decide/", {"decision": "maybe"}).status_code == 400
+    assert AuditLog.objects.filter(action="refuse", actor="sam", object_id=instance.pk).count() == 1
+    refused(clients["sam"], f"/workflow/{instance.pk}/decide/", 400, {"decision": "maybe"})
 
 
 class TestCallbackAuthentication:
     @pytest.fixture
     def waiting(self, world, clients, callback_secret):
         instance = make_instance(world["alpha"], port=3602)
-        clients["carol"].post(f"/workflow/{instance.pk}/apply/")
+        done(clients["carol"], f"/workflow/{instance.pk}/apply/", f"/workflow/{instance.pk}/")
         instance.refresh_from_db()
         return instance
 
     def test_forged_signature_is_rejected(self, client, waiting):
-        response = signed_callback(client, "not-the-secret", decision(waiting))
+        body = decision(waiting)
+        before = db_rows()
+        response = signed_callback(client, "not-the-secret", body)
         assert response.status_code == 401 and response.json()["message"] == "bad signature"
-        assert status_of(waiting) == InstanceStatus.WAIT
+        assert db_rows() == before
 
     def test_missing_headers_and_tampered_body(self, client, waiting, callback_secret):
+        waiting.refresh_from_db()
+        before = db_rows()
         assert client.post("/workflow/callback/", data=json.dumps(decision(waiting)), content_type="application/json").status_code == 401
         from console.services import sign_callback
         ts = str(int(time.time()))
@@ -129,12 +155,14 @@ class TestCallbackAuthentication:
         response = client.post("/workflow/callback/", data=tampered, content_type="application/json",
                                HTTP_X_TOWER_TIMESTAMP=ts, HTTP_X_TOWER_SIGNATURE=sign_callback(callback_secret, ts, good))
         assert response.status_code == 401
-        assert status_of(waiting) == InstanceStatus.WAIT
+        assert db_rows() == before
 
     def test_stale_timestamp_is_rejected(self, client, waiting, callback_secret):
-        response = signed_callback(client, callback_secret, decision(waiting), timestamp=int(time.time()) - 600)
+        body = decision(waiting)
+        before = db_rows()
+        response = signed_callback(client, callback_secret, body, timestamp=int(time.time()) - 600)
         assert response.status_code == 401 and "5 minute" in response.json()["message"]
-        assert status_of(waiting) == InstanceStatus.WAIT
+        assert db_rows() == before
 
     def test_replay_is_rejected(self, client, waiting, callback_secret):
         body = decision(waiting, "approve")
@@ -147,18 +175,22 @@ class TestCallbackAuthentication:
         assert AuditLog.objects.filter(action="dbs_callback", object_id=waiting.pk).count() == 1
 
     def test_bad_bodies_and_unknown_instances(self, client, waiting, callback_secret):
+        before = db_rows()
         assert signed_callback(client, callback_secret, {"hello": 1}).status_code == 400
         assert signed_callback(client, callback_secret, decision(waiting, "perhaps")).status_code == 400
         assert signed_callback(client, callback_secret, {**decision(waiting), "towerId": "f" * 32, "dbsOrderId": "x"}).status_code == 404
         assert signed_callback(client, callback_secret, {**decision(waiting), "dbsOrderId": "another-order"}).status_code == 409
         assert client.get("/workflow/callback/").status_code == 405
-        assert status_of(waiting) == InstanceStatus.WAIT
+        assert db_rows() == before
 
     def test_no_secret_configured_disables_callbacks(self, client, waiting):
         config = Config.current()
         config.callback_secret = ""
         config.save()
-        assert signed_callback(client, "", decision(waiting)).status_code == 503
+        body = decision(waiting)
+        before = db_rows()
+        assert signed_callback(client, "", body).status_code == 503
+        assert db_rows() == before
 
 
 class _DbsHandler(BaseHTTPRequestHandler):
@@ -188,7 +220,7 @@ def test_apply_posts_to_the_approval_system(clients, world):
         config.dbs_token = "dbs-token-1"
         config.save()
         instance = make_instance(world["alpha"], port=3603)
-        assert clients["carol"].post(f"/workflow/{instance.pk}/apply/").status_code == 302
+        done(clients["carol"], f"/workflow/{instance.pk}/apply/", f"/workflow/{instance.pk}/")
         instance.refresh_from_db()
         assert instance.status == InstanceStatus.WAIT and instance.request_id == "DBS-4242"
         assert instance.url == "http://dbs.example/orders/4242"
@@ -199,9 +231,8 @@ def test_apply_posts_to_the_approval_system(clients, world):
         server.shutdown()
         server.server_close()
         other = make_instance(world["alpha"], port=3604)
-        response = clients["carol"].post(f"/workflow/{other.pk}/apply/")
-        assert response.status_code == 409 and "did not answer" in response.content.decode()
-        assert status_of(other) == InstanceStatus.INIT
+        response = refused(clients["carol"], f"/workflow/{other.pk}/apply/", 409)
+        assert "did not answer" in response.content.decode()
     finally:
         server.server_close()
 
@@ -209,13 +240,18 @@ def test_apply_posts_to_the_approval_system(clients, world):
 def test_register_instance_form(clients, world):
     carol = clients["carol"]
     response = carol.post("/instances/add/", {"group": world["alpha"].pk, "host": "db1.example", "port": 3306, "user": "dump", "password": "pw1"})
-    assert response.status_code == 302
-    instance = Instance.objects.get(host="db1.example")
-    assert instance.password == "pw1" and instance.slave_id >= Config.current().slave_id
+    new_id = md5_id("db1.example:3306")
+    assert (response.status_code, response.url) == (302, f"/instances/{new_id}/")
+    instance = Instance.objects.get(pk=new_id)
+    assert (instance.group_id, instance.host, instance.port, instance.user, instance.status) == (
+        world["alpha"].pk, "db1.example", 3306, "dump", InstanceStatus.INIT)
+    assert instance.password == "pw1" and instance.slave_id == Config.current().slave_id  # the first one handed out
+    assert AuditLog.objects.filter(action="instance_register", object_id=new_id, actor="carol").count() == 1
     assert b"pw1" not in carol.get(f"/instances/{instance.pk}/edit/").content
+    before = db_rows()
     again = carol.post("/instances/add/", {"group": world["alpha"].pk, "host": "db1.example", "port": 3306})
     assert again.status_code == 400 and b"already registered" in again.content
     for bad in ({"host": "bad host!", "port": 3306}, {"host": "h", "port": 70000}, {"host": "h", "port": "x"}):
         response = carol.post("/instances/add/", {"group": world["alpha"].pk, **bad})
-        assert response.status_code == 400
-    assert Instance.objects.filter(group=world["alpha"]).count() == 1
+        assert response.status_code == 400, bad
+    assert db_rows() == before

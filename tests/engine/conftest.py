@@ -63,7 +63,10 @@ class Source:
 class Workers:
     """Celery worker and beat subprocesses on the test database."""
 
+    active = None  # the running test's pool (a test runs one): wait_for_dump_reload reads its workers' logs
+
     def __init__(self, tmp_path, broker_url):
+        Workers.active = self
         self.tmp = tmp_path
         self.procs = {}
         db = settings.DATABASES["default"]["NAME"]
@@ -124,22 +127,33 @@ class Workers:
 
 
 def wait_for_dump_reload(instance, timeout=20):
-    """Return once the dump has re-read its subscriptions after this call.
+    """Return once the dump of `instance` applies its subscriptions as the database has them now.
 
-    It reloads them every second (RELOAD_EVERY) and its lease keeper renews
-    the lease every second: three renewals seen after the call span a reload.
+    The dump logs what it applies of its subscriptions (name, state, tables, FieldList) when it starts and
+    whenever a reload (every RELOAD_EVERY) changes it (workers.dump.describe_subscriptions): this waits until
+    the last such line in the log of the instance's leader describes the subscriptions read from the database
+    (a change the dump already applied before the call returns at once). The leader is one of this test's
+    workers (Workers.active).
     """
-    from console.models import Instance
+    from console.models import Instance, Subscription
+    from workers.dump import describe_subscriptions
 
-    seen = []
+    marker = f"instance {instance.pk}: subscriptions: "
 
-    def renewed_three_times():
-        value = Instance.objects.filter(pk=instance.pk).values_list("lease_expires", flat=True).first()
-        if value is not None and (not seen or value != seen[-1]):
-            seen.append(value)
-        return len(seen) > 3
+    seen = {}
 
-    wait_for(renewed_three_times, timeout, interval=0.05, message="the dump to renew its lease three times")
+    def applied():
+        leader = Instance.objects.filter(pk=instance.pk).values_list("leader", flat=True).first()
+        seen["wanted"] = describe_subscriptions(
+            Subscription.objects.filter(instance_id=instance.pk).values_list("name", "state", "tables", "field_list"))
+        lines = [line for line in Workers.active.log(leader).splitlines() if marker in line] if leader else []
+        seen["applied"] = lines[-1].split(marker, 1)[1].strip() if lines else None
+        return seen["applied"] == seen["wanted"]
+
+    try:
+        wait_for(applied, timeout, interval=0.1, message=f"the dump of {instance.pk} to apply its subscriptions")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}: it applies {seen.get('applied')!r}, the database has {seen.get('wanted')!r}") from None
 
 
 def redis_db_url(redis_url, db):

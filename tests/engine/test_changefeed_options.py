@@ -2,12 +2,10 @@
 
 Real MariaDB, real Redis target, real Celery workers. Timestamps come from the
 binlog itself (the commit event of a transaction, read back with
-python-mysql-replication) or from a wall-clock second boundary the test waits
-to cross, so the ts a test computes is the one the engine computes.
+python-mysql-replication), so the ts a test computes is the one the engine computes.
 """
 import json
 import random
-import time
 
 import pytest
 from pymysqlreplication import BinLogStreamReader
@@ -55,13 +53,6 @@ def commit_ts(source, file, pos, table):
     raise AssertionError(f"no transaction on {table} after {file}:{pos}")
 
 
-def next_second():
-    """Wait until the wall clock has entered the next whole second; return that second."""
-    second = int(time.time()) + 1
-    wait_for(lambda: time.time() >= second, 3, interval=0.01, message="the next second")
-    return second
-
-
 def checkpoint(sub):
     return Checkpoint.objects.get(subscription=sub)
 
@@ -72,13 +63,15 @@ def test_target_ts_finishes_and_delivers_nothing_after(workers, source, target):
     source.execute(f"CREATE TABLE `{s}`.t (id INT PRIMARY KEY, v INT)")
     instance = make_instance(source)
     source.execute(f"INSERT INTO `{s}`.t VALUES (1, 1)")
+    file, pos, _ = source.master()
     source.execute(f"INSERT INTO `{s}`.t VALUES (2, 2)")
     before_boundary = source.master()
-    # Everything committed so far has an event second below `second`; everything from now on is at or past it.
-    second = next_second()
-    target_ts = tso.compose(second * 1000) - 1
+    # target_ts is the ts of row 2's commit: rows 1 and 2 are at or before it, what follows is after it.
+    target_ts, _ = commit_ts(source, file, pos, "t")
     source.execute(f"INSERT INTO `{s}`.t VALUES (3, 3)")
     source.execute(f"UPDATE `{s}`.t SET v = 20 WHERE id = 2")
+    row_3_ts, _ = commit_ts(source, *before_boundary[:2], "t")
+    assert row_3_ts > target_ts, "the binlog rotated within the second of rows 2 and 3: their ts are not ordered"
     feed = make_subscription(instance, url + "?key=F-{$id}", name="feed", tables=f"{s}.t", target_ts=target_ts)
     make_subscription(instance, url + "?key=C-{$id}", name="control", tables=f"{s}.t")
     workers.start("w1")
@@ -143,8 +136,11 @@ def test_start_ts_passes_over_earlier_transactions_and_refuses_the_past(workers,
     s = source.schema
     source.execute(f"CREATE TABLE `{s}`.t (id INT PRIMARY KEY, v INT)")
     instance = make_instance(source)
+    file, pos, _ = source.master()
     source.execute(f"INSERT INTO `{s}`.t VALUES (1, 1)")
-    start_ts = tso.compose(next_second() * 1000)
+    # Just after row 1's commit: row 1 is before start_ts, row 2 (committed later) at or past it.
+    start_ts = commit_ts(source, file, pos, "t")[0] + 1
+    after_row_1 = source.master()[:2]
     # The instance has read nothing yet (binlog_when 0): any start_ts is accepted, the checkpoint starts at
     # the instance's position, before row 1.
     feed = jobs.create_job(MANAGER, name="late", instance=instance, sink_uri=url + "?key=S-{$id}",
@@ -152,6 +148,7 @@ def test_start_ts_passes_over_earlier_transactions_and_refuses_the_past(workers,
     assert (checkpoint(feed).binlog_file, checkpoint(feed).binlog_pos) == (instance.binlog_file, instance.binlog_pos)
     make_subscription(instance, url + "?key=C-{$id}", name="control", tables=f"{s}.t")
     source.execute(f"INSERT INTO `{s}`.t VALUES (2, 2)")
+    assert commit_ts(source, *after_row_1, "t")[0] >= start_ts, "the binlog rotated within the second of rows 1 and 2"
     workers.start("w1")
     workers.start_beat()
     wait_for(lambda: client.get("S-2") and client.get("C-2"), 60, message="both subscriptions to get row 2")

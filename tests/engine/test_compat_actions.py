@@ -6,16 +6,15 @@ CCR jobs, Bifrost, the native API with a token; the console's instance operation
 the tests watch the engine: which worker leads the dump, which rows reach Redis, which positions, lag and
 flow figures the dump and the status sampler write, and what the other surfaces report about it.
 """
-import json
 
-from django.contrib.auth import get_user_model
 from django.test import Client
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 
 from console.choices import MemberRole
-from console.models import AuditLog, Instance, Member, SuperAdmin
+from console.models import AuditLog, Instance
 from workers.events import Position
+
+import accounts
 
 from .conftest import empty_redis_db, make_instance, make_subscription, wait_for, wait_for_dump_reload
 
@@ -23,28 +22,10 @@ OK = {"code": 1000, "message": ""}
 OTHER = {"w1": "w2", "w2": "w1"}  # the worker pair of a test
 
 
-class Api:
-    """A machine caller: `Authorization: Token <key>` and JSON bodies (as in tests/api/conftest.py)."""
-
-    def __init__(self, token):
-        self.client = Client()
-        self.headers = {"HTTP_AUTHORIZATION": f"Token {token}"}
-
-    def get(self, path, params=None):
-        return self.client.get(path, params or {}, **self.headers)
-
-    def post(self, path, body=None):
-        return self.client.post(path, json.dumps(body or {}), content_type="application/json", **self.headers)
-
-
 def make_user(username, group=None, super_admin=False):
-    """A user (admin of `group`, or a super admin) and their token; no password, so no hashing cost."""
-    user = get_user_model().objects.create_user(username=username, email=f"{username}@example.com")
-    if group is not None:
-        Member.objects.create(erp=username, group=group, role=MemberRole.ADMIN)
-    if super_admin:
-        SuperAdmin.objects.create(erp=username)
-    return user, Api(Token.objects.create(user=user).key)
+    """A user (admin of `group`, or a super admin) and an API caller with their token."""
+    user = accounts.make_user(username, group, MemberRole.ADMIN, super_admin)
+    return user, accounts.Api(user.token)
 
 
 def session_of(user):

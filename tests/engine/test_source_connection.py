@@ -1,6 +1,5 @@
 """Connections to the source share one PREFERRED-mode TLS context (workers.source.SourceConnection)."""
 import ssl
-from urllib.parse import urlsplit
 
 import pytest
 
@@ -8,9 +7,8 @@ from workers.source import SourceConnection, connect
 
 
 @pytest.fixture
-def source(source_url):
-    u = urlsplit(source_url)
-    return dict(host=u.hostname, port=u.port or 3306, user=u.username or "root", password=u.password or "")
+def source(source_address):
+    return dict(zip(("host", "port", "user", "password"), source_address))
 
 
 def test_preferred_tls_context_is_built_once(source):

@@ -7,14 +7,12 @@ import json
 
 import pymysql
 import pytest
-from django.contrib.auth import get_user_model
-from django.test import Client
-from rest_framework.authtoken.models import Token
-
 from console.choices import InstanceStatus, MemberRole
 from console.models import Config, Group, Instance, Member, Subscription, Target
 from workers import source
 from workers.stream import StreamConnection
+
+from accounts import client_for, make_user
 
 from .fake_mysql import FakeMySQL
 
@@ -37,17 +35,9 @@ def dba_account(db):
     return config
 
 
-@pytest.fixture(autouse=True)
-def fast_passwords(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 def user(name):
-    account = get_user_model().objects.create_user(username=name, password="pw-" + name)
-    account.token = Token.objects.create(user=account).key
-    client = Client()
-    client.login(username=name, password="pw-" + name)
-    account.client = client
+    account = make_user(name)
+    account.client = client_for(name)
     return account
 
 
@@ -167,3 +157,18 @@ def test_a_closed_port_and_a_silent_one_fail_alike():
     with pytest.raises(pymysql.OperationalError) as refused:
         source.connect("127.0.0.1", port, "u", "pw", connect_timeout=1)
     assert refused.value.args == (2003, f"cannot connect to 127.0.0.1:{port}")
+
+
+def test_grant_through_a_host_mapping_with_the_global_account_is_a_failed_check(fake, dba_account):
+    group = Group.objects.create(name="team")
+    alice = user("alice")
+    Member.objects.create(erp="alice", group=group, role=MemberRole.ADMIN)
+    instance = Instance.objects.create(group=group, host="db-private.internal", port=fake.port,
+                                       status=InstanceStatus.UNAUTHORIZED, slave_id=80)
+    target = Target.objects.create(group=group, name="hole", uri="blackhole://")
+    Subscription.objects.create(name="mapped", group=group, instance=instance, target=target,
+                                options={"src_host_mapping": {"db-private.internal": "127.0.0.1"}})
+    grant = alice.client.post(f"/workflow/{instance.pk}/grant/")
+    assert grant.status_code == 422 and b"host mapping" in grant.content
+    assert Instance.objects.get(pk=instance.pk).status == InstanceStatus.UNAUTHORIZED
+    assert fake.connections == 0
