@@ -27,40 +27,22 @@ import uuid
 from decimal import Decimal
 from urllib.parse import urlsplit
 
+from canal import apply_canal
+
 KINDS = ("redis", "kafka", "amqp", "mongodb", "clickhouse")
+# The session fixture (tests/conftest.py) with each kind's server address
+SERVICE_FIXTURES = {"redis": "redis_url", "kafka": "kafka_bootstrap", "amqp": "amqp_url", "mongodb": "mongo_url",
+                    "clickhouse": "clickhouse_url"}
+
+
+def open_target_for(request, kind, redis_db):
+    """open_target for a test: the server address comes from the kind's session fixture."""
+    name = SERVICE_FIXTURES[kind]
+    return open_target(kind, **{name: request.getfixturevalue(name)}, redis_db=redis_db)
 
 
 def unique(prefix="tw_e2e"):
     return f"{prefix}_{uuid.uuid4().hex[:10]}"
-
-
-# -- replaying canal-json messages ---------------------------------------------------------------------------
-
-def apply_canal(messages, table, pk=("id",), state=None, seen=None):
-    """{key tuple: row} after applying one table's canal-json messages in order.
-
-    A message seen before (same file, offset, seq and type: an at-least-once redelivery) is skipped; a replayed
-    stretch of messages would give the same state anyway, since they are applied in order.
-    """
-    state = {} if state is None else state
-    seen = set() if seen is None else seen
-    for m in messages:
-        if m.get("isDdl") or m.get("type") in ("BEGIN", "COMMIT") or m.get("table") != table:
-            continue
-        ident = (m["logfileName"], m["logfileOffset"], m["seq"], m["type"])
-        if ident in seen:
-            continue
-        seen.add(ident)
-        row = m["data"][0]
-        key = tuple(row[c] for c in pk)
-        if m["type"] == "DELETE":
-            state.pop(key, None)
-            continue
-        if m["type"] == "UPDATE" and m.get("old"):
-            before = {**row, **m["old"][0]}
-            state.pop(tuple(before[c] for c in pk), None)
-        state[key] = row
-    return state
 
 
 class Target:
@@ -142,7 +124,7 @@ class KafkaTarget(Target):
 
     def state(self, schema, table, pk=("id",)):
         msgs = [m for m in self.messages() if m.get("database") == schema]
-        return apply_canal(msgs, table, pk)
+        return apply_canal(msgs, pk, table)
 
 
 class AmqpTarget(Target):
@@ -175,7 +157,7 @@ class AmqpTarget(Target):
 
     def state(self, schema, table, pk=("id",)):
         msgs = [m for m in self.drain() if m.get("database") == schema]
-        return apply_canal(msgs, table, pk)
+        return apply_canal(msgs, pk, table)
 
     def close(self):
         conn = self._connection()

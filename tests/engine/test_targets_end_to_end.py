@@ -19,7 +19,7 @@ from django.utils import timezone
 from console.models import Instance
 
 from .conftest import make_instance, make_subscription, wait_for
-from .target_contents import KINDS, comparable, diff, expected_row, open_target
+from .target_contents import KINDS, comparable, diff, expected_row, open_target_for
 
 TABLE = ("CREATE TABLE `{schema}`.`t` (id INT PRIMARY KEY, n INT, v VARCHAR(64), d DECIMAL(12,2), at DATETIME) "
          "CHARACTER SET utf8mb4")
@@ -28,11 +28,7 @@ REDIS_DB = 14
 
 @pytest.fixture
 def target(request):
-    kind = request.param
-    services = {"redis": "redis_url", "kafka": "kafka_bootstrap", "amqp": "amqp_url", "mongodb": "mongo_url",
-                "clickhouse": "clickhouse_url"}
-    value = request.getfixturevalue(services[kind])
-    t = open_target(kind, **{services[kind]: value}, redis_db=REDIS_DB)
+    t = open_target_for(request, request.param, redis_db=REDIS_DB)
     yield t
     t.close()
 

@@ -15,7 +15,7 @@ import pytest
 from bson.decimal128 import Decimal128
 
 from .conftest import make_instance, make_subscription, wait_for
-from .target_contents import KINDS, open_target
+from .target_contents import KINDS, open_target_for
 from .test_targets_end_to_end import REDIS_DB, wait_caught_up
 
 TABLE = """
@@ -114,11 +114,7 @@ _delivered = {}  # kind -> {id: row}, from the first test that ran the engine fo
 
 @pytest.fixture
 def target(request):
-    kind = request.param
-    services = {"redis": "redis_url", "kafka": "kafka_bootstrap", "amqp": "amqp_url", "mongodb": "mongo_url",
-                "clickhouse": "clickhouse_url"}
-    value = request.getfixturevalue(services[kind])
-    t = open_target(kind, **{services[kind]: value}, redis_db=REDIS_DB + 1)
+    t = open_target_for(request, request.param, redis_db=REDIS_DB + 1)
     yield t
     t.close()
 
