@@ -331,3 +331,47 @@ def test_ccr_pause_resume_and_skip_act_on_one_job_of_the_running_dump(workers, s
     wait_for(lambda: state("ccr-a") == ("running", "normal"), 10, message="job A back to normal")
     assert ops.post("/job_progress", {"name": "ccr-a"}).json()["job_progress"]["skipped"] == 1
     wait_for(lambda: flow("ccr-b") == 7, 20, message="job B's flow to count rows 1-7")
+
+
+def test_set_candidate_chooses_the_takeover_and_reset_counter_restarts_a_parked_dump(workers, source, redis_url):
+    """BinLake /set/candidate/ decides which live worker takes a dead leader's dump (without it the first
+    live worker by name would); /reset/counter/ lets the supervisor start again a dump it parked after
+    `retry_latch` failed starts."""
+    from console.models import Config
+
+    s = source.schema
+    source.execute(f"CREATE TABLE `{s}`.t (id INT PRIMARY KEY, v INT)")
+    instance = make_instance(source, candidates=("w1",))
+    pk = instance.pk
+    uri, redis = empty_redis_db(redis_url, 10)
+    make_subscription(instance, uri, name="feed", tables=f"{s}.t")
+    _, ops = make_user("ops", instance.group)
+    workers.start("w1", TOWER_LEASE_TTL="3")
+    workers.start_beat()
+    _, version = wait_for(lambda: live_leader(pk), 60, message="w1 to lead")
+    workers.start("w2", TOWER_LEASE_TTL="3")
+    workers.start("w3", TOWER_LEASE_TTL="3")
+    wait_for(lambda: sorted(c["id"] for c in ops.get("/api/v1/captures").json()) == ["w1", "w2", "w3"], 30,
+             message="three live workers")
+
+    assert ops.post("/set/candidate/", {**db_info(instance), "candidate": ["w3"]}).json() == OK
+    workers.kill("w1")
+    source.execute(f"INSERT INTO `{s}`.t VALUES (1, 1)")
+    version = wait_for(lambda: led_by(pk, "w3", version), 60, message="w3, the only candidate, to take over")
+    wait_for(lambda: redis.get(f"{s}-t-1"), 30, message="row 1 through w3")
+    assert "dump of " + pk not in workers.log("w2")
+
+    # Park the dump: a password that fails every start, one failed start allowed.
+    Config.objects.filter(keyword="default").update(retry_latch=1)
+    assert ops.post("/set/offline/", db_info(instance)).json() == OK
+    wait_for(lambda: dump_stopped(pk), 30, message="the dump to stop")
+    Instance.objects.filter(pk=pk).update(user="no_such_user")
+    assert ops.post("/set/online/", db_info(instance)).json() == OK
+    wait_for(lambda: Instance.objects.get(pk=pk).retry_times > 1, 60, message="failed starts past the latch")
+    parked = Instance.objects.get(pk=pk)
+    assert parked.last_error and parked.retry_times == 2
+    Instance.objects.filter(pk=pk).update(user="root")  # the DBA fixes the account
+    source.execute(f"INSERT INTO `{s}`.t VALUES (2, 2)")
+    assert ops.post("/reset/counter/", db_info(instance)).json() == OK
+    assert Instance.objects.get(pk=pk).retry_times == 0
+    wait_for(lambda: redis.get(f"{s}-t-2"), 60, message="row 2 once the counter is reset")
