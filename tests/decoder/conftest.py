@@ -56,7 +56,7 @@ class Source:
 
 
 @pytest.fixture(scope="module")
-def source(request, decoder_source_url):
+def capture(request, decoder_source_url):
     name = request.module.__name__.rsplit(".", 1)[-1]
     db = f"tdec_{name}_{os.getpid()}_{uuid.uuid4().hex[:6]}"[:64]
     src = Source(decoder_source_url, db)

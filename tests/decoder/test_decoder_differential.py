@@ -108,42 +108,42 @@ def _rows(columns):
     return rows
 
 
-def _write(source, table, columns, image):
+def _write(capture, table, columns, image):
     """Insert every row, update every other row (two columns changed), delete all."""
-    source.session(row_image=image)
+    capture.session(row_image=image)
     names = list(columns)
-    source.execute(f"DROP TABLE IF EXISTS `{table}`")
+    capture.execute(f"DROP TABLE IF EXISTS `{table}`")
     cols = ", ".join(f"`{n}` {spec}" for n, (spec, _) in columns.items())
-    source.execute(f"CREATE TABLE `{table}` (id INT NOT NULL PRIMARY KEY, {cols}, extra INT NULL)")
-    start = source.mark()
+    capture.execute(f"CREATE TABLE `{table}` (id INT NOT NULL PRIMARY KEY, {cols}, extra INT NULL)")
+    start = capture.mark()
     rows = _rows(columns)
     for i, row in enumerate(rows):
         values = ", ".join(row[n] for n in names)
-        source.execute(f"INSERT INTO `{table}` (id, {', '.join(f'`{n}`' for n in names)}, extra) VALUES ({i}, {values}, {i})")
+        capture.execute(f"INSERT INTO `{table}` (id, {', '.join(f'`{n}`' for n in names)}, extra) VALUES ({i}, {values}, {i})")
     # a multi-row insert: many rows in one event
-    source.execute(
+    capture.execute(
         f"INSERT INTO `{table}` SELECT id + 1000, {', '.join(f'`{n}`' for n in names)}, extra FROM `{table}`"
     )
     a, b = names[0], names[len(names) // 2]
     for i, row in enumerate(rows):
         if i % 2 == 0:
             other = rows[(i + 1) % len(rows)]
-            source.execute(
+            capture.execute(
                 f"UPDATE `{table}` SET `{a}` = {other[a]}, `{b}` = {other[b]}, extra = NULL WHERE id = {i}"
             )
-    source.execute(f"UPDATE `{table}` SET extra = extra + 1 WHERE id >= 1000")
-    source.execute(f"DELETE FROM `{table}` WHERE id < 1000")
-    source.execute(f"DELETE FROM `{table}`")
+    capture.execute(f"UPDATE `{table}` SET extra = extra + 1 WHERE id >= 1000")
+    capture.execute(f"DELETE FROM `{table}` WHERE id < 1000")
+    capture.execute(f"DELETE FROM `{table}`")
     return start
 
 
 @pytest.mark.parametrize("image", IMAGES)
 @pytest.mark.parametrize("kind", list(TABLES))
-def test_every_type_every_row_image(source, compare, kind, image):
+def test_every_type_every_row_image(capture, compare, kind, image):
     columns = TABLES[kind]
     table = f"{kind}_{image.lower()}"
-    start = _write(source, table, columns, image)
-    events = source.events(start)
+    start = _write(capture, table, columns, image)
+    events = capture.events(start)
     kinds = {type(ev).__name__ for ev in events}
     assert kinds == {"WriteRowsEvent", "UpdateRowsEvent", "DeleteRowsEvent"}, kinds
     fast_before = stats.fast_rows
@@ -161,12 +161,12 @@ def test_every_type_every_row_image(source, compare, kind, image):
         ), "MINIMAL image did not leave columns out"
 
 
-def test_fallback_is_counted_and_equal(source, compare):
-    source.session("FULL")
-    source.execute("CREATE TABLE fb (id INT PRIMARY KEY, d DECIMAL(10,2), s VARCHAR(10))")
-    start = source.mark()
-    source.execute("INSERT INTO fb VALUES (1, -1.5, 'x'), (2, NULL, '')")
-    (ev,) = source.events(start)
+def test_fallback_is_counted_and_equal(capture, compare):
+    capture.session("FULL")
+    capture.execute("CREATE TABLE fb (id INT PRIMARY KEY, d DECIMAL(10,2), s VARCHAR(10))")
+    start = capture.mark()
+    capture.execute("INSERT INTO fb VALUES (1, -1.5, 'x'), (2, NULL, '')")
+    (ev,) = capture.events(start)
     lib = ev.rows  # decoded by the library first: fast_rows must return the same, counted
     before = (stats.fallback_rows, stats.fallback_events)
     assert fast_rows(ev) is lib
@@ -178,26 +178,26 @@ def test_fallback_is_counted_and_equal(source, compare):
     assert stats.fallback_events == before[1] + 3
 
 
-def test_fallback_update_images_are_before_after_pairs(source):
-    source.session("FULL")
-    source.execute("CREATE TABLE fbu (id INT PRIMARY KEY, v VARCHAR(10))")
-    source.execute("INSERT INTO fbu VALUES (1, 'a')")
-    start = source.mark()
-    source.execute("UPDATE fbu SET v = 'b'")
-    (ev,) = source.events(start)
+def test_fallback_update_images_are_before_after_pairs(capture):
+    capture.session("FULL")
+    capture.execute("CREATE TABLE fbu (id INT PRIMARY KEY, v VARCHAR(10))")
+    capture.execute("INSERT INTO fbu VALUES (1, 'a')")
+    start = capture.mark()
+    capture.execute("UPDATE fbu SET v = 'b'")
+    (ev,) = capture.events(start)
     ev.rows  # the library decoded it first: fast_images must fall back to its rows
     assert fast_images(ev) == [({"id": 1, "v": "a"}, {"id": 1, "v": "b"})]
 
 
-def test_decode_mismatch_falls_back(source, monkeypatch):
+def test_decode_mismatch_falls_back(capture, monkeypatch):
     from workers.decoder import codegen
     from workers.decoder.testing import diff_rows
 
-    source.session("FULL")
-    source.execute("CREATE TABLE mm (id INT PRIMARY KEY, v VARCHAR(10))")
-    start = source.mark()
-    source.execute("INSERT INTO mm VALUES (1, 'a'), (2, 'b')")
-    (ev,) = source.events(start)
+    capture.session("FULL")
+    capture.execute("CREATE TABLE mm (id INT PRIMARY KEY, v VARCHAR(10))")
+    start = capture.mark()
+    capture.execute("INSERT INTO mm VALUES (1, 'a'), (2, 'b')")
+    (ev,) = capture.events(start)
 
     def broken(*args, **kwargs):
         def decode(data, pos, end):

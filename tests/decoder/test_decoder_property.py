@@ -121,29 +121,29 @@ def scenario(draw):
 @settings(max_examples=int(os.environ.get("TOWER_DECODER_EXAMPLES", "80")), deadline=None, database=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(scenario())
-def test_random_schemas_and_rows(source, compare, case):
+def test_random_schemas_and_rows(capture, compare, case):
     cols, rows, updates, image, pk = case
     table = f"p{next(_counter)}"
-    source.session(image)
+    capture.session(image)
     defs = ", ".join(f"c{i} {t}{' NULL' if n else ' NOT NULL'}" for i, (t, n) in enumerate(cols))
     key = "id INT NOT NULL PRIMARY KEY" if pk else "id INT NOT NULL"
-    source.execute(f"CREATE TABLE {table} ({key}, {defs})")
+    capture.execute(f"CREATE TABLE {table} ({key}, {defs})")
     try:
-        start = source.mark()
+        start = capture.mark()
         names = ", ".join(f"c{i}" for i in range(len(cols)))
         marks = ", ".join(["%s"] * (len(cols) + 1))
-        source.execute(f"INSERT INTO {table} (id, {names}) VALUES ({marks})", [0, *rows[0]])
+        capture.execute(f"INSERT INTO {table} (id, {names}) VALUES ({marks})", [0, *rows[0]])
         if len(rows) > 1:  # the rest in one multi-row event
             values = ", ".join(f"({marks})" for _ in rows[1:])
-            source.execute(f"INSERT INTO {table} (id, {names}) VALUES {values}",
+            capture.execute(f"INSERT INTO {table} (id, {names}) VALUES {values}",
                            [v for i, r in enumerate(rows[1:], 1) for v in (i, *r)])
         for row, col, value in updates:
-            source.execute(f"UPDATE {table} SET c{col} = %s WHERE id = %s", (value, row))
-        source.execute(f"DELETE FROM {table} WHERE id % 2 = 0")
-        source.execute(f"DELETE FROM {table}")
-        events = source.events(start)
+            capture.execute(f"UPDATE {table} SET c{col} = %s WHERE id = %s", (value, row))
+        capture.execute(f"DELETE FROM {table} WHERE id % 2 = 0")
+        capture.execute(f"DELETE FROM {table}")
+        events = capture.events(start)
         assert events
         wanted = frozenset(["id", f"c{len(cols) - 1}"])
         compare(events, wanted_sets=(None, wanted))
     finally:
-        source.execute(f"DROP TABLE {table}")
+        capture.execute(f"DROP TABLE {table}")

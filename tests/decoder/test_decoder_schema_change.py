@@ -9,22 +9,22 @@ from workers.decoder import decoder_for, fast_rows, stats
 from workers.decoder.testing import diff_rows
 
 
-def test_schema_change_between_events(source, compare):
-    source.session("FULL")
-    source.execute("CREATE TABLE sc (id INT PRIMARY KEY, a VARCHAR(10), b INT, c DECIMAL(6,2))")
-    start = source.mark()
-    source.execute("INSERT INTO sc VALUES (1, 'one', 10, 1.25)")
-    source.execute("ALTER TABLE sc ADD COLUMN d DATETIME(3) NULL AFTER a")
-    source.execute("INSERT INTO sc VALUES (2, 'two', '2020-01-01 00:00:00.5', 20, -2.5)")
-    source.execute("UPDATE sc SET b = b + 1")
-    source.execute("ALTER TABLE sc DROP COLUMN a, MODIFY c DECIMAL(20,6)")
-    source.execute("INSERT INTO sc VALUES (3, NULL, 30, 3.000001)")
-    source.execute("ALTER TABLE sc MODIFY b BIGINT UNSIGNED, ADD COLUMN a TEXT")
-    source.execute("INSERT INTO sc VALUES (4, '2021-02-03 04:05:06.007', 18446744073709551615, 0, 'back')")
-    source.execute("DELETE FROM sc")
+def test_schema_change_between_events(capture, compare):
+    capture.session("FULL")
+    capture.execute("CREATE TABLE sc (id INT PRIMARY KEY, a VARCHAR(10), b INT, c DECIMAL(6,2))")
+    start = capture.mark()
+    capture.execute("INSERT INTO sc VALUES (1, 'one', 10, 1.25)")
+    capture.execute("ALTER TABLE sc ADD COLUMN d DATETIME(3) NULL AFTER a")
+    capture.execute("INSERT INTO sc VALUES (2, 'two', '2020-01-01 00:00:00.5', 20, -2.5)")
+    capture.execute("UPDATE sc SET b = b + 1")
+    capture.execute("ALTER TABLE sc DROP COLUMN a, MODIFY c DECIMAL(20,6)")
+    capture.execute("INSERT INTO sc VALUES (3, NULL, 30, 3.000001)")
+    capture.execute("ALTER TABLE sc MODIFY b BIGINT UNSIGNED, ADD COLUMN a TEXT")
+    capture.execute("INSERT INTO sc VALUES (4, '2021-02-03 04:05:06.007', 18446744073709551615, 0, 'back')")
+    capture.execute("DELETE FROM sc")
 
     generated = stats.decoders_generated
-    events = source.events(start)
+    events = capture.events(start)
     lib = compare(events)  # decoded one by one, in binlog order
     assert stats.decoders_generated - generated >= 4  # one decoder per schema
 
@@ -41,15 +41,15 @@ def test_schema_change_between_events(source, compare):
     assert [r["values"]["id"] for r in deletes[0]] == [1, 2, 3, 4]
 
 
-def test_events_decoded_later_keep_their_own_schema(source):
+def test_events_decoded_later_keep_their_own_schema(capture):
     """Events buffered across an ALTER decode with the table map they were read with."""
-    source.session("FULL")
-    source.execute("CREATE TABLE sc2 (id INT PRIMARY KEY, v INT)")
-    start = source.mark()
-    source.execute("INSERT INTO sc2 VALUES (1, -7)")
-    source.execute("ALTER TABLE sc2 MODIFY v VARCHAR(5), ADD COLUMN w YEAR")
-    source.execute("INSERT INTO sc2 VALUES (2, 'x', 2001)")
-    events = source.events(start)  # all read first, none decoded yet
+    capture.session("FULL")
+    capture.execute("CREATE TABLE sc2 (id INT PRIMARY KEY, v INT)")
+    start = capture.mark()
+    capture.execute("INSERT INTO sc2 VALUES (1, -7)")
+    capture.execute("ALTER TABLE sc2 MODIFY v VARCHAR(5), ADD COLUMN w YEAR")
+    capture.execute("INSERT INTO sc2 VALUES (2, 'x', 2001)")
+    events = capture.events(start)  # all read first, none decoded yet
     first, second = (fast_rows(ev) for ev in events)
     assert first == [{"values": {"id": 1, "v": -7}, "none_sources": {}}]
     assert second == [{"values": {"id": 2, "v": "x", "w": 2001}, "none_sources": {}}]

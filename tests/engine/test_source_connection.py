@@ -1,18 +1,12 @@
 """Connections to the source share one PREFERRED-mode TLS context (workers.source.SourceConnection)."""
 import ssl
 
-import pytest
 
 from workers.source import SourceConnection, connect
 
 
-@pytest.fixture
-def source(source_address):
-    return dict(zip(("host", "port", "user", "password"), source_address))
-
-
-def test_preferred_tls_context_is_built_once(source):
-    first, second = connect(**source), connect(**source)
+def test_preferred_tls_context_is_built_once(source_address):
+    first, second = connect(*source_address), connect(*source_address)
     try:
         assert isinstance(first, SourceConnection)
         assert first.ctx is second.ctx is SourceConnection._preferred_tls
