@@ -226,14 +226,19 @@ def e2e(instance, start, end, target_uri, name, rows, timeout=600, field_list=""
 # --- lag at a steady rate ----------------------------------------------------------------------
 
 
+def fresh_table(url, schema, columns):
+    """A cursor on the source after creating an empty `schema`.t with `columns`."""
+    cur = connect(url).cursor()
+    cur.execute(f"CREATE DATABASE IF NOT EXISTS {schema}")
+    cur.execute(f"DROP TABLE IF EXISTS {schema}.t")
+    cur.execute(f"CREATE TABLE {schema}.t ({columns})")
+    return cur
+
+
 def lag(url, instance, seconds, rate):
     from console.models import Checkpoint
 
-    conn = connect(url)
-    cur = conn.cursor()
-    cur.execute("CREATE DATABASE IF NOT EXISTS tower_bench_lag")
-    cur.execute("DROP TABLE IF EXISTS tower_bench_lag.t")
-    cur.execute("CREATE TABLE tower_bench_lag.t (id INT PRIMARY KEY, v VARCHAR(32))")
+    cur = fresh_table(url, "tower_bench_lag", "id INT PRIMARY KEY, v VARCHAR(32)")
     cur.execute("SHOW MASTER STATUS")
     file, pos = cur.fetchone()[:2]
     sub = start_dump(instance, (file, int(pos)), "blackhole://", "bench-lag")
@@ -283,7 +288,7 @@ def lag(url, instance, seconds, rate):
     poller.join(timeout=5)
     stop_dump(instance)
     cur.execute("DROP DATABASE tower_bench_lag")
-    conn.close()
+    cur.connection.close()
     lags = []
     k = 0
     for at, f, p in committed:
@@ -334,11 +339,7 @@ def failover(url, instance, main_worker, kills):
 
     from console.models import Checkpoint, Instance
 
-    conn = connect(url)
-    cur = conn.cursor()
-    cur.execute("CREATE DATABASE IF NOT EXISTS tower_bench_failover")
-    cur.execute("DROP TABLE IF EXISTS tower_bench_failover.t")
-    cur.execute("CREATE TABLE tower_bench_failover.t (id INT PRIMARY KEY)")
+    cur = fresh_table(url, "tower_bench_failover", "id INT PRIMARY KEY")
     other = Worker(f"{WORKER}-b", flush_broker=False)
     pool = {main_worker.name: main_worker, other.name: other}
     Instance.objects.filter(pk=instance.pk).update(candidates=list(pool))
@@ -391,7 +392,7 @@ def failover(url, instance, main_worker, kills):
             if name != main_worker.name:
                 worker.stop()
         cur.execute("DROP DATABASE tower_bench_failover")
-        conn.close()
+        cur.connection.close()
     return totals, takeovers
 
 

@@ -43,19 +43,8 @@ def message_ids(sink, batch):
 
 
 def drained_ids(amqp_url, queue):
-    """Message ids in the queue, read with their properties (drain() gives bodies)."""
-    conn = pika.BlockingConnection(pika.URLParameters(amqp_url))
-    try:
-        channel = conn.channel()
-        out = []
-        while True:
-            method, props, _ = channel.basic_get(queue, auto_ack=True)
-            if method is None:
-                return out
-            out.append(props.message_id)
-    finally:
-        conn.channel().queue_delete(queue)
-        conn.close()
+    """Message ids of every message waiting in the queue (which is then deleted)."""
+    return [props.message_id for _, props, _ in drain(amqp_url, queue)]
 
 
 @pytest.fixture
