@@ -18,7 +18,7 @@ console drive the engine the same way. What else the engine reads: `phase`
 (`FullSync` = copy the tables first, then stream; workers/snapshot.py),
 `tables`, `options["src_host_mapping"]` (the host the source is reached at),
 and the TiCDC options, acted on by workers/changefeed.py with the ts rule of
-console.api.tso: `start_ts` (transactions before it are passed over; a
+workers.tso: `start_ts` (transactions before it are passed over; a
 start_ts older than the instance's dumped position is refused here, and the
 job's checkpoint is created at once at that position so nothing after
 start_ts is missed), `target_ts` (the job becomes `finished` at the first

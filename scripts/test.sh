@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# make test: install what is missing, start the services (unless already up), run the suite, stop what we started.
+# make test: install what is missing, start the services (unless already up), run lint, import contracts,
+# the migrations check and the suite, stop what we started.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 scripts/bootstrap.sh || exit 1
@@ -8,8 +9,15 @@ if ! .venv/bin/python scripts/services.py status >/dev/null 2>&1; then
   .venv/bin/python scripts/services.py up || exit 1
   started=1
 fi
+# Lint, import contracts (pyproject.toml) and migrations first: they take seconds and name the problem.
+checks=0
+.venv/bin/ruff check . || checks=1
+.venv/bin/lint-imports --no-cache >/tmp/tower-lint-imports.$$ 2>&1 || { checks=1; sed -n '/Broken contracts/,$p' /tmp/tower-lint-imports.$$; }
+rm -f /tmp/tower-lint-imports.$$
+.venv/bin/python manage.py makemigrations --check --dry-run >/dev/null || { checks=1; echo "a model change has no migration: manage.py makemigrations"; }
 .venv/bin/python -m pytest "$@"
 rc=$?
+[ $checks -eq 0 ] || { echo "lint, import contracts or migrations failed (above)"; [ $rc -ne 0 ] || rc=1; }
 if [ $started -eq 1 ]; then
   .venv/bin/python scripts/services.py down >/dev/null
 fi

@@ -76,7 +76,7 @@ def apply_sql(name, sql_text):
 
 
 def split_statements(sql_text):
-    lines = [l for l in sql_text.splitlines() if not l.strip().startswith("--")]
+    lines = [line for line in sql_text.splitlines() if not line.strip().startswith("--")]
     return [s.strip() for s in "\n".join(lines).split(";\n") if s.strip() and s.strip() != ";"]
 
 

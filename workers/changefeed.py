@@ -5,7 +5,7 @@ console.services_jobs and read here, once per refresh of its runtime
 (workers.subscriptions.SubscriptionRuntime calls `attach`, `admit`, `passed`
 and `sink_options`; workers.checkpoints calls `write_status`).
 
-Timestamps follow console.api.tso: a transaction's ts is
+Timestamps follow workers.tso: a transaction's ts is
 `tso.position_ts(event timestamp, end position)` of its commit, the same rule
 that turns a checkpoint into `checkpoint_ts`, so "the checkpoint passed
 target_ts" and "this transaction is after target_ts" agree. A binlog has no
@@ -38,7 +38,7 @@ transaction, and equal to the checkpoint_ts the changefeed shows right after it.
 from dataclasses import replace
 from urllib.parse import urlsplit
 
-from console.api.tso import position_ts
+from workers.tso import position_ts
 
 DISPATCH_ORDER = {
     "table": "TABLE_ORDER",

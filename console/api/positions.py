@@ -5,7 +5,7 @@ job_progress, Bifrost BinlogPosition, manager /slave/status, /metrics).
 """
 from dataclasses import dataclass
 
-from console.api import tso
+from workers import tso
 from console.models import Checkpoint
 from workers.events import Position
 

@@ -9,7 +9,7 @@ sources have no TiDB table ids. Moving or rebalancing a table moves the
 instance's whole dump (every table of every changefeed of that instance) to
 another worker: a binlog is read by one reader per instance.
 
-Positions map to ts by console.api.tso. A changefeed starts from its
+Positions map to ts by workers.tso. A changefeed starts from its
 instance's dumped position, or with a start_ts at the first transaction at or
 after it (a start_ts older than the dumped position is refused, 400); it
 finishes at target_ts; workers/changefeed.py acts on start_ts, target_ts,
@@ -33,11 +33,12 @@ from django.http import HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from console import services_jobs as jobs
-from console.api import positions, tso
+from console.api import positions
 from console.api.compat.auth import AuthFailed, challenge, identify
 from console.api.compat.base import BadBody, as_int, json_body, json_response
 from console.choices import InstanceStatus, SubscriptionState, WorkerState
 from console.models import AuditLog, Instance, Wave
+from workers import tso
 
 VERSION = "v5.2.0-tower"
 JOB_ERROR = {

@@ -3,7 +3,7 @@ import logging
 
 import pytest
 
-from console.api import tso
+from workers import tso
 from console.choices import SubscriptionState
 from console.models import AuditLog, Checkpoint, Instance, Subscription, Wave
 

@@ -10,7 +10,7 @@ import uuid
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
-from console.api import tso
+from workers import tso
 from console.models import Checkpoint, Instance, Subscription
 from waiting import wait_for
 from workers.events import Batch, Position, RowChange

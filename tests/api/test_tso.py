@@ -1,7 +1,7 @@
-"""The position <-> TiCDC ts rule (console.api.tso)."""
+"""The position <-> TiCDC ts rule (workers.tso)."""
 from hypothesis import given, strategies as st
 
-from console.api import tso
+from workers import tso
 
 
 def test_reference_example_formats_like_ticdc(settings):

@@ -13,7 +13,7 @@ from pymysqlreplication.event import XidEvent
 from pymysqlreplication.row_event import WriteRowsEvent
 
 from console import services_jobs as jobs
-from console.api import tso
+from workers import tso
 from console.api.caller import Caller
 from console.models import AuditLog, Checkpoint, Instance, Subscription
 
@@ -34,7 +34,7 @@ def get_json(client, key):
 
 
 def commit_ts(source, file, pos, table):
-    """The ts (console.api.tso) and end position of the first transaction after file:pos that writes
+    """The ts (workers.tso) and end position of the first transaction after file:pos that writes
     `table` of the test's schema, from its XID event (other tests may commit in between)."""
     reader = BinLogStreamReader(
         connection_settings={"host": source.host, "port": source.port, "user": "root", "passwd": ""},
