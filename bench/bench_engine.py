@@ -134,10 +134,10 @@ class Worker:
              "-l", "WARNING", "--without-gossip", "--without-mingle", "--without-heartbeat"],
             cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
         )
-        from workers.workerhost import live_waves
+        from console.domain.fleet import live_worker_names
 
         deadline = time.monotonic() + 60
-        while name not in live_waves():
+        while name not in live_worker_names():
             if self.proc.poll() is not None or time.monotonic() > deadline:
                 raise SystemExit(f"the bench worker {name} did not start; see {TMP / f'{name}.log'}")
             time.sleep(0.2)

@@ -9,7 +9,6 @@ import hmac
 import json
 import time
 import uuid
-from datetime import timedelta
 
 import requests
 from django.core.exceptions import PermissionDenied
@@ -17,14 +16,13 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from console.choices import InstanceStatus, WorkerState
+from console.choices import InstanceStatus
+from console.domain import fleet
 from console.fields import EncryptedTextField, mask
-from console.models import AuditLog, Config, Instance, TransitionError, Wave
+from console.models import AuditLog, Config, Instance, TransitionError
 from console.permissions import can_admin_group
 from workers import source
 
-# How long a worker's heartbeat counts as "alive" when picking dump candidates.
-WORKER_ALIVE_SECONDS = 60
 # How old a signed DBA callback may be.
 CALLBACK_MAX_AGE_SECONDS = 300
 
@@ -201,15 +199,6 @@ def run_grant(instance, actor):
     return report
 
 
-def live_workers():
-    """Names of workers whose heartbeat is recent, oldest registration first."""
-    fresh = timezone.now() - timedelta(seconds=WORKER_ALIVE_SECONDS)
-    return list(
-        Wave.objects.filter(state=WorkerState.ALIVE, last_heartbeat__gte=fresh)
-        .order_by("create_time").values_list("name", flat=True)
-    )
-
-
 def start_dump(instance, actor, max_candidates=3):
     """First position = the master's current position; candidates = live workers; → dump, online."""
     if not can_admin_group(actor, instance.group_id):
@@ -217,7 +206,7 @@ def start_dump(instance, actor, max_candidates=3):
     if instance.status != InstanceStatus.AGREE:
         raise TransitionError(f"cannot start dump: instance {instance} is in state '{instance.status}' (only from agree)")
     status = master_status(instance)
-    candidates = live_workers()[:max_candidates]
+    candidates = fleet.live_worker_names()[:max_candidates]
     instance.start_dump(actor, status["file"], status["pos"], gtid_set="", candidates=candidates)
     # The master position just read is also the first "master status" sample (the engine refreshes it later).
     Instance.objects.filter(pk=instance.pk).update(

@@ -33,9 +33,10 @@ import re
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 
-from console.choices import InstanceStatus, SubscriptionState, SyncPhase, WorkerState
-from console.models import AuditLog, Group, Instance, Subscription, Target, TransitionError, Wave, kind_of_uri
-from console.services import live_workers, next_slave_id
+from console.choices import InstanceStatus, SubscriptionState, SyncPhase
+from console.models import AuditLog, Group, Instance, Subscription, Target, TransitionError, kind_of_uri
+from console.domain import fleet
+from console.services import next_slave_id
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}$")
 TABLE_RULE_RE = re.compile(r"^!?[^.\s,]+\.[^.\s,]+$")
@@ -135,7 +136,7 @@ def register_source(caller, host, port, user, password, group_name="default"):
         instance.apply(actor, request_id=f"api-{instance.pk[:12]}", url="")
         instance.approve(actor, comment="registered by a super admin's API job")
         instance.grant(actor)
-        instance.start_dump(actor, status["file"], status["pos"], status["gtid"], candidates=live_workers()[:3])
+        instance.start_dump(actor, status["file"], status["pos"], status["gtid"], candidates=fleet.live_worker_names()[:3])
     return instance
 
 
@@ -444,7 +445,7 @@ def move_dump(caller, instance, worker_name):
     """Move an instance's dump to another worker (TiCDC move_table / rebalance): a candidate, then the leader."""
     from workers import control
 
-    if not Wave.objects.filter(name=worker_name, state=WorkerState.ALIVE).exists():
+    if not fleet.is_alive(worker_name):
         raise JobError("not_found", f"capture '{worker_name}' is not a live worker")
     try:
         if worker_name not in instance.candidates:

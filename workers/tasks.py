@@ -17,6 +17,7 @@ from django.db.models import Count, Q
 from django.utils import timezone
 
 from console.choices import DumpState, InstanceStatus
+from console.domain import fleet
 from console.models import Config, Instance
 
 from . import lease, workerhost
@@ -56,7 +57,8 @@ def dispatchable(now=None):
 @shared_task(name="workers.supervise", ignore_result=True)
 def supervise():
     now = timezone.now()
-    live = set(workerhost.live_waves(now))
+    fleet.elect_owner(now)  # the owner runs the supervisor: a dead one is replaced here
+    live = set(fleet.live_worker_names(now))
     load = dict(
         Instance.objects.filter(lease_expires__gt=now).values_list("leader").annotate(n=Count("id")).values_list("leader", "n")
     )

@@ -12,7 +12,6 @@ Connected to Celery's signals in tower/celery.py:
 import logging
 import socket
 import threading
-from datetime import timedelta
 
 from django.conf import settings
 from django.db import close_old_connections
@@ -20,8 +19,7 @@ from django.utils import timezone
 
 log = logging.getLogger(__name__)
 
-HEARTBEAT_EVERY = 1.0
-WAVE_TTL = timedelta(seconds=6)  # a worker silent this long is not given new dumps
+HEARTBEAT_EVERY = 1.0  # well inside console.domain.fleet.WORKER_TTL, the freshness that makes a worker alive
 
 _stop = threading.Event()
 _thread = None
@@ -57,13 +55,6 @@ def mark_dead(name=None) -> None:
     from console.models import Wave
 
     Wave.objects.filter(name=name or settings.WORKER_NAME).update(state="dead", update_time=timezone.now())
-
-
-def live_waves(now=None) -> list:
-    from console.models import Wave
-
-    now = now or timezone.now()
-    return list(Wave.objects.filter(state="alive", last_heartbeat__gte=now - WAVE_TTL).values_list("name", flat=True))
 
 
 def _beat_forever():

@@ -27,7 +27,7 @@ import zlib
 from pathlib import Path
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import connection
 from django.db.models import Count
 from django.http import HttpResponse
 from django.views.decorators.csrf import csrf_exempt
@@ -36,7 +36,8 @@ from console import services_jobs as jobs
 from console.api import positions
 from console.api.compat.auth import AuthFailed, challenge, identify
 from console.api.compat.base import BadBody, as_int, json_body, json_response
-from console.choices import InstanceStatus, SubscriptionState, WorkerState
+from console.choices import InstanceStatus, SubscriptionState
+from console.domain import fleet
 from console.models import AuditLog, Instance, Wave
 from workers import tso
 
@@ -261,7 +262,7 @@ def health(request, caller):
             cur.execute("SELECT 1")
     except Exception as exc:  # the metadata DB is down: unhealthy, say why
         return error(503, "CDC:ErrClusterIsUnhealthy", f"metadata database unavailable: {exc}")
-    if Wave.objects.exists() and not Wave.objects.filter(state=WorkerState.ALIVE).exists():
+    if not fleet.live_workers().exists():
         return error(503, "CDC:ErrClusterIsUnhealthy", "no live worker")
     return HttpResponse(status=200)
 
@@ -350,10 +351,6 @@ def resume(request, caller, changefeed_id):
     return accepted()
 
 
-def _live_waves():
-    return Wave.objects.filter(state=WorkerState.ALIVE)
-
-
 @endpoint("POST")
 def rebalance_table(request, caller, changefeed_id):
     """Move the changefeed's instance dump to the live worker leading the fewest instances, if that evens the load."""
@@ -362,7 +359,7 @@ def rebalance_table(request, caller, changefeed_id):
         raise jobs.JobError("forbidden", "only an admin of the changefeed's group may rebalance it")
     instance = job.instance
     load = dict(Instance.objects.exclude(leader="").values_list("leader").annotate(n=Count("id")))
-    live = sorted(_live_waves().values_list("name", flat=True), key=lambda name: (load.get(name, 0), name))
+    live = sorted(fleet.live_workers().values_list("name", flat=True), key=lambda name: (load.get(name, 0), name))
     if not live:
         raise ApiError(400, "CDC:ErrCaptureNotExist", "no live worker to move the tables to")
     best, current = live[0], instance.leader
@@ -381,7 +378,7 @@ def move_table(request, caller, changefeed_id):
     tid = as_int(body.get("table_id"), "table_id", minimum=0)
     if tid not in table_ids(job):
         raise ApiError(400, "CDC:ErrTableNotFound", f"table {tid} is not replicated by changefeed {job.name}")
-    if not _live_waves().filter(name=capture_id).exists():
+    if not fleet.live_workers().filter(name=capture_id).exists():
         raise ApiError(404, "CDC:ErrCaptureNotExist", f"capture {capture_id} does not exist or is not alive")
     jobs.move_dump(caller, job.instance, capture_id)
     return accepted()
@@ -413,7 +410,7 @@ def processor(request, caller, changefeed_id, capture_id):
 @endpoint("GET")
 def captures(request, caller):
     return json_response([
-        {"id": w.name, "is_owner": w.is_owner, "address": f"{w.ip}:{w.port}"} for w in _live_waves()
+        {"id": w.name, "is_owner": w.is_owner, "address": f"{w.ip}:{w.port}"} for w in fleet.live_workers()
     ])
 
 
@@ -421,18 +418,10 @@ def captures(request, caller):
 def owner_resign(request, caller):
     if not caller.is_super:
         raise ApiError(403, "CDC:ErrForbidden", "only a super admin may move the owner")
-    with transaction.atomic():
-        owner = _live_waves().select_for_update().filter(is_owner=True).first()
-        others = _live_waves().select_for_update().order_by("-last_heartbeat", "name")
-        if owner is not None:
-            others = others.exclude(pk=owner.pk)
-        successor = others.first()
-        if successor is None:
-            raise ApiError(400, "CDC:ErrOwnerNotFound", "no other live worker can become the owner")
-        Wave.objects.filter(is_owner=True).update(is_owner=False)
-        Wave.objects.filter(pk=successor.pk).update(is_owner=True)
-        AuditLog.record(caller.actor, "owner_resign", successor,
-                        before={"owner": owner.name if owner else ""}, after={"owner": successor.name})
+    try:
+        fleet.resign_owner(caller.actor)
+    except fleet.FleetError as exc:
+        raise ApiError(400, "CDC:ErrOwnerNotFound", str(exc)) from exc
     return accepted()
 
 

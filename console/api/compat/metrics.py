@@ -13,7 +13,8 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 from console.api.compat.auth import AuthFailed, challenge, identify
 from console.api.compat.base import json_response
-from console.choices import DumpState, InstanceStatus, SubscriptionState, WorkerState
+from console.choices import DumpState, InstanceStatus, SubscriptionState
+from console.domain import fleet
 from console.models import Checkpoint, FlowSample, Instance, Subscription, Wave
 
 
@@ -94,8 +95,9 @@ class TowerCollector:
         heartbeat = GaugeMetricFamily("tower_worker_heartbeat_age_seconds", "Seconds since the worker's last heartbeat", labels=["worker"])
         owner = GaugeMetricFamily("tower_worker_is_owner", "1 for the worker running the supervisor", labels=["worker"])
         if self.caller.is_super:  # workers are shared infrastructure: super admins only
+            live = set(fleet.live_worker_names(now))
             for wave in Wave.objects.all():
-                alive.add_metric([wave.name], 1 if wave.state == WorkerState.ALIVE else 0)
+                alive.add_metric([wave.name], 1 if wave.name in live else 0)
                 heartbeat.add_metric([wave.name], _age(now, wave.last_heartbeat))
                 owner.add_metric([wave.name], 1 if wave.is_owner else 0)
         yield from (alive, heartbeat, owner)

@@ -1,0 +1,73 @@
+"""The fleet of worker hosts (`waves`): one rule for "alive", and exactly one live owner.
+
+A worker is alive while its heartbeat (every second, workers.workerhost) is younger than WORKER_TTL and it
+has not marked itself dead at shutdown. The supervisor handing out dumps, dump candidates, move table,
+TiCDC captures and health and the metrics all ask here, so a worker killed with SIGKILL drops out of every
+surface at the same moment.
+
+The owner (TiCDC's word; the worker whose `is_owner` is set) is kept to exactly one live worker: the current
+one while it lives, else the longest-registered live worker. The supervisor re-elects on every run, so a dead
+owner is replaced within one supervisor period of its heartbeat going stale.
+"""
+from datetime import timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from console.choices import WorkerState
+from console.models import AuditLog, Wave
+
+WORKER_TTL = timedelta(seconds=6)
+
+
+class FleetError(Exception):
+    """The fleet cannot do what was asked; the message says why and is safe to show."""
+
+
+def live_workers(now=None):
+    """The live workers (a queryset)."""
+    now = now or timezone.now()
+    return Wave.objects.filter(state=WorkerState.ALIVE, last_heartbeat__gte=now - WORKER_TTL)
+
+
+def live_worker_names(now=None) -> list:
+    """Names of the live workers, longest registered first."""
+    return list(live_workers(now).order_by("create_time", "name").values_list("name", flat=True))
+
+
+def is_alive(name, now=None) -> bool:
+    return live_workers(now).filter(name=name).exists()
+
+
+def elect_owner(now=None):
+    """Make sure exactly one live worker is the owner; its name (None: no worker is alive)."""
+    with transaction.atomic():
+        live = live_workers(now).select_for_update().order_by("create_time", "name")
+        owner = live.filter(is_owner=True).first() or live.first()
+        stale = Wave.objects.filter(is_owner=True)
+        if owner is not None:
+            stale = stale.exclude(pk=owner.pk)
+        stale.update(is_owner=False)
+        if owner is None:
+            return None
+        if not owner.is_owner:
+            Wave.objects.filter(pk=owner.pk).update(is_owner=True)
+        return owner.name
+
+
+def resign_owner(actor):
+    """Hand the ownership to another live worker (the one heard from last); its name."""
+    with transaction.atomic():
+        live = live_workers().select_for_update()
+        owner = live.filter(is_owner=True).first()
+        others = live.order_by("-last_heartbeat", "name")
+        if owner is not None:
+            others = others.exclude(pk=owner.pk)
+        successor = others.first()
+        if successor is None:
+            raise FleetError("no other live worker can become the owner")
+        Wave.objects.filter(is_owner=True).update(is_owner=False)
+        Wave.objects.filter(pk=successor.pk).update(is_owner=True)
+        AuditLog.record(actor, "owner_resign", successor,
+                        before={"owner": owner.name if owner else ""}, after={"owner": successor.name})
+    return successor.name
