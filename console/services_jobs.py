@@ -91,7 +91,7 @@ def check_table_rules(rules):
     return ",".join(r.strip() for r in rules)
 
 
-def require_admin(caller, group_id):
+def _require_admin(caller, group_id):
     if not caller.can_admin(group_id):
         raise JobError("forbidden", "only an admin of the job's group may change it")
 
@@ -140,15 +140,20 @@ def register_source(caller, host, port, user, password, group_name="default"):
     return instance
 
 
-def table_has_rows(instance, database, table="", host_mapping=None) -> bool:
-    """Whether the source table (or any table of the database) has a row: then the job starts with a full sync."""
+def table_has_rows(caller, instance, database, table="", host_mapping=None) -> bool:
+    """Whether the source table (or any table of the database) has a row: then the job starts with a full sync.
+
+    It connects with the instance's stored credentials, through `host_mapping` (the job's, about to be saved)
+    when given: only an admin of the instance's group may have that done."""
     from workers import source
+
+    _require_admin(caller, instance.group_id)
 
     def quote(name):
         return "`" + name.replace("`", "``") + "`"
 
     try:
-        conn = source.connect_instance(instance, host_mapping=host_mapping or {})
+        conn = source.connect_instance(instance, host_mapping=host_mapping)
     except source.SourceRefused as exc:
         raise JobError("forbidden", str(exc)) from exc
     except Exception as exc:
@@ -234,7 +239,7 @@ def create_job(caller, *, name, instance, sink_uri, tables="*.*", options=None, 
     if not isinstance(name, str) or not NAME_RE.match(name):
         raise JobError("invalid", "the job name must be 1-128 letters, digits, '_', '-' or '.'")
     _check_sink_uri(sink_uri)
-    require_admin(caller, instance.group_id)
+    _require_admin(caller, instance.group_id)
     if instance.status != InstanceStatus.DUMP:
         raise JobError("state", f"instance {instance} is not approved for dumping yet (status '{instance.status}')")
     for field, value in (("start_ts", start_ts), ("target_ts", target_ts)):
@@ -265,7 +270,7 @@ def create_job(caller, *, name, instance, sink_uri, tables="*.*", options=None, 
 
 
 def _check_state(caller, job, action, allowed):
-    require_admin(caller, job.group_id)
+    _require_admin(caller, job.group_id)
     current = Subscription.objects.filter(pk=job.pk).values_list("state", flat=True).first()
     if current not in allowed:
         raise JobError("state", f"cannot {action} job '{job.name}' in state '{current}'")
@@ -291,7 +296,7 @@ def resume_job(caller, job):
 
 
 def delete_job(caller, job):
-    require_admin(caller, job.group_id)
+    _require_admin(caller, job.group_id)
     with transaction.atomic():
         before = _job_snapshot(job)
         target, name = job.target, job.name
@@ -302,7 +307,7 @@ def delete_job(caller, job):
 
 def update_job(caller, job, *, sink_uri=None, tables=None, target_ts=None, options=None):
     """TiCDC's update: only while the job is stopped (pause, update, resume)."""
-    require_admin(caller, job.group_id)
+    _require_admin(caller, job.group_id)
     if sink_uri is not None:
         _check_sink_uri(sink_uri)
     if target_ts is not None and (not isinstance(target_ts, int) or isinstance(target_ts, bool)
@@ -334,7 +339,7 @@ def update_job(caller, job, *, sink_uri=None, tables=None, target_ts=None, optio
 
 def _update_options(caller, job, action, change, message=""):
     """Apply `change(options) -> options` under a row lock and audit it."""
-    require_admin(caller, job.group_id)
+    _require_admin(caller, job.group_id)
     with transaction.atomic():
         current = Subscription.objects.select_for_update().get(pk=job.pk)
         before = dict(current.options)
@@ -368,7 +373,7 @@ def skip_event(caller, job, commit_seq):
 
     if not isinstance(commit_seq, int) or isinstance(commit_seq, bool) or commit_seq <= 0:
         raise JobError("invalid", "skip_commit_seq must be a positive integer")
-    require_admin(caller, job.group_id)
+    _require_admin(caller, job.group_id)
     job.refresh_from_db()
     failing = (job.error_wait_data or {}).get("commit_seq") if isinstance(job.error_wait_data, dict) else None
     if failing is None:
@@ -382,7 +387,7 @@ def miss(caller, job):
     """Bifrost's Miss: skip the event the job keeps failing on, once."""
     from workers import control
 
-    require_admin(caller, job.group_id)
+    _require_admin(caller, job.group_id)
     return _control(job, "state", control.miss, caller.actor, message="Miss")
 
 
@@ -390,13 +395,13 @@ def set_position(caller, job, binlog_file, binlog_pos, gtid=""):
     """Continue the job from a transaction boundary (Bifrost position management, reference 004)."""
     from workers import control
 
-    require_admin(caller, job.group_id)
+    _require_admin(caller, job.group_id)
     return _control(job, "invalid", control.set_position, caller.actor, binlog_file, binlog_pos, gtid)
 
 
 def force_fullsync(caller, job):
     """Copy the job's tables again from scratch, then stream (CCR's skip_by=fullsync and /force_fullsync)."""
-    require_admin(caller, job.group_id)
+    _require_admin(caller, job.group_id)
     with transaction.atomic():
         current = Subscription.objects.select_for_update().get(pk=job.pk)
         before = {"phase": current.phase, "fullsync_done": current.fullsync_done}

@@ -39,6 +39,17 @@ class LibraryLosses:
         self.raw = frozenset(c.name for c in columns if c.type in _STRING_TYPES and string_encoding(c) is None)
         self.years = frozenset(c.name for c in columns if c.type == FIELD_TYPE.YEAR)
 
+    @classmethod
+    def of(cls, columns):
+        """The losses of a table map, worked out once: kept on its first Column (the library makes new Column
+        objects for every TableMap event, so this is per table map, like the generated decoders)."""
+        if not columns:
+            return cls()
+        losses = columns[0].__dict__.get("_tower_library_losses")
+        if losses is None:
+            losses = columns[0].__dict__["_tower_library_losses"] = cls(columns)
+        return losses
+
 
 def row_images(rows, losses=LibraryLosses()):
     """python-mysql-replication's rows (`event.rows`) as the stream's row images: a values dict per written

@@ -32,7 +32,7 @@ from pymysqlreplication.event import (
 )
 from pymysqlreplication.row_event import DeleteRowsEvent, UpdateRowsEvent, WriteRowsEvent
 
-from workers.events import Position, RowChange, SchemaChange, LibraryLosses, row_images
+from workers.events import LibraryLosses, Position, RowChange, SchemaChange, row_images
 from workers.sinks.encoding import parse_json_columns
 from workers.source import SourceConnection, connect, json_columns
 
@@ -161,7 +161,7 @@ class GtidTracker:
 def library_images(event, wanted=None):
     """python-mysql-replication's own decoding, shaped like workers.decoder.fast_images. It decodes every
     column whatever is `wanted` (subscriptions project their FieldLists themselves)."""
-    return row_images(event.rows, LibraryLosses(event.columns))
+    return row_images(event.rows, LibraryLosses.of(event.columns))
 
 
 

@@ -44,15 +44,8 @@ def elect_owner(now=None):
     with transaction.atomic():
         live = live_workers(now).select_for_update().order_by("create_time", "name")
         owner = live.filter(is_owner=True).first() or live.first()
-        stale = Wave.objects.filter(is_owner=True)
-        if owner is not None:
-            stale = stale.exclude(pk=owner.pk)
-        stale.update(is_owner=False)
-        if owner is None:
-            return None
-        if not owner.is_owner:
-            Wave.objects.filter(pk=owner.pk).update(is_owner=True)
-        return owner.name
+        _make_owner(owner)
+        return owner.name if owner else None
 
 
 def resign_owner(actor):
@@ -66,8 +59,17 @@ def resign_owner(actor):
         successor = others.first()
         if successor is None:
             raise FleetError("no other live worker can become the owner")
-        Wave.objects.filter(is_owner=True).update(is_owner=False)
-        Wave.objects.filter(pk=successor.pk).update(is_owner=True)
+        _make_owner(successor)
         AuditLog.record(actor, "owner_resign", successor,
                         before={"owner": owner.name if owner else ""}, after={"owner": successor.name})
     return successor.name
+
+
+def _make_owner(wave):
+    """`wave` (None: nobody) is the only owner."""
+    others = Wave.objects.filter(is_owner=True)
+    if wave is not None:
+        others = others.exclude(pk=wave.pk)
+        if not wave.is_owner:
+            Wave.objects.filter(pk=wave.pk).update(is_owner=True)
+    others.update(is_owner=False)

@@ -7,7 +7,7 @@ from console.models import (
     AuditLog, Checkpoint, Config, Filter, Group, Instance, Member, MqRule, Subscription, Target, Wave,
 )
 
-from accounts import PASSWORD, Api, make_user  # noqa: F401  (PASSWORD: re-exported to this package's tests)
+from accounts import Api, make_user
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ import pytest
 from django.utils import timezone
 
 from console.models import AuditLog, Checkpoint, FlowSample, Subscription
-from tests.api.conftest import PASSWORD
+from accounts import PASSWORD
 
 DB_FIELDS = {"Name", "ConnectUri", "ConnStatus", "ConnErr", "ChannelCount", "LastChannelID", "TableCount",
              "BinlogDumpFileName", "BinlogDumpPosition", "MaxBinlogDumpFileName", "MaxBinlogDumpPosition",

@@ -3,7 +3,7 @@ import pytest
 
 from console.choices import SubscriptionState
 from console.models import AuditLog, Checkpoint, Config, Group, Member, Subscription, Target
-from tests.api.conftest import PASSWORD
+from accounts import PASSWORD
 
 LISTS = ["groups", "members", "filters", "mq-rules", "mq-filter-relations", "rules", "targets", "instances",
          "subscriptions", "audit", "checkpoints", "waves", "config"]

@@ -3,7 +3,7 @@ import pytest
 
 from console.choices import MemberRole
 from console.models import Config, Group, Member, SuperAdmin
-from console_helpers import client_for, make_user
+from accounts import client_for, make_user
 
 @pytest.fixture
 def world(db):

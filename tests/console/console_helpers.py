@@ -1,11 +1,9 @@
 """Helpers shared by the console tests."""
 import time
 
-
 from console.models import Instance
 from waiting import wait_for  # noqa: F401  (re-exported to this package's tests)
 
-from accounts import PASSWORD, client_for, make_user  # noqa: F401  (re-exported to this package's tests)
 
 def make_instance(group, host="127.0.0.1", port=3306, **fields):
     instance = Instance(group=group, host=host, port=port, slave_id=fields.pop("slave_id", 5000 + port % 1000), **fields)

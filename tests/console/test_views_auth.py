@@ -14,7 +14,7 @@ from django.test import Client
 
 from console.models import Member
 
-from console_helpers import PASSWORD
+from accounts import PASSWORD
 
 
 @pytest.fixture(autouse=True)

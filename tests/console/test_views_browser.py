@@ -14,7 +14,8 @@ from console.choices import InstanceStatus
 from console.models import Config, Filter, Group, Instance, Member, MqRule
 from console.services import sign_callback
 
-from console_helpers import PASSWORD, wait_for
+from accounts import PASSWORD
+from console_helpers import wait_for
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "console"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",

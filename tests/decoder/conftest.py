@@ -89,7 +89,7 @@ def compare_events(events, wanted_sets=(None,), allow_fallback=False):
             problem = diff_rows(rows, expect)
             assert problem is None, f"{type(ev).__name__} {ev.schema}.{ev.table} wanted={w}: {problem}"
             # The engine's images hold the server's values where the library's differ (row_images says which).
-            expect = wrap_images(row_images(expect, LibraryLosses(ev.columns)))
+            expect = wrap_images(row_images(expect, LibraryLosses.of(ev.columns)))
             problem = diff_rows(wrap_images(images), expect)
             assert problem is None, f"fast_images {type(ev).__name__} {ev.schema}.{ev.table} wanted={w}: {problem}"
         out.append(lib)

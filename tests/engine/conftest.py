@@ -8,6 +8,8 @@ import random
 import signal
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -154,6 +156,67 @@ def wait_for_dump_reload(instance, timeout=20):
         wait_for(applied, timeout, interval=0.1, message=f"the dump of {instance.pk} to apply its subscriptions")
     except AssertionError as exc:
         raise AssertionError(f"{exc}: it applies {seen.get('applied')!r}, the database has {seen.get('wanted')!r}") from None
+
+
+def leader(instance_id, after_version=0):
+    """(worker, leader_version) of the live lease taken after `after_version`, else None."""
+    from django.utils import timezone
+
+    from console.models import Instance
+
+    i = Instance.objects.get(pk=instance_id)
+    live = i.lease_expires is not None and i.lease_expires > timezone.now() and i.leader_version > after_version
+    return (i.leader, i.leader_version) if live else None
+
+
+def caught_up(source, instance):
+    """A predicate: the instance's committed position reached the master position read now."""
+    file, pos, _ = source.master()
+
+    def check():
+        instance.refresh_from_db()
+        return (instance.binlog_file, instance.binlog_pos) >= (file, pos)
+
+    check.target = f"{file}:{pos}"
+    return check
+
+
+def wait_caught_up(instance, source, timeout=90):
+    """Until the instance's committed position reaches the master's current one (every sink acknowledged)."""
+    check = caught_up(source, instance)
+    wait_for(check, timeout, message=f"the dump to commit {check.target}")
+
+
+class Workload(threading.Thread):
+    """Transactions written on the source by a thread of their own, while the test kills workers: `write(cur,
+    round)` writes one transaction per round, committed and then paced by `pause` seconds so that
+    transactions keep coming across kills and takeovers. `done` is set when it ends; `failures` holds what
+    went wrong."""
+
+    def __init__(self, source, rounds, write, pause):
+        super().__init__(daemon=True)
+        self.source, self.rounds, self.write, self.pause = source, rounds, write, pause
+        self.done, self.failures = threading.Event(), []
+
+    def run(self):
+        conn = pymysql.connect(host=self.source.host, port=self.source.port, user="root", autocommit=False,
+                               charset="utf8mb4")
+        try:
+            with conn.cursor() as cur:
+                for n in self.rounds:
+                    self.write(cur, n)
+                    conn.commit()
+                    time.sleep(self.pause)  # pacing, not waiting: keep transactions coming across the kills
+        except Exception as exc:  # noqa: BLE001 - reported by finished()
+            self.failures.append(exc)
+        finally:
+            conn.close()
+            self.done.set()
+
+    def finished(self, timeout):
+        """Wait for the last round; assert every round was written."""
+        self.join(timeout)
+        assert self.done.is_set() and not self.failures, self.failures
 
 
 def redis_db_url(redis_url, db):

@@ -16,7 +16,7 @@ from workers.events import Position
 
 import accounts
 
-from .conftest import empty_redis_db, make_instance, make_subscription, wait_for, wait_for_dump_reload
+from .conftest import empty_redis_db, leader, make_instance, make_subscription, wait_for, wait_for_dump_reload
 
 OK = {"code": 1000, "message": ""}
 OTHER = {"w1": "w2", "w2": "w1"}  # the worker pair of a test
@@ -34,16 +34,9 @@ def session_of(user):
     return client
 
 
-def live_leader(instance_id, after_version=0):
-    """(worker, leader_version) of a live lease taken after `after_version`, else None."""
-    i = Instance.objects.get(pk=instance_id)
-    live = i.lease_expires is not None and i.lease_expires > timezone.now() and i.leader_version > after_version
-    return (i.leader, i.leader_version) if live else None
-
-
 def led_by(instance_id, worker, after_version):
     """The new leader_version once `worker` holds a live lease taken after `after_version`."""
-    held = live_leader(instance_id, after_version)
+    held = leader(instance_id, after_version)
     return held[1] if held and held[0] == worker else None
 
 
@@ -85,7 +78,7 @@ def test_leader_moves_with_set_leader_move_table_and_the_console(workers, source
         source.execute(f"INSERT INTO `{s}`.t VALUES (%s, %s)", (rows, rows))
         wait_for(lambda: redis.get(f"{s}-t-{rows}"), 30, message=f"row {rows} in Redis")
 
-    first, version = wait_for(lambda: live_leader(pk), 60, message="a first leader")
+    first, version = wait_for(lambda: leader(pk), 60, message="a first leader")
     other = OTHER[first]
     row_arrives()
 
@@ -142,7 +135,7 @@ def test_leader_moves_with_set_leader_move_table_and_the_console(workers, source
     assert sorted(owners) == ["w1", "w2"]
     assert AuditLog.objects.filter(action="owner_resign").count() == 2
     row_arrives()
-    assert live_leader(pk) == (other, version)
+    assert leader(pk) == (other, version)
 
 
 def test_offline_online_and_set_binlog_steer_the_dump(workers, source, redis_url):
@@ -181,7 +174,7 @@ def test_offline_online_and_set_binlog_steer_the_dump(workers, source, redis_url
         points = ops.get("/flow/get", {"type": "minute", "dbname": dbname, "schema": s, "table_name": "t"}).json()
         return points[-1]["Count"]
 
-    version = wait_for(lambda: live_leader(pk), 60, message="the dump to start")[1]
+    version = wait_for(lambda: leader(pk), 60, message="the dump to start")[1]
     insert(1)
     wait_for(lambda: redis.get(key(1)), 30, message="row 1 in Redis")
 
@@ -209,7 +202,7 @@ def test_offline_online_and_set_binlog_steer_the_dump(workers, source, redis_url
     # --- /set/online/: a new dump delivers what was written meanwhile.
     assert ops.post("/set/online/", db_info(instance)).json() == OK
     wait_for(lambda: redis.get(key(2)) and redis.get(key(3)), 30, message="rows 2 and 3 after /set/online/")
-    version = wait_for(lambda: live_leader(pk, version), 10, message="the new dump's lease")[1]
+    version = wait_for(lambda: leader(pk, version), 10, message="the new dump's lease")[1]
     wait_for(lambda: progress() >= seq(*end[:2]), 20, message="CCR job_progress past rows 2 and 3")
 
     # --- offline (console), /set/binlog/ back to before rows 2 and 3, online (console): the dump re-reads.
@@ -222,7 +215,7 @@ def test_offline_online_and_set_binlog_steer_the_dump(workers, source, redis_url
     native = ops.get(f"/api/instances/{pk}/").json()
     assert (native["binlog_file"], native["binlog_pos"]) == before_2[:2]
     assert console.post(f"/instances/{pk}/online/").status_code == 302
-    version = wait_for(lambda: live_leader(pk, version), 30, message="the dump to start again")[1]
+    version = wait_for(lambda: leader(pk, version), 30, message="the dump to start again")[1]
     # Rows 2 and 3 are read a second time: the table's flow count grows by exactly them, with no new row.
     wait_for(lambda: table_flow() == flow_at_stop + 2, 20, message="the dump to re-read rows 2 and 3")
     wait_for(lambda: seq(*(lambda i: (i.binlog_file, i.binlog_pos))(Instance.objects.get(pk=pk)))
@@ -261,7 +254,7 @@ def test_ccr_pause_resume_and_skip_act_on_one_job_of_the_running_dump(workers, s
     _, ops = make_user("ops", instance.group)
     workers.start("w1")
     workers.start_beat()
-    wait_for(lambda: live_leader(instance.pk), 60, message="the dump to start")
+    wait_for(lambda: leader(instance.pk), 60, message="the dump to start")
     src = {"host": instance.host, "port": instance.port, "user": "root", "password": "", "database": s, "table": "t"}
     for name, sink in (("ccr-a", f"{uri}?mode=list&key=A-{{$id}}"), ("ccr-b", f"{uri}?key=B-{{$id}}")):
         assert ops.post("/create_ccr", {"name": name, "src": src, "dest": {"sink_uri": sink}}).json() == {
@@ -348,7 +341,7 @@ def test_set_candidate_chooses_the_takeover_and_reset_counter_restarts_a_parked_
     _, ops = make_user("ops", instance.group)
     workers.start("w1", TOWER_LEASE_TTL="3")
     workers.start_beat()
-    _, version = wait_for(lambda: live_leader(pk), 60, message="w1 to lead")
+    _, version = wait_for(lambda: leader(pk), 60, message="w1 to lead")
     workers.start("w2", TOWER_LEASE_TTL="3")
     workers.start("w3", TOWER_LEASE_TTL="3")
     wait_for(lambda: sorted(c["id"] for c in ops.get("/api/v1/captures").json()) == ["w1", "w2", "w3"], 30,

@@ -1,7 +1,5 @@
 """Crash safety and failover with real worker processes killed with SIGKILL."""
 import random
-import threading
-import time
 
 import pytest
 
@@ -9,7 +7,7 @@ from console.models import Checkpoint, Instance
 from workers import checkpoints
 from workers.lease import Fenced, renew
 
-from .conftest import make_instance, make_subscription, empty_redis_db, redis_state, wait_for
+from .conftest import Workload, empty_redis_db, leader, make_instance, make_subscription, redis_state, wait_for
 from .expect import diff_states, expected_state
 
 TABLE = "CREATE TABLE `{schema}`.`t` (id INT PRIMARY KEY, n INT, v VARCHAR(64), d DECIMAL(12,2))"
@@ -23,15 +21,6 @@ def boundaries(source, files):
             if row[2] in ("Xid", "Query") or row[2].startswith("Gtid"):
                 out.add((file, int(row[4])))
     return out
-
-
-def leader(instance_id, after_version=0):
-    """The worker holding a live lease taken after `after_version`, else None."""
-    from django.utils import timezone
-
-    i = Instance.objects.get(pk=instance_id)
-    live = i.lease_expires and i.lease_expires > timezone.now() and i.leader_version > after_version
-    return (i.leader, i.leader_version) if live else None
 
 
 def two_candidates_into_redis(source, redis_url, db):
@@ -67,31 +56,17 @@ def test_kill_9_ten_times_during_50k_rows(workers, source, redis_url):
     workers.start_beat()
     version = wait_for(lambda: leader(instance.pk), 30, message="a first leader")[1] - 1
 
-    done = threading.Event()
-    failures = []
+    wrng = random.Random(7)
 
-    def workload():
-        import pymysql
-        conn = pymysql.connect(host=source.host, port=source.port, user="root", autocommit=False)
-        rng = random.Random(7)
-        try:
-            with conn.cursor() as cur:
-                for start in range(0, 50000, 250):
-                    cur.executemany(f"INSERT INTO `{source.schema}`.t VALUES (%s,%s,%s,%s)",
-                                    [(i, i, f"v{i}", i / 100) for i in range(start, start + 250)])
-                    ids = rng.sample(range(0, start + 250), 20)
-                    cur.execute(f"UPDATE `{source.schema}`.t SET n=n+1, v=CONCAT(v,'u') WHERE id IN %s", (ids,))
-                    cur.execute(f"DELETE FROM `{source.schema}`.t WHERE id=%s", (rng.randrange(0, start + 250),))
-                    conn.commit()
-                    time.sleep(0.05)
-        except Exception as exc:  # noqa: BLE001
-            failures.append(exc)
-        finally:
-            conn.close()
-            done.set()
+    def write(cur, start):
+        cur.executemany(f"INSERT INTO `{source.schema}`.t VALUES (%s,%s,%s,%s)",
+                        [(i, i, f"v{i}", i / 100) for i in range(start, start + 250)])
+        ids = wrng.sample(range(0, start + 250), 20)
+        cur.execute(f"UPDATE `{source.schema}`.t SET n=n+1, v=CONCAT(v,'u') WHERE id IN %s", (ids,))
+        cur.execute(f"DELETE FROM `{source.schema}`.t WHERE id=%s", (wrng.randrange(0, start + 250),))
 
-    thread = threading.Thread(target=workload, daemon=True)
-    thread.start()
+    workload = Workload(source, range(0, 50000, 250), write, pause=0.05)
+    workload.start()
     seen_positions = set()
     rng = random.Random(11)
     kills = 0
@@ -99,13 +74,12 @@ def test_kill_9_ten_times_during_50k_rows(workers, source, redis_url):
         name, version = wait_for(lambda: leader(instance.pk, version), 30, message="a new leader after a kill")
         # Kill it mid-stream: once it committed a random number of new positions (or, the workload over, it
         # caught up with the master).
-        commits_before_kill(instance.pk, rng.randint(1, 5), source, done)
+        commits_before_kill(instance.pk, rng.randint(1, 5), source, workload.done)
         seen_positions.update(Checkpoint.objects.filter(instance=instance).values_list("binlog_file", "binlog_pos"))
         workers.kill(name)
         kills += 1
         workers.start(name, TOWER_LEASE_TTL="3")
-    thread.join(timeout=300)
-    assert done.is_set() and not failures
+    workload.finished(timeout=300)
     wait_for(lambda: leader(instance.pk, version), 30, message="a leader after the last kill")
     file, pos, _ = source.master()
 

@@ -20,7 +20,7 @@ import pytest
 from console.choices import SyncPhase
 from console.models import Instance, Subscription
 
-from .conftest import empty_redis_db, make_instance, make_subscription, redis_state, wait_for
+from .conftest import empty_redis_db, leader, make_instance, make_subscription, redis_state, wait_for
 from .expect import diff_states, expected_state
 
 ROWS = 100_000  # 50 chunks of snapshot.CHUNK_ROWS
@@ -29,15 +29,6 @@ DELETED = 7
 SENTINEL = 5  # ... so ids = 5 (mod 10) are written once by the copy and never by the stream
 SENTINELS = 200
 SENTINEL_TTL = 24 * 3600
-
-
-def leader(instance_id, after_version=0):
-    """(name, version) of the worker holding a live lease taken after `after_version`, else None."""
-    from django.utils import timezone
-
-    i = Instance.objects.get(pk=instance_id)
-    live = i.lease_expires and i.lease_expires > timezone.now() and i.leader_version > after_version
-    return (i.leader, i.leader_version) if live else None
 
 
 class Progress:

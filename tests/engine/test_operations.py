@@ -6,16 +6,7 @@ import pytest
 from console.models import AuditLog, Checkpoint, Instance, Subscription
 from workers import control
 
-from .conftest import make_instance, make_subscription, empty_redis_db, wait_for, wait_for_dump_reload
-
-
-def caught_up(source, instance):
-    file, pos, _ = source.master()
-
-    def check():
-        instance.refresh_from_db()
-        return (instance.binlog_file, instance.binlog_pos) >= (file, pos)
-    return check
+from .conftest import caught_up, empty_redis_db, make_instance, make_subscription, wait_for, wait_for_dump_reload
 
 
 def gtid_seqs(gtid_set):

@@ -7,7 +7,7 @@ import pytest
 
 from console.models import Instance
 
-from .conftest import make_instance, make_subscription, empty_redis_db, redis_state, wait_for
+from .conftest import empty_redis_db, make_instance, make_subscription, redis_state, wait_caught_up, wait_for
 from .expect import diff_states, expected_state
 
 TYPES_TABLE = """
@@ -81,13 +81,7 @@ def test_parity_every_type(workers, source, redis_url, fast_decoder):
     source.conn.begin()
     source.execute(f"DELETE FROM `{source.schema}`.`types`")
     source.conn.rollback()
-    file, pos, _ = source.master()
-
-    def caught_up():
-        instance.refresh_from_db()
-        return instance.binlog_file == file and instance.binlog_pos >= pos
-
-    wait_for(caught_up, 120, message="the dump to reach the master position")
+    wait_caught_up(instance, source, 120)
     want = expected_state(source, "types", json_columns=("js",), set_columns=("st",))
     got = redis_state(client, f"{source.schema}-types-")
     assert len(got) == len(want) > 9000

@@ -9,16 +9,10 @@ while transactions keep coming, with the candidate worker taking over. Delivery 
 targets may repeat messages (target_contents replays them in order), but the state must equal the source's.
 """
 import random
-import threading
-import time
 
-import pymysql
 import pytest
-from django.utils import timezone
 
-from console.models import Instance
-
-from .conftest import make_instance, make_subscription, wait_for
+from .conftest import Workload, leader, make_instance, make_subscription, wait_caught_up, wait_for
 from .target_contents import KINDS, comparable, diff, expected_row, open_target_for
 
 TABLE = ("CREATE TABLE `{schema}`.`t` (id INT PRIMARY KEY, n INT, v VARCHAR(64), d DECIMAL(12,2), at DATETIME) "
@@ -31,24 +25,6 @@ def target(request):
     t = open_target_for(request, request.param, redis_db=REDIS_DB)
     yield t
     t.close()
-
-
-def leader(instance_id, after_version=0):
-    """(worker, leader_version) of a live lease taken after `after_version`, else None."""
-    i = Instance.objects.get(pk=instance_id)
-    live = i.lease_expires and i.lease_expires > timezone.now() and i.leader_version > after_version
-    return (i.leader, i.leader_version) if live else None
-
-
-def wait_caught_up(instance, source, timeout=90):
-    """Until the instance's committed position reaches the master's current one (every sink acknowledged)."""
-    file, pos, _ = source.master()
-
-    def caught_up():
-        instance.refresh_from_db()
-        return (instance.binlog_file, instance.binlog_pos) >= (file, pos)
-
-    wait_for(caught_up, timeout, message=f"the dump to commit {file}:{pos}")
 
 
 def assert_same_state(target, source, phase):
@@ -110,30 +86,18 @@ def test_engine_delivers_the_source_state(workers, source, target):
     # 3. kill -9 of the leader while transactions keep coming; the candidate w2 takes over
     workers.start("w2", TOWER_LEASE_TTL="3")
     phase_start = source.master()[:2]
-    done, failures = threading.Event(), []
+    wrng = random.Random(21)
 
-    def workload():
-        conn = pymysql.connect(host=source.host, port=source.port, user="root", autocommit=False, charset="utf8mb4")
-        wrng = random.Random(21)
-        try:
-            with conn.cursor() as cur:
-                for start in range(3000, 3300, 2):  # 150 transactions
-                    cur.executemany(f"INSERT INTO {t} VALUES (%s,%s,%s,%s,%s,%s)",
-                                    [row(i, wrng, True) for i in range(start, start + 2)])
-                    cur.execute(f"UPDATE {t} SET n = n - 1, extra = CONCAT(extra, '+') WHERE id = %s",
-                                (wrng.randrange(3000, start + 2),))
-                    if start % 20 == 0:
-                        cur.execute(f"DELETE FROM {t} WHERE id = %s", (start + 1,))
-                        cur.execute(f"UPDATE {t} SET id = id + 10000 WHERE id = %s", (start,))
-                    conn.commit()
-                    time.sleep(0.02)  # pacing: keep transactions coming across the kill and the failover
-        except Exception as exc:  # noqa: BLE001
-            failures.append(exc)
-        finally:
-            conn.close()
-            done.set()
+    def write(cur, start):  # 150 transactions
+        cur.executemany(f"INSERT INTO {t} VALUES (%s,%s,%s,%s,%s,%s)",
+                        [row(i, wrng, True) for i in range(start, start + 2)])
+        cur.execute(f"UPDATE {t} SET n = n - 1, extra = CONCAT(extra, '+') WHERE id = %s",
+                    (wrng.randrange(3000, start + 2),))
+        if start % 20 == 0:
+            cur.execute(f"DELETE FROM {t} WHERE id = %s", (start + 1,))
+            cur.execute(f"UPDATE {t} SET id = id + 10000 WHERE id = %s", (start,))
 
-    writer = threading.Thread(target=workload, daemon=True)
+    writer = Workload(source, range(3000, 3300, 2), write, pause=0.02)
     writer.start()
 
     def flowing():
@@ -141,12 +105,11 @@ def test_engine_delivers_the_source_state(workers, source, target):
         return (instance.binlog_file, instance.binlog_pos) > phase_start
 
     wait_for(flowing, 30, message="w1 to commit rows of the running workload")
-    assert not done.is_set(), "the workload ended before the kill: the kill would not be mid-stream"
+    assert not writer.done.is_set(), "the workload ended before the kill: the kill would not be mid-stream"
     workers.kill("w1")
     second = wait_for(lambda: leader(instance.pk, first[1]), 30, message="w2 to take over after the kill")
     assert second[0] == "w2"
-    writer.join(timeout=120)
-    assert done.is_set() and not failures, failures
+    writer.finished(timeout=120)
     wait_caught_up(instance, source)
     count = assert_same_state(target, source, "kill -9 of w1 and failover to w2")
     assert count == 198 + 300 - 15

@@ -14,9 +14,8 @@ import datetime
 import pytest
 from bson.decimal128 import Decimal128
 
-from .conftest import make_instance, make_subscription, wait_for
+from .conftest import make_instance, make_subscription, wait_caught_up, wait_for
 from .target_contents import KINDS, open_target_for
-from .test_targets_end_to_end import REDIS_DB, wait_caught_up
 
 TABLE = """
 CREATE TABLE `{schema}`.`types` (
@@ -109,12 +108,13 @@ _EVERY_TARGET = {(2, "dt"): None, (2, "dtm"): None, (2, "dt0"): None}
 KNOWN_WRONG = {kind: _EVERY_TARGET for kind in ("redis", "kafka", "amqp", "mongodb", "clickhouse")}
 
 
+REDIS_DB = 15  # of the run's block (test_targets_end_to_end uses 14)
 _delivered = {}  # kind -> {id: row}, from the first test that ran the engine for it (the second one reuses it)
 
 
 @pytest.fixture
 def target(request):
-    t = open_target_for(request, request.param, redis_db=REDIS_DB + 1)
+    t = open_target_for(request, request.param, redis_db=REDIS_DB)
     yield t
     t.close()
 

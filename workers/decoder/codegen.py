@@ -102,7 +102,7 @@ class _Plan:
 
 
 class _Gen:
-    def __init__(self):
+    def __init__(self, exact=False):
         self.ns = {
             "_D": decimal.Decimal,
             "_CTX": _CTX,
@@ -116,8 +116,8 @@ class _Gen:
             "_from_bytes": int.from_bytes,
         }
         # True for the engine's row images (`lean`): values as the server holds them where the library's
-        # differ (an empty SET is an empty set, an empty binary value b''); False: exactly the library's.
-        self.exact = False
+        # differ (workers.events.LibraryLosses); False: exactly the library's.
+        self.exact = exact
         self._structs = {}
         self._consts = {}
 
@@ -606,8 +606,7 @@ def generate(columns, names, update, bitmap1, bitmap2, wanted, errors, lean=Fals
     The rows are the library's dicts, or with `lean` only the value dicts: one per
     row, or a (before, after) tuple per row of an update.
     """
-    g = _Gen()
-    g.exact = lean
+    g = _Gen(exact=lean)
     lines = [
         "def decode(data, pos, end):",
         "    rows = []",

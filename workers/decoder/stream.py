@@ -117,7 +117,7 @@ def _fallback(event, wanted, reason, lean=False):
             {k: {n: v for n, v in part.items() if n in wanted} for k, part in row.items()}
             for row in rows
         ]
-    return row_images(rows, LibraryLosses(event.columns)) if lean else rows
+    return row_images(rows, LibraryLosses.of(event.columns)) if lean else rows
 
 
 def fast_rows(event, wanted=None):

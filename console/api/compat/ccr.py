@@ -98,9 +98,7 @@ def create_ccr(request, caller, body):
             if Instance.objects.filter(host=host, port=port).exists() and not caller.is_super:
                 raise jobs.JobError("not_found", f"source {host}:{port} is not registered in any of your groups")
             instance = jobs.register_source(caller, host, port, user, password, group)
-        # Before anything connects with the instance's stored credentials (a host mapping could send them anywhere).
-        jobs.require_admin(caller, instance.group_id)
-        full_sync = jobs.table_has_rows(instance, database, table, src_map)
+        full_sync = jobs.table_has_rows(caller, instance, database, table, src_map)
         options = {
             "ccr_src": {"database": database, "table": table},
             "src_host_mapping": {k: v for k, v in src_map.items() if v},
