@@ -1,7 +1,7 @@
 """TiCDC changefeed options the engine acts on: start_ts, target_ts, ignore_txn_start_ts, sink_config.
 
 A subscription is a TiCDC changefeed; its options are stored by
-console.services_jobs and read here, once per refresh of its runtime
+console.domain.subscriptions and read here, once per refresh of its runtime
 (workers.subscriptions.SubscriptionRuntime calls `attach`, `admit`, `passed`
 and `sink_options`; workers.checkpoints calls `write_status`).
 
@@ -58,7 +58,7 @@ def transaction_ts(transaction) -> int:
     return position_ts(transaction.timestamp, transaction.position.binlog_pos)
 
 
-# --- checks for the API (console.services_jobs) ----------------------------------------------------
+# --- checks for the API (console.domain.subscriptions) ----------------------------------------------------
 
 def check_start_ts(instance, start_ts) -> None:
     """ValueError when a non-zero start_ts lies before what the instance has already read.

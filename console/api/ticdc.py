@@ -32,12 +32,13 @@ from django.db.models import Count
 from django.http import HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from console import services_jobs as jobs
+from console.domain import subscriptions as jobs
+from console.domain.errors import DomainError
 from console.api import positions
 from console.api.compat.auth import AuthFailed, challenge, identify
 from console.api.compat.base import BadBody, as_int, json_body, json_response
 from console.choices import InstanceStatus, SubscriptionState
-from console.domain import fleet
+from console.domain import fleet, instances
 from console.models import AuditLog, Instance, Wave
 from workers import tso
 
@@ -90,7 +91,7 @@ def endpoint(*methods):
                 return view(request, caller, **kwargs)
             except BadBody as exc:
                 return error(400, "CDC:ErrAPIInvalidParam", str(exc))
-            except jobs.JobError as exc:
+            except DomainError as exc:
                 status, code = JOB_ERROR[exc.kind]
                 return error(status, code, exc.message)
             except ApiError as exc:
@@ -151,7 +152,7 @@ def detail(job):
 def get_job(caller, changefeed_id):
     try:
         return jobs.get_job(caller, changefeed_id)
-    except jobs.JobError as exc:
+    except DomainError as exc:
         raise ApiError(404, "CDC:ErrChangeFeedNotExists", f"changefeed {changefeed_id} does not exist") from exc
 
 
@@ -175,7 +176,7 @@ def _filter_rules(body):
         return None
     try:
         return jobs.check_table_rules(body["filter_rules"])
-    except jobs.JobError as exc:
+    except DomainError as exc:
         raise BadBody(exc.message) from exc
 
 
@@ -332,7 +333,7 @@ def changefeed(request, caller, changefeed_id):
     try:
         jobs.update_job(caller, job, sink_uri=sink_uri, tables=_filter_rules(body), target_ts=_ts(body, "target_ts"),
                         options=options)
-    except jobs.JobError as exc:
+    except DomainError as exc:
         if exc.kind == "state":
             raise ApiError(400, "CDC:ErrChangefeedUpdateRefused", exc.message) from exc
         raise
@@ -356,7 +357,7 @@ def rebalance_table(request, caller, changefeed_id):
     """Move the changefeed's instance dump to the live worker leading the fewest instances, if that evens the load."""
     job = get_job(caller, changefeed_id)
     if not caller.can_admin(job.group_id):
-        raise jobs.JobError("forbidden", "only an admin of the changefeed's group may rebalance it")
+        raise DomainError("forbidden", "only an admin of the changefeed's group may rebalance it")
     instance = job.instance
     load = dict(Instance.objects.exclude(leader="").values_list("leader").annotate(n=Count("id")))
     live = sorted(fleet.live_workers().values_list("name", flat=True), key=lambda name: (load.get(name, 0), name))
@@ -364,7 +365,7 @@ def rebalance_table(request, caller, changefeed_id):
         raise ApiError(400, "CDC:ErrCaptureNotExist", "no live worker to move the tables to")
     best, current = live[0], instance.leader
     if current not in live or (best != current and load.get(best, 0) + 1 < load.get(current, 0)):
-        jobs.move_dump(caller, instance, best)
+        instances.move_dump(caller, instance, best)
     return accepted()
 
 
@@ -380,7 +381,7 @@ def move_table(request, caller, changefeed_id):
         raise ApiError(400, "CDC:ErrTableNotFound", f"table {tid} is not replicated by changefeed {job.name}")
     if not fleet.live_workers().filter(name=capture_id).exists():
         raise ApiError(404, "CDC:ErrCaptureNotExist", f"capture {capture_id} does not exist or is not alive")
-    jobs.move_dump(caller, job.instance, capture_id)
+    instances.move_dump(caller, job.instance, capture_id)
     return accepted()
 
 

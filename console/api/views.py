@@ -10,13 +10,14 @@ from django.db.models import ProtectedError
 from drf_spectacular.utils import extend_schema
 from rest_framework import permissions, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import APIException, PermissionDenied, ValidationError
+from rest_framework.exceptions import APIException, NotFound, PermissionDenied, ValidationError
 from rest_framework.response import Response
 
-from console import services_jobs as jobs
-from console.services import next_slave_id
+from console.domain import instances, subscriptions as jobs
+from console.domain.errors import DomainError
+from console.domain.instances import next_slave_id
 from console.api import filtersets, serializers as s
-from console.api.caller import Caller
+from console.domain.caller import Caller
 from console.choices import MemberRole
 from console.models import (
     AuditLog, Checkpoint, Config, Filter, Group, Instance, Member, MqFilterRelation, MqRule, Rule, Subscription,
@@ -89,8 +90,9 @@ class ScopedViewSet(viewsets.ModelViewSet):
             exc = Conflict("conflicts with an existing object")
         elif isinstance(exc, TransitionError):
             exc = Conflict(str(exc))
-        elif isinstance(exc, jobs.JobError):
-            exc = {"forbidden": PermissionDenied(exc.message), "invalid": ValidationError({"detail": exc.message})
+        elif isinstance(exc, DomainError):
+            exc = {"forbidden": PermissionDenied(exc.message), "invalid": ValidationError({"detail": exc.message}),
+                   "not_found": NotFound(exc.message), "source": ValidationError({"detail": exc.message}),
                    }.get(exc.kind) or Conflict(exc.message)
         elif isinstance(exc, DjangoPermissionDenied):
             exc = PermissionDenied(str(exc) or None)
@@ -173,26 +175,26 @@ class InstanceViewSet(ScopedViewSet):
             obj = serializer.save(slave_id=next_slave_id())
             self.audit("create", obj, after=snapshot(s.InstanceSerializer, obj))
 
-    def _operate(self, request, method, *args):
+    def _operate(self, request, operation, *args):
         instance = self.get_object()
-        getattr(instance, method)(request.user, *args)
+        operation(Caller(user=request.user), instance, *args)
         instance.refresh_from_db()
         return Response(s.InstanceSerializer(instance, context={"request": request}).data)
 
     @extend_schema(request=None, responses=s.InstanceSerializer)
     @action(detail=True, methods=["post"])
     def set_online(self, request, pk=None):
-        return self._operate(request, "set_online")
+        return self._operate(request, instances.set_online)
 
     @extend_schema(request=None, responses=s.InstanceSerializer)
     @action(detail=True, methods=["post"])
     def set_offline(self, request, pk=None):
-        return self._operate(request, "set_offline")
+        return self._operate(request, instances.set_offline)
 
     @extend_schema(request=None, responses=s.InstanceSerializer)
     @action(detail=True, methods=["post"])
     def reset_counter(self, request, pk=None):
-        return self._operate(request, "reset_counter")
+        return self._operate(request, instances.reset_counter)
 
     @extend_schema(request=s.SetBinlogSerializer, responses=s.InstanceSerializer)
     @action(detail=True, methods=["post"])
@@ -200,25 +202,25 @@ class InstanceViewSet(ScopedViewSet):
         body = s.SetBinlogSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         d = body.validated_data
-        return self._operate(request, "set_binlog", d["binlog_file"], d["binlog_pos"], d["gtid_set"])
+        return self._operate(request, instances.set_position, d["binlog_file"], d["binlog_pos"], d["gtid_set"])
 
     @extend_schema(request=s.SetLeaderSerializer, responses=s.InstanceSerializer)
     @action(detail=True, methods=["post"])
     def set_leader(self, request, pk=None):
         body = s.SetLeaderSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        return self._operate(request, "set_leader", body.validated_data["leader"])
+        return self._operate(request, instances.set_leader, body.validated_data["leader"])
 
     @extend_schema(request=s.SetCandidatesSerializer, responses=s.InstanceSerializer)
     @action(detail=True, methods=["post"])
     def set_candidates(self, request, pk=None):
         body = s.SetCandidatesSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        return self._operate(request, "set_candidates", body.validated_data["candidates"])
+        return self._operate(request, instances.set_candidates, body.validated_data["candidates"])
 
 
 class SubscriptionViewSet(ScopedViewSet):
-    """Subscriptions; pause/resume/skip/full sync go through console.services_jobs like the CCR and TiCDC APIs."""
+    """Subscriptions; pause/resume/skip/full sync go through console.domain.subscriptions like the CCR and TiCDC APIs."""
 
     queryset = Subscription.objects.select_related("group", "instance", "target")
     serializer_class = s.SubscriptionSerializer

@@ -8,7 +8,7 @@ from console.filtersets import RuleBindingFilterSet, SubscriptionFilterSet
 from console.forms.bindings import RuleBindingForm, SubscriptionForm
 from console.forms.fields import admin_groups
 from console.models import Instance, Rule, Subscription
-from console.services import record_change
+from console.domain.audit import record_change
 from console.tables import RuleBindingTable, SubscriptionTable
 
 from .generic import ObjectDeleteView, ObjectEditView, ObjectListView, get_scoped_object, require_group_admin

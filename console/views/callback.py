@@ -9,7 +9,7 @@ from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from console.services import CallbackError, handle_callback
+from console.domain.instances import CallbackError, handle_callback
 
 
 @login_not_required

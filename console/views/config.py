@@ -7,7 +7,7 @@ from django.shortcuts import redirect, render
 from console.forms.config import ConfigForm
 from console.models import Config, Wave
 from console.permissions import is_super_admin
-from console.services import record_change, snapshot
+from console.domain.audit import record_change, snapshot
 
 
 def config_view(request):

@@ -17,7 +17,7 @@ from django_tables2 import RequestConfig
 from console.forms.fields import admin_groups, visible_groups
 from console.models import Group
 from console.permissions import can_admin_group, can_view_group, scope_to_user
-from console.services import record_change, snapshot
+from console.domain.audit import record_change, snapshot
 
 PER_PAGE = 25
 
@@ -35,6 +35,18 @@ def get_scoped_object(model, user, pk, group_field="group", queryset=None):
 def require_group_admin(user, group_id, what="do this"):
     if not can_admin_group(user, group_id):
         raise PermissionDenied(f"Only an admin of this group may {what}.")
+
+
+def forbid_on_refusal(error):
+    """A domain refusal of kind `forbidden` is Django's 403 page, like any other permission check here."""
+    if error.kind == "forbidden":
+        raise PermissionDenied(error.message) from error
+
+
+def refusal_status(error) -> int:
+    """The status of a page that shows a domain refusal: a source or approval system that failed the step
+    is, for the person pressing the button, a step that could not be done now (409), not a bad request."""
+    return 409 if error.kind == "source" else error.status
 
 
 def check_posted_group(request, field="group"):

@@ -11,7 +11,7 @@ from console.filtersets import GroupFilterSet
 from console.forms.groups import GroupForm
 from console.models import AuditLog, Group, Member
 from console.permissions import can_admin_group, group_role, is_super_admin
-from console.services import record_change, snapshot
+from console.domain.audit import record_change, snapshot
 from console.tables import GroupTable, MemberTable
 
 from .generic import ObjectDeleteView, ObjectListView, get_scoped_object, require_group_admin

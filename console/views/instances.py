@@ -10,10 +10,14 @@ from console.forms.fields import admin_groups
 from console.forms.instances import InstanceEditForm, InstanceRegisterForm
 from console.models import AuditLog, Checkpoint, Instance
 from console.permissions import can_admin_group
-from console.services import ServiceError, record_change, register_instance, snapshot
+from console.domain.audit import record_change, snapshot
+from console.domain.errors import DomainError
+from console.domain.instances import register_instance
 from console.tables import InstanceTable
 
-from .generic import ObjectDeleteView, ObjectListView, check_posted_group, get_scoped_object, require_group_admin
+from .generic import (
+    ObjectDeleteView, ObjectListView, check_posted_group, forbid_on_refusal, get_scoped_object, require_group_admin,
+)
 
 
 class InstanceListView(ObjectListView):
@@ -45,8 +49,9 @@ class InstanceRegisterView(View):
                 instance = register_instance(
                     request.user, data["group"], data["host"], data["port"], data["user"], data["password"], data["slave_id"],
                 )
-            except ServiceError as exc:
-                form.add_error(None, str(exc))
+            except DomainError as exc:
+                forbid_on_refusal(exc)
+                form.add_error(None, exc.message)
             else:
                 messages.success(request, f"Registered {instance}. Next: apply for approval on the workflow page.")
                 return redirect("instance_detail", pk=instance.pk)

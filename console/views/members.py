@@ -15,7 +15,7 @@ from console.forms.fields import admin_groups
 from console.forms.groups import MemberForm, MemberRoleForm
 from console.models import Member
 from console.permissions import is_super_admin
-from console.services import record_change, snapshot
+from console.domain.audit import record_change, snapshot
 from console.tables import MemberTable
 
 from .generic import ObjectListView, check_posted_group, get_scoped_object, require_group_admin

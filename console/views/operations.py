@@ -1,18 +1,20 @@
 """Operations on a dumping instance: online/offline, set binlog position, leader, candidates, reset counter.
 
-Each calls the Instance model method, which checks the caller is a group admin,
-refuses unless the instance is in `dump`, and writes the audit log.
+Each calls one operation of console.domain.instances, which checks the caller is a group admin, refuses
+unless the instance is in `dump`, and writes the audit log.
 """
 from django.contrib import messages
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from console.forms.operations import SetBinlogForm, SetCandidatesForm, SetLeaderForm
-from console.models import Instance, TransitionError, Wave
+from console.domain import instances as domain
+from console.models import Instance, Wave
 from console.permissions import can_admin_group
-from console.services import ServiceError, binary_log_names
+from console.domain.errors import DomainError
+from console.domain.sources import binary_log_names
 
-from .generic import get_scoped_object, require_group_admin
+from .generic import forbid_on_refusal, get_scoped_object, refusal_status, require_group_admin
 
 
 def _worker_names(instance):
@@ -23,8 +25,8 @@ def _worker_names(instance):
 def _binlog_files(instance):
     try:
         return binary_log_names(instance), ""
-    except ServiceError as exc:
-        return [], str(exc)
+    except DomainError as exc:
+        return [], exc.message
 
 
 def operations_page(request, pk, binlog_form=None, leader_form=None, candidates_form=None, status=200):
@@ -42,10 +44,11 @@ def operations_page(request, pk, binlog_form=None, leader_form=None, candidates_
 
 def _run(request, instance, action, *args):
     try:
-        getattr(instance, action)(request.user, *args)
-    except TransitionError as exc:
-        messages.error(request, str(exc))
-        return operations_page(request, instance.pk, status=409)
+        getattr(domain, action)(request.user, instance, *args)
+    except DomainError as exc:
+        forbid_on_refusal(exc)
+        messages.error(request, exc.message)
+        return operations_page(request, instance.pk, status=refusal_status(exc))
     messages.success(request, f"{action.replace('_', ' ')} done on {instance}.")
     return redirect("instance_operations", pk=instance.pk)
 
@@ -81,7 +84,7 @@ def set_binlog(request, pk):
     if not form.is_valid():
         return operations_page(request, pk, binlog_form=form, status=400)
     data = form.cleaned_data
-    return _run(request, instance, "set_binlog", data["binlog_file"], data["binlog_pos"] or 4, data["gtid_set"])
+    return _run(request, instance, "set_position", data["binlog_file"], data["binlog_pos"] or 4, data["gtid_set"])
 
 
 def _set_workers(request, pk, form_class, field):

@@ -4,7 +4,7 @@ from django.contrib import messages
 from console.filtersets import FilterFilterSet, MqRuleFilterSet
 from console.forms.rules import FilterForm, MqRuleForm
 from console.models import Filter, MqFilterRelation, MqRule
-from console.services import tables_matched_by_no_filter
+from console.domain.sources import tables_matched_by_no_filter
 from console.tables import FilterTable, MqRuleTable
 
 from .generic import ObjectDeleteView, ObjectEditView, ObjectListView

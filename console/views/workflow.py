@@ -1,8 +1,7 @@
 """/workflow/: the approval steps (apply, DBA decision, grant, start dump) as buttons.
 
-Every step is a POST calling one function of console.services; the model
-method behind it refuses an illegal transition with a TransitionError, which is
-shown as a message (HTTP 409) and changes nothing.
+Every step is a POST calling one operation of console.domain.instances; its refusal (a DomainError) is
+shown as a message with the error's status (409 for a step the state does not allow) and changes nothing.
 """
 from django.contrib import messages
 from django.shortcuts import redirect, render
@@ -11,12 +10,13 @@ from django.views.decorators.http import require_POST
 
 from console.filtersets import InstanceFilterSet
 from console.forms.operations import DecisionForm
-from console.models import AuditLog, Instance, TransitionError
+from console.domain.errors import DomainError
+from console.domain.instances import apply_instance, decide, run_grant, start_dump
+from console.models import AuditLog, Instance
 from console.permissions import can_admin_group, is_super_admin
-from console.services import ServiceError, apply_instance, decide, run_grant, start_dump
 from console.tables import WorkflowTable
 
-from .generic import ObjectListView, get_scoped_object
+from .generic import ObjectListView, forbid_on_refusal, get_scoped_object, refusal_status
 
 
 class WorkflowListView(ObjectListView):
@@ -39,11 +39,12 @@ def workflow_detail(request, pk):
     })
 
 
-def _refused(request, instance, message, status=409):
-    """Show the workflow page again with why the step was refused (409: the state did not allow it)."""
-    messages.error(request, message)
+def _refused(request, instance, error):
+    """Show the workflow page again with why the step was refused (a 403 stays a 403 page)."""
+    forbid_on_refusal(error)
+    messages.error(request, error.message)
     response = workflow_detail(request, instance.pk)
-    response.status_code = status
+    response.status_code = refusal_status(error)
     return response
 
 
@@ -53,9 +54,9 @@ def apply_view(request, pk):
     detail = request.build_absolute_uri(reverse("workflow_detail", args=[instance.pk]))
     callback = request.build_absolute_uri(reverse("workflow_callback"))
     try:
-        apply_instance(instance, request.user, callback_url=callback, detail_url=detail)
-    except (TransitionError, ServiceError) as exc:
-        return _refused(request, instance, str(exc))
+        apply_instance(request.user, instance, callback_url=callback, detail_url=detail)
+    except DomainError as exc:
+        return _refused(request, instance, exc)
     messages.success(request, f"Applied: request {instance.request_id} waits for the DBA's decision.")
     return redirect("workflow_detail", pk=instance.pk)
 
@@ -66,11 +67,11 @@ def decide_view(request, pk):
     instance = get_scoped_object(Instance, request.user, pk)
     form = DecisionForm(request.POST)
     if not form.is_valid():
-        return _refused(request, instance, "Choose approve or refuse.", status=400)
+        return _refused(request, instance, DomainError("invalid", "Choose approve or refuse."))
     try:
-        decide(instance, request.user, form.cleaned_data["decision"] == "approve", form.cleaned_data["comment"])
-    except TransitionError as exc:
-        return _refused(request, instance, str(exc))
+        decide(request.user, instance, form.cleaned_data["decision"] == "approve", form.cleaned_data["comment"])
+    except DomainError as exc:
+        return _refused(request, instance, exc)
     messages.success(request, f"Instance {instance} is now {instance.status}.")
     return redirect("workflow_detail", pk=instance.pk)
 
@@ -79,9 +80,9 @@ def decide_view(request, pk):
 def grant_view(request, pk):
     instance = get_scoped_object(Instance, request.user, pk)
     try:
-        report = run_grant(instance, request.user)
-    except TransitionError as exc:
-        return _refused(request, instance, str(exc))
+        report = run_grant(request.user, instance)
+    except DomainError as exc:
+        return _refused(request, instance, exc)
     if report.ok:
         messages.success(request, f"All source checks passed: {instance} is now agree.")
         return redirect("workflow_detail", pk=instance.pk)
@@ -92,9 +93,9 @@ def grant_view(request, pk):
 def start_dump_view(request, pk):
     instance = get_scoped_object(Instance, request.user, pk)
     try:
-        candidates = start_dump(instance, request.user)
-    except (TransitionError, ServiceError) as exc:
-        return _refused(request, instance, str(exc))
+        candidates = start_dump(request.user, instance)
+    except DomainError as exc:
+        return _refused(request, instance, exc)
     if candidates:
         messages.success(request, f"Dump started at {instance.binlog_file}:{instance.binlog_pos} on {', '.join(candidates)}.")
     else:

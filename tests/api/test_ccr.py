@@ -170,7 +170,7 @@ def test_skip_binlog_and_full_sync(world, api, unchanged, job_name):
     assert wrong.status_code == 409 and "1001" in wrong.json()["error_msg"]
     assert alice.post("/job_skip_binlog", silence).json() == {"success": True}
     job_name.refresh_from_db()
-    assert job_name.skip_next is True  # the engine skips exactly that event once (workers.control.miss)
+    assert job_name.skip_next is True  # the engine skips exactly that event once (console.domain.subscriptions.miss)
     assert job_name.phase == SyncPhase.INCREMENTAL
     # The reference's "force full sync" example posts skip_by silence without a commit seq: refused, unchanged.
     with unchanged():
@@ -186,15 +186,21 @@ def test_skip_binlog_and_full_sync(world, api, unchanged, job_name):
     assert alice.post("/job_status", {"name": "job_name"}).json()["progress_state"] == "TableFullSync"
 
 
-def test_illegal_state_changes(world, api, unchanged, job_name):
+def test_repeated_pause_and_resume_succeed_and_a_finished_job_refuses(world, api, unchanged, job_name):
+    """Scripts retry: resuming a running job or pausing a paused one succeeds and changes nothing."""
     alice = api(world.alice.token)
     with unchanged():
         response = alice.post("/resume", {"name": "job_name"})  # already running
-    assert response.status_code == 409 and response.json()["success"] is False
-    alice.post("/pause", {"name": "job_name"})
+    assert response.status_code == 200 and response.json()["success"] is True
+    assert alice.post("/pause", {"name": "job_name"}).json()["success"] is True
     with unchanged():
         response = alice.post("/pause", {"name": "job_name"})
-    assert response.status_code == 409
+    assert response.status_code == 200 and response.json()["success"] is True
+    Subscription.objects.filter(pk=job_name.pk).update(state=SubscriptionState.FINISHED)
+    with unchanged():
+        response = alice.post("/resume", {"name": "job_name"})
+    assert response.status_code == 409 and response.json()["success"] is False
+    assert "finished" in response.json()["error_msg"]
 
 
 def test_scoping(world, api, unchanged, job_name):

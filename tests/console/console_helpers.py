@@ -15,7 +15,7 @@ def signed_callback(client, secret, body: dict, timestamp=None, signature=None):
     """POST a DBA decision to /workflow/callback/ the way the approval system does."""
     import json
 
-    from console.services import sign_callback
+    from console.domain.instances import sign_callback
 
     raw = json.dumps(body).encode()
     timestamp = str(int(time.time()) if timestamp is None else timestamp)

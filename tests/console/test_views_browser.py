@@ -12,7 +12,7 @@ from django.contrib.auth import get_user_model
 
 from console.choices import InstanceStatus
 from console.models import Config, Filter, Group, Instance, Member, MqRule
-from console.services import sign_callback
+from console.domain.instances import sign_callback
 
 from accounts import PASSWORD
 from console_helpers import wait_for

@@ -148,7 +148,7 @@ class TestCallbackAuthentication:
         waiting.refresh_from_db()
         before = db_rows()
         assert client.post("/workflow/callback/", data=json.dumps(decision(waiting)), content_type="application/json").status_code == 401
-        from console.services import sign_callback
+        from console.domain.instances import sign_callback
         ts = str(int(time.time()))
         good = json.dumps(decision(waiting)).encode()
         tampered = good.replace(b"dba1", b"evil")

@@ -12,9 +12,10 @@ from pymysqlreplication import BinLogStreamReader
 from pymysqlreplication.event import XidEvent
 from pymysqlreplication.row_event import WriteRowsEvent
 
-from console import services_jobs as jobs
+from console.domain import subscriptions as jobs
+from console.domain.errors import DomainError
 from workers import tso
-from console.api.caller import Caller
+from console.domain.caller import Caller
 from console.models import AuditLog, Checkpoint, Instance, Subscription
 
 from .conftest import make_instance, make_subscription, empty_redis_db, wait_for
@@ -161,7 +162,7 @@ def test_start_ts_passes_over_earlier_transactions_and_refuses_the_past(workers,
         instance.refresh_from_db()
         return tso.position_ts(instance.binlog_when, instance.binlog_pos)
     wait_for(lambda: dumped() >= start_ts, 10, message="the instance's position to pass start_ts")
-    with pytest.raises(jobs.JobError) as refused:
+    with pytest.raises(DomainError) as refused:
         jobs.create_job(MANAGER, name="too-old", instance=instance, sink_uri=url, tables=f"{s}.t",
                         start_ts=start_ts - 1)
     assert refused.value.kind == "invalid" and "older than" in refused.value.message

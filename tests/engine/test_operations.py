@@ -4,7 +4,8 @@ import json
 import pytest
 
 from console.models import AuditLog, Checkpoint, Instance, Subscription
-from workers import control
+from console.domain import subscriptions
+from console.domain.errors import DomainError
 
 from .conftest import caught_up, empty_redis_db, make_instance, make_subscription, wait_for, wait_for_dump_reload
 
@@ -54,14 +55,14 @@ def test_pause_resume_one_subscription(workers, source, redis_url):
     workers.start_beat()
     source.execute(f"INSERT INTO `{s}`.t VALUES (1, 1)")
     wait_for(lambda: client.get("A-1") and client.get("B-1"), 30, message="both subscriptions running")
-    control.pause(paused, "tester")
+    subscriptions.pause_job("tester", paused)
     wait_for(lambda: Subscription.objects.get(pk=paused.pk).state == "stopped", 5)
     wait_for_dump_reload(instance)
     source.execute(f"INSERT INTO `{s}`.t VALUES (2, 2), (3, 3)")
     wait_for(lambda: client.get("B-3"), 20, message="the other subscription to go on")
     wait_for(caught_up(source, instance), 20)
     assert client.get("A-2") is None and client.get("A-3") is None
-    control.resume(paused, "tester")
+    subscriptions.resume_job("tester", paused)
     wait_for(lambda: client.get("A-2") and client.get("A-3"), 20, message="the resumed subscription to catch up")
     assert AuditLog.objects.filter(action__in=("pause_subscription", "resume_subscription")).count() == 2
 
@@ -91,7 +92,7 @@ def test_miss_skips_exactly_one_failed_event(workers, source, redis_url):
     failing_seq = sub.error_wait_data["commit_seq"]
     from workers.events import Position
     assert Position(cp.binlog_file, cp.binlog_pos).commit_seq < failing_seq
-    control.miss(sub, "tester", message="bad key")
+    subscriptions.miss("tester", sub)
     def recovered():
         sub.refresh_from_db()
         return sub.state == "normal" and sub.skipped_count == 1
@@ -101,8 +102,8 @@ def test_miss_skips_exactly_one_failed_event(workers, source, redis_url):
     assert sub.state == "normal" and sub.skipped_count == 1 and not sub.skip_next and sub.error == ""
     assert client.get("L-3") == b"not a list"
     assert AuditLog.objects.filter(action="miss_event", object_id=str(sub.pk)).count() == 1
-    with pytest.raises(control.ControlError):
-        control.miss(sub, "tester")  # nothing is failing now
+    with pytest.raises(DomainError):
+        subscriptions.miss("tester", sub)  # nothing is failing now
 
 
 def test_set_position_replays_from_there(workers, source, redis_url):
@@ -118,15 +119,15 @@ def test_set_position_replays_from_there(workers, source, redis_url):
     wait_for(lambda: client.get(f"{s}-t-2"), 30)
     wait_for(caught_up(source, instance), 20)
     client.flushdb()
-    control.set_position(sub, "tester", file, pos, gtid)
+    subscriptions.set_position("tester", sub, file, pos, gtid)
     wait_for(lambda: client.get(f"{s}-t-1") and client.get(f"{s}-t-2"), 20, message="replay after set position")
     def committed():  # written with the next checkpoint commit after the replay
         cp = Checkpoint.objects.get(subscription=sub)
         return (cp.binlog_file, cp.binlog_pos)
     wait_for(lambda: committed() > (file, pos), 10, message="the replayed position to be committed")
     assert AuditLog.objects.filter(action="set_position").exists()
-    with pytest.raises(control.ControlError):
-        control.set_position(sub, "tester", "", 0)
+    with pytest.raises(DomainError):
+        subscriptions.set_position("tester", sub, "", 0)
 
 
 def test_gtid_resume_after_kill(workers, source, redis_url):

@@ -15,7 +15,7 @@ import hmac
 from django.contrib.auth import authenticate
 from rest_framework.authtoken.models import Token
 
-from console.api.caller import Caller
+from console.domain.caller import Caller
 
 
 class AuthFailed(Exception):

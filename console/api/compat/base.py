@@ -1,10 +1,8 @@
-"""Small pieces every compatibility surface uses: JSON bodies and JobError -> HTTP status."""
+"""Small pieces every compatibility surface uses: JSON bodies, typed fields, DomainError -> HTTP status."""
 import json
 
 from django.http import JsonResponse
 
-# How a console.services_jobs.JobError kind maps to an HTTP status on the compatibility surfaces.
-JOB_ERROR_STATUS = {"invalid": 400, "forbidden": 403, "not_found": 404, "exists": 409, "state": 409, "source": 400}
 
 
 class BadBody(Exception):

@@ -16,10 +16,11 @@ import logging
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
-from console import services_jobs as jobs
+from console.domain import subscriptions as jobs
+from console.domain.errors import DomainError
 from console.api import positions
 from console.api.compat.auth import AuthFailed, challenge, identify
-from console.api.compat.base import JOB_ERROR_STATUS, BadBody, json_response
+from console.api.compat.base import BadBody, json_response
 from console.choices import FLOW_WINDOWS, DumpState, InstanceStatus, SubscriptionState
 from console.models import FlowSample, Instance, Subscription
 
@@ -263,6 +264,6 @@ def toserver_deal(request, caller, params):
         return fail("read-only: only a group admin may change a ToServer", 403)
     try:
         jobs.miss(caller, sub)
-    except jobs.JobError as exc:
-        return fail(exc.message, JOB_ERROR_STATUS[exc.kind])
+    except DomainError as exc:
+        return fail(exc.message, exc.status)
     return json_response({"status": 1, "msg": "success", "data": None})

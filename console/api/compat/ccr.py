@@ -12,10 +12,11 @@ from django.conf import settings
 from django.db import transaction
 from django.views.decorators.csrf import csrf_exempt
 
-from console import services_jobs as jobs
+from console.domain import instances, subscriptions as jobs
+from console.domain.errors import DomainError
 from console.api import positions
 from console.api.compat.auth import AuthFailed, challenge, identify
-from console.api.compat.base import JOB_ERROR_STATUS, BadBody, as_int, as_str, json_body, json_response
+from console.api.compat.base import BadBody, as_int, as_str, json_body, json_response
 from console.choices import SubscriptionState, SyncPhase
 from console.models import Instance
 
@@ -47,8 +48,8 @@ def ccr_endpoint(view):
             return view(request, caller, body)
         except BadBody as exc:
             return fail(str(exc), 400)
-        except jobs.JobError as exc:
-            return fail(exc.message, JOB_ERROR_STATUS[exc.kind])
+        except DomainError as exc:
+            return fail(exc.message, exc.status)
 
     return wrapper
 
@@ -86,18 +87,18 @@ def create_ccr(request, caller, body):
     table = as_str(src.get("table"), "src.table", required=False)
     sink_uri = as_str(dest.get("sink_uri"), "dest.sink_uri")
     group = as_str(body.get("group"), "group", required=False) or "default"
-    src_map = jobs._check_mapping(src.get("host_mapping"), "src.host_mapping")
-    dest_map = jobs._check_mapping(dest.get("host_mapping"), "dest.host_mapping")
-    if jobs.Subscription.objects.filter(name=name).exists():
-        raise jobs.JobError("exists", f"job '{name}' already exists")
+    src_map = jobs.check_mapping(src.get("host_mapping"), "src.host_mapping")
+    dest_map = jobs.check_mapping(dest.get("host_mapping"), "dest.host_mapping")
+    if jobs.name_taken(name):
+        raise DomainError("exists", f"job '{name}' already exists")
 
     # One transaction: a source registered for this job is rolled back if the job cannot be created after all.
     with transaction.atomic():
         instance = jobs.find_instance(caller, host, port)
         if instance is None:
             if Instance.objects.filter(host=host, port=port).exists() and not caller.is_super:
-                raise jobs.JobError("not_found", f"source {host}:{port} is not registered in any of your groups")
-            instance = jobs.register_source(caller, host, port, user, password, group)
+                raise DomainError("not_found", f"source {host}:{port} is not registered in any of your groups")
+            instance = instances.register_source(caller, host, port, user, password, group)
         full_sync = jobs.table_has_rows(caller, instance, database, table, src_map)
         options = {
             "ccr_src": {"database": database, "table": table},

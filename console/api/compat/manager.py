@@ -49,7 +49,7 @@ from console.api.compat.auth import AuthFailed, challenge, identify
 from console.api.compat.base import BadBody, as_int, as_str, json_response
 from console.choices import DumpState, InstanceStatus, MemberRole
 from console.models import AuditLog, Group, Instance, Member, TransitionError
-from console.services import next_slave_id
+from console.domain.instances import next_slave_id
 
 OK, BAD_BODY, NOT_FOUND, FORBIDDEN, ILLEGAL_STATE, EXISTS, SOURCE_ERROR, BAD_VALUE, UNAUTHORIZED = (
     1000, 1001, 1002, 1003, 1004, 1005, 1006, 1007, 1401)
