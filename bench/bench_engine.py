@@ -59,6 +59,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from tower.services_env import read_services_env  # noqa: E402
+
 BROKER_DB = 8
 TARGET_DB = 9
 TMP = Path(tempfile.mkdtemp(prefix="tower-bench-"))
@@ -69,12 +71,7 @@ os.environ["TOWER_DATABASE_URL"] = f"sqlite:///{TMP / 'bench.db'}"
 
 
 def _redis_base():
-    url = os.environ.get("TOWER_REDIS_URL")
-    if not url:
-        env = ROOT / ".run" / "services.env"
-        for line in (env.read_text().splitlines() if env.exists() else []):
-            if line.startswith("TOWER_REDIS_URL="):
-                url = line.split("=", 1)[1].strip()
+    url = os.environ.get("TOWER_REDIS_URL") or read_services_env().get("TOWER_REDIS_URL")
     return (url or "redis://127.0.0.1:6379/0").rsplit("/", 1)[0]
 
 

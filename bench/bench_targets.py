@@ -37,12 +37,9 @@ if str(ROOT) not in sys.path:
 
 
 def load_env():
-    env = ROOT / ".run" / "services.env"
-    if env.exists():
-        for line in env.read_text().splitlines():
-            if "=" in line and not line.startswith("#"):
-                key, _, value = line.partition("=")
-                os.environ.setdefault(key.strip(), value.strip())
+    from tower.services_env import load_into_environ
+
+    load_into_environ()
 
 
 def batches(rows, per_batch=5000, per_tx=100, schema="bench", table="mixed"):

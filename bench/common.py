@@ -16,6 +16,11 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from tower.services_env import load_into_environ  # noqa: E402
+
+# The local servers' URLs for every bench script (the decoder's helpers read only the environment).
+load_into_environ()
+
 from workers.decoder.testing import (  # noqa: E402
     connect,
     master_status,

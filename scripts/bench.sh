@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# make bench: start the local servers if needed, then run the benchmarks (figures as `name: value`).
+# make bench: dev requirements, the local servers if needed, then the benchmarks (figures as `name: value`).
 # bench_engine.py loads one binlog and measures on it the library and Tower decode rates, Tower end to end
 # through a real Celery worker (blackhole, Redis) and lag; bench_targets.py (when present) the other targets.
 # bench/bench_decode.py (decoder only, median of repeats, --check for row-by-row parity) runs on its own.
 set -uo pipefail
 cd "$(dirname "$0")/.."
+scripts/bootstrap.sh --dev || exit 1
 if ! .venv/bin/python scripts/services.py status >/dev/null 2>&1; then
   .venv/bin/python scripts/services.py up || exit 1
 fi

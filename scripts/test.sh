@@ -3,7 +3,7 @@
 # the migrations check and the suite, stop what we started.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-scripts/bootstrap.sh || exit 1
+scripts/bootstrap.sh --dev || exit 1
 started=0
 if ! .venv/bin/python scripts/services.py status >/dev/null 2>&1; then
   .venv/bin/python scripts/services.py up || exit 1

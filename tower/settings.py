@@ -41,16 +41,12 @@ from pathlib import Path
 import dj_database_url
 
 from tower.keys import load_or_create_key
+from tower.services_env import load_into_environ
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 # The local servers started by `make services` are the defaults for anything not set explicitly.
-_services_env = BASE_DIR / ".run" / "services.env"
-if _services_env.exists():
-    for _line in _services_env.read_text().splitlines():
-        if "=" in _line and not _line.startswith("#"):
-            _name, _value = _line.split("=", 1)
-            os.environ.setdefault(_name.strip(), _value.strip())
+load_into_environ()
 
 
 def env(name, default=None):
@@ -93,6 +89,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Static files from the web server itself (gunicorn has no static handler); DEBUG or not.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -144,7 +142,10 @@ USE_TZ = True
 
 STATIC_URL = "/static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT = DATA_DIR / "static"
+STATIC_ROOT = DATA_DIR / "static"  # filled by `manage.py collectstatic`, served by WhiteNoise
+# WhiteNoise indexes STATIC_ROOT when a process starts and warns when it is missing (tests, a server started
+# before collectstatic); with DEBUG it serves straight from STATICFILES_DIRS and the apps (its use_finders).
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 
 LOGIN_URL = "/login/"
 LOGIN_REDIRECT_URL = "/"

@@ -6,29 +6,20 @@ import datetime
 import decimal
 import os
 import random
-from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 import pymysql
 from pymysqlreplication import BinLogStreamReader
 from pymysqlreplication.row_event import DeleteRowsEvent, UpdateRowsEvent, WriteRowsEvent
 
-ROOT = Path(__file__).resolve().parents[2]
 ROW_EVENTS = (WriteRowsEvent, UpdateRowsEvent, DeleteRowsEvent)
 
 
 def source_url():
-    """TOWER_SOURCE_URL from the environment, else from .run/services.env, else None."""
-    url = os.environ.get("TOWER_SOURCE_URL")
-    if url:
-        return url
-    env = ROOT / ".run" / "services.env"
-    if env.exists():
-        for line in env.read_text().splitlines():
-            name, sep, value = line.strip().partition("=")
-            if sep and name.strip() == "TOWER_SOURCE_URL":
-                return value.strip().strip("'\"") or None
-    return None
+    """TOWER_SOURCE_URL from the environment, else None. The environment holds the local servers' URLs once
+    tower.settings or bench.common loaded .run/services.env (tower.services_env): this library may not
+    import tower, by the import contracts."""
+    return os.environ.get("TOWER_SOURCE_URL") or None
 
 
 def settings(url):

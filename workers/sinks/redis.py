@@ -7,13 +7,11 @@ JSON event onto the key. A batch is one MULTI/EXEC round trip, so a batch is
 applied whole or (connection lost) not acknowledged at all; replays are
 harmless because SET/DEL by key are idempotent.
 
-Key templates: `{$SchemaName}`, `{$TableName}`, `{$EventType}` and
-`{$<column>}` (a column of the row). The default key is
-`{$SchemaName}-{$TableName}-{$<primary key>}`, the values of a composite key
-joined by `-`; a table without a primary key is keyed by an md5 of the row.
+The key is a template (templates.py: `{$SchemaName}`, `{$TableName}`,
+`{$EventType}`, `{$<column>}`), compiled once per sink. The default key is
+`{$SchemaName}-{$TableName}-{$__pk__}`: the values of a composite key joined
+by `-`; a table without a primary key is keyed by an md5 of the row.
 """
-import hashlib
-import re
 from urllib.parse import parse_qs, urlsplit
 
 import redis
@@ -21,54 +19,10 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from .base import Sink, SinkError
-from .encoding import dumps, json_row, key_text
+from .encoding import dumps, json_row
+from .templates import Template
 
-PLACEHOLDER = re.compile(r"\{\$([^}]+)\}")
 DEFAULT_TEMPLATE = "{$SchemaName}-{$TableName}-{$__pk__}"
-
-
-class KeyTemplate:
-    """Renders a key for (change, row image). Compiled once per subscription."""
-
-    def __init__(self, template: str):
-        self.template = template or DEFAULT_TEMPLATE
-        self.parts = []  # literal strings and ("var", name)
-        last = 0
-        for match in PLACEHOLDER.finditer(self.template):
-            if match.start() > last:
-                self.parts.append(self.template[last:match.start()])
-            self.parts.append(("var", match.group(1)))
-            last = match.end()
-        if last < len(self.template):
-            self.parts.append(self.template[last:])
-        self.columns = {p[1] for p in self.parts if isinstance(p, tuple)} - {"SchemaName", "TableName", "EventType"}
-
-    def render(self, change, row) -> str:
-        out = []
-        for part in self.parts:
-            if isinstance(part, str):
-                out.append(part)
-                continue
-            name = part[1]
-            if name == "SchemaName":
-                out.append(change.schema)
-            elif name == "TableName":
-                out.append(change.table)
-            elif name == "EventType":
-                out.append(change.type.lower())
-            elif name == "__pk__":
-                if change.primary_key:
-                    out.append("-".join(key_text(row.get(c)) for c in change.primary_key))
-                else:
-                    out.append(hashlib.md5(dumps(row).encode()).hexdigest())
-            elif name in row:
-                out.append(key_text(row[name]))
-            else:
-                raise SinkError(
-                    f"key template {self.template!r} names column '{name}' that {change.schema}.{change.table} lacks",
-                    retryable=False,
-                )
-        return "".join(out)
 
 
 def list_event(change) -> str:
@@ -96,7 +50,7 @@ class RedisSink(Sink):
         self.mode = (options.get("mode") or query.get("mode") or "set").lower()
         if self.mode not in ("set", "list"):
             raise SinkError(f"redis mode must be 'set' or 'list', not '{self.mode}'", retryable=False)
-        self.template = KeyTemplate(options.get("key") or query.get("key") or DEFAULT_TEMPLATE)
+        self.template = Template(options.get("key") or query.get("key") or DEFAULT_TEMPLATE)
         try:
             self.ttl = int(options.get("ttl") or query.get("ttl") or 0)
         except ValueError:

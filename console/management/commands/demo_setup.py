@@ -21,6 +21,10 @@ DEMO_SCHEMA = "tower_demo"
 class Command(BaseCommand):
     help = "Create the demo admin, group, source instance, target and subscription."
 
+    def add_arguments(self, parser):
+        parser.add_argument("--port", type=int, default=int(os.environ.get("TOWER_PORT") or 8000),
+                            help="the port the console is served on, for the URL printed (default: TOWER_PORT, 8000)")
+
     def handle(self, **options):
         source_url = os.environ.get("TOWER_SOURCE_URL")
         redis_url = os.environ.get("TOWER_REDIS_URL")
@@ -78,5 +82,5 @@ class Command(BaseCommand):
             )
             Instance.objects.filter(group=group).exclude(pk=instance.pk).update(state=DumpState.OFFLINE)
         self.stdout.write(self.style.SUCCESS(
-            f"Tower demo: open http://127.0.0.1:8000/ and log in as  admin / {password}"
+            f"Tower demo: open http://127.0.0.1:{options['port']}/ and log in as  admin / {password}"
         ))
