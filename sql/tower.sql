@@ -259,7 +259,7 @@ CREATE TABLE `instances` (
   `binlog_pos` bigint(20) unsigned NOT NULL CHECK (`binlog_pos` >= 0),
   `gtid_set` longtext NOT NULL,
   `binlog_when` bigint(20) NOT NULL,
-  `transaction_id` varchar(64) NOT NULL,
+  `transaction_id` bigint(20) NOT NULL,
   `leader` varchar(255) NOT NULL,
   `pre_leader` varchar(255) NOT NULL,
   `leader_version` bigint(20) unsigned NOT NULL CHECK (`leader_version` >= 0),
@@ -309,10 +309,13 @@ CREATE TABLE `mq_rule` (
   `paras` longtext NOT NULL,
   `order_type` varchar(32) NOT NULL,
   `group_id` varchar(32) NOT NULL,
+  `target_id` bigint(20) DEFAULT NULL,
   PRIMARY KEY (`id`),
   UNIQUE KEY `mq_rule_topic_group_uniq` (`topic`,`group_id`),
   KEY `mq_rule_group_id_166081d3_fk_groups_id` (`group_id`),
-  CONSTRAINT `mq_rule_group_id_166081d3_fk_groups_id` FOREIGN KEY (`group_id`) REFERENCES `groups` (`id`)
+  KEY `mq_rule_target_id_89935b83_fk_targets_id` (`target_id`),
+  CONSTRAINT `mq_rule_group_id_166081d3_fk_groups_id` FOREIGN KEY (`group_id`) REFERENCES `groups` (`id`),
+  CONSTRAINT `mq_rule_target_id_89935b83_fk_targets_id` FOREIGN KEY (`target_id`) REFERENCES `targets` (`id`)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_general_ci;
 
 DROP TABLE IF EXISTS `rule`;
@@ -325,13 +328,16 @@ CREATE TABLE `rule` (
   `group_id` varchar(32) NOT NULL,
   `instance_id` varchar(32) NOT NULL,
   `rule_id` varchar(32) NOT NULL,
+  `subscription_id` bigint(20) DEFAULT NULL,
   PRIMARY KEY (`id`),
   UNIQUE KEY `rule_instance_rule_uniq` (`instance_id`,`rule_id`),
+  UNIQUE KEY `subscription_id` (`subscription_id`),
   KEY `rule_group_id_7afd0c59_fk_groups_id` (`group_id`),
   KEY `rule_rule_id_638babee_fk_mq_rule_id` (`rule_id`),
   CONSTRAINT `rule_group_id_7afd0c59_fk_groups_id` FOREIGN KEY (`group_id`) REFERENCES `groups` (`id`),
   CONSTRAINT `rule_instance_id_c194d434_fk_instances_id` FOREIGN KEY (`instance_id`) REFERENCES `instances` (`id`),
-  CONSTRAINT `rule_rule_id_638babee_fk_mq_rule_id` FOREIGN KEY (`rule_id`) REFERENCES `mq_rule` (`id`)
+  CONSTRAINT `rule_rule_id_638babee_fk_mq_rule_id` FOREIGN KEY (`rule_id`) REFERENCES `mq_rule` (`id`),
+  CONSTRAINT `rule_subscription_id_bf11a119_fk_subscriptions_id` FOREIGN KEY (`subscription_id`) REFERENCES `subscriptions` (`id`)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_general_ci;
 
 DROP TABLE IF EXISTS `subscriptions`;

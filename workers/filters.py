@@ -237,7 +237,9 @@ def rules_for(mq_rule) -> RuleSet:
 
 
 def mq_rule_options(mq_rule, rules: RuleSet = None) -> dict:
-    """The sink options an MQ rule implies (kafka.py/amqp.py read them): order type, with_trx, business keys.
+    """The sink options an MQ rule implies (kafka.py/amqp.py read them): its topic (the Kafka topic, the AMQP
+    routing key: the rule says where its events go, whatever the target's URI names), order type, with_trx,
+    business keys.
 
     business_keys is a list of [table regex, [columns]] from the rule's WHITE filters, in filter order;
     plain data, so the engine can compare two option dicts to notice a change.
@@ -246,6 +248,7 @@ def mq_rule_options(mq_rule, rules: RuleSet = None) -> dict:
         return {}
     rules = rules if rules is not None else rules_for(mq_rule)
     return {
+        "topic": mq_rule.topic,
         "order_type": mq_rule.order_type,
         "with_trx": bool(mq_rule.with_trx),
         "business_keys": [[f.table_re.pattern, list(f.business_keys)] for f in rules.white if f.business_keys],

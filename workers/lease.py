@@ -15,7 +15,7 @@ import time
 from datetime import timedelta
 
 from django.db import close_old_connections, connection, transaction
-from django.db.models import Q
+from django.db.models import Case, F, Q, When
 from django.utils import timezone
 
 from console.models import Checkpoint, Instance
@@ -44,10 +44,13 @@ def is_live(instance, now=None) -> bool:
 def dispatch(instance_id, worker, version) -> bool:
     """Name `worker` the next leader if the lease is still free at `version` (the supervisor's step)."""
     now = timezone.now()
+    # A hand-over to another worker remembers the one before (BinLake's preLeader). pre_leader is set first:
+    # MySQL evaluates the SET list left to right, so F("leader") after leader= would read the new value.
+    pre_leader = Case(When(~Q(leader=worker) & ~Q(leader=""), then=F("leader")), default=F("pre_leader"))
     return bool(
         Instance.objects.filter(pk=instance_id, leader_version=version)
         .filter(Q(lease_expires__isnull=True) | Q(lease_expires__lte=now))
-        .update(leader=worker, lease_expires=now + START_GRACE, update_time=now)
+        .update(pre_leader=pre_leader, leader=worker, lease_expires=now + START_GRACE, update_time=now)
     )
 
 
@@ -63,7 +66,7 @@ def take(instance_id, worker, version) -> int | None:
             return None
         new = version + 1
         updated = Instance.objects.filter(pk=instance_id, leader_version=version).update(
-            leader=worker, pre_leader=instance.leader if not named else instance.pre_leader,
+            leader=worker, pre_leader=instance.leader if not named and instance.leader else instance.pre_leader,
             leader_version=new, lease_expires=now + LEASE_TTL, update_time=now,
         )
         if not updated:

@@ -4,7 +4,7 @@ from rest_framework import serializers
 
 from console.models import (
     AuditLog, Checkpoint, Config, Filter, Group, Instance, Member, MqFilterRelation, MqRule, Rule, Subscription,
-    Target, Wave, kind_of_uri,
+    Target, Wave,
 )
 from console.permissions import can_admin_group, visible_group_ids
 
@@ -45,7 +45,9 @@ class GroupSerializer(serializers.ModelSerializer):
         read_only_fields = ["id", "create_time", "update_time"]
 
 
-class MemberSerializer(AdminOfGroupMixin, serializers.ModelSerializer):
+class MemberSerializer(serializers.ModelSerializer):
+    """Who may add, change or remove a membership, and which roles are assignable: console.domain.catalog."""
+
     group = GroupScopedField(group_path="pk", queryset=Group.objects.all())
 
     class Meta:
@@ -53,12 +55,10 @@ class MemberSerializer(AdminOfGroupMixin, serializers.ModelSerializer):
         fields = ["id", "erp", "email", "org_name", "group", "role", "create_time", "update_time"]
         read_only_fields = ["id", "create_time", "update_time"]
 
-    def validate(self, attrs):
-        self.check_group_admin(attrs.get("group"))
-        return attrs
 
+class FilterSerializer(serializers.ModelSerializer):
+    """Parsed here; validated (regex, events, columns) and written by console.domain.catalog."""
 
-class FilterSerializer(AdminOfGroupMixin, serializers.ModelSerializer):
     group = GroupScopedField(group_path="pk", queryset=Group.objects.all())
 
     class Meta:
@@ -67,27 +67,36 @@ class FilterSerializer(AdminOfGroupMixin, serializers.ModelSerializer):
                   "fake_cols", "business_keys", "create_time", "update_time"]
         read_only_fields = ["id", "create_time", "update_time"]
 
-    def validate(self, attrs):
-        self.check_group_admin(attrs.get("group"))
-        return attrs
 
+class MqRuleSerializer(serializers.ModelSerializer):
+    """Parsed here; validated and written by console.domain.catalog."""
 
-class MqRuleSerializer(AdminOfGroupMixin, serializers.ModelSerializer):
     group = GroupScopedField(group_path="pk", queryset=Group.objects.all())
     filters = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
+    target = GroupScopedField(queryset=Target.objects.all(), required=False, allow_null=True,
+                              help_text="a kafka or amqp target of the rule's group; null: the configured MQ address")
 
     class Meta:
         model = MqRule
         fields = ["id", "name", "topic", "group", "with_trx", "producer_class", "paras", "order_type", "filters",
-                  "create_time", "update_time"]
+                  "target", "create_time", "update_time"]
         read_only_fields = ["id", "create_time", "update_time"]
 
-    def validate(self, attrs):
-        self.check_group_admin(attrs.get("group"))
-        return attrs
+    def validate_target(self, target):
+        from console.domain.bindings import check_rule_target
+        from console.domain.errors import DomainError
+
+        group = self.instance.group_id if self.instance is not None else self.initial_data.get("group")
+        try:
+            check_rule_target(group, target)
+        except DomainError as exc:
+            raise serializers.ValidationError(exc.message) from exc
+        return target
 
 
-class MqFilterRelationSerializer(AdminOfGroupMixin, serializers.ModelSerializer):
+class MqFilterRelationSerializer(serializers.ModelSerializer):
+    """A filter linked to an MQ rule of the same group (console.domain.catalog.link_filter)."""
+
     mq = GroupScopedField(queryset=MqRule.objects.all())
     filter = GroupScopedField(queryset=Filter.objects.all())
 
@@ -96,35 +105,26 @@ class MqFilterRelationSerializer(AdminOfGroupMixin, serializers.ModelSerializer)
         fields = ["id", "mq", "filter", "create_time", "update_time"]
         read_only_fields = ["id", "create_time", "update_time"]
 
-    def validate(self, attrs):
-        mq, flt = attrs.get("mq", getattr(self.instance, "mq", None)), attrs.get("filter", getattr(self.instance, "filter", None))
-        if mq.group_id != flt.group_id:
-            raise serializers.ValidationError("the MQ rule and the filter must belong to the same group")
-        self.check_group_admin(mq.group_id)
-        return attrs
 
+class RuleSerializer(serializers.ModelSerializer):
+    """A binding: POST `instance` and `rule` (console.domain.bindings.bind checks the rest); `subscription` is the
+    one the engine runs for it (/api/subscriptions/<id>/), `group` the instance's."""
 
-class RuleSerializer(AdminOfGroupMixin, serializers.ModelSerializer):
-    group = GroupScopedField(group_path="pk", queryset=Group.objects.all())
     instance = GroupScopedField(queryset=Instance.objects.all())
     rule = GroupScopedField(queryset=MqRule.objects.all())
 
     class Meta:
         model = Rule
-        fields = ["id", "group", "instance", "storage_type", "convert_class", "rule", "create_time", "update_time"]
-        read_only_fields = ["id", "create_time", "update_time"]
-
-    def validate(self, attrs):
-        group = attrs.get("group", getattr(self.instance, "group", None))
-        for name in ("instance", "rule"):
-            obj = attrs.get(name, getattr(self.instance, name, None))
-            if obj is not None and obj.group_id != group.pk:
-                raise serializers.ValidationError({name: "must belong to the rule's group"})
-        self.check_group_admin(group)
-        return attrs
+        fields = ["id", "group", "instance", "storage_type", "convert_class", "rule", "subscription", "create_time",
+                  "update_time"]
+        read_only_fields = ["id", "group", "subscription", "create_time", "update_time"]
+        # bind() tells an existing binding apart (409), with the rest of its checks.
+        validators = []
 
 
-class TargetSerializer(AdminOfGroupMixin, serializers.ModelSerializer):
+class TargetSerializer(serializers.ModelSerializer):
+    """Parsed here; the URI is checked and the target written by console.domain.catalog."""
+
     group = GroupScopedField(group_path="pk", queryset=Group.objects.all())
     uri = serializers.CharField(write_only=True, help_text="sink URI; may carry credentials, never returned")
     display_uri = serializers.CharField(read_only=True, help_text="the URI with its password masked")
@@ -134,23 +134,10 @@ class TargetSerializer(AdminOfGroupMixin, serializers.ModelSerializer):
         fields = ["id", "name", "group", "kind", "uri", "display_uri", "options", "create_time", "update_time"]
         read_only_fields = ["id", "kind", "create_time", "update_time"]
 
-    def validate_uri(self, value):
-        from django.core.exceptions import ValidationError
-
-        try:
-            kind_of_uri(value)
-        except ValidationError as exc:
-            raise serializers.ValidationError(exc.messages[0]) from exc
-        return value
-
     def validate_options(self, value):
         if not isinstance(value, dict):
             raise serializers.ValidationError("options must be an object")
         return value
-
-    def validate(self, attrs):
-        self.check_group_admin(attrs.get("group"))
-        return attrs
 
 
 INSTANCE_RUNTIME_FIELDS = [
@@ -171,6 +158,7 @@ class InstanceSerializer(AdminOfGroupMixin, serializers.ModelSerializer):
         fields = ["id", "group", "slave_id", "host", "port", "user", "password", *INSTANCE_RUNTIME_FIELDS,
                   "create_time", "update_time"]
         read_only_fields = ["id", "slave_id", *INSTANCE_RUNTIME_FIELDS, "create_time", "update_time"]
+        validators = []  # an address taken is the domain's refusal (409), as on every surface
 
     def validate(self, attrs):
         if self.instance is not None:
@@ -178,15 +166,15 @@ class InstanceSerializer(AdminOfGroupMixin, serializers.ModelSerializer):
             for name in ("group", "host", "port"):
                 if name in attrs and attrs[name] != getattr(self.instance, name):
                     raise serializers.ValidationError({name: "cannot be changed once the instance is registered"})
-        else:
-            host, port = attrs.get("host"), attrs.get("port", 3306)
-            if Instance.objects.filter(host=host, port=port).exists():
-                raise serializers.ValidationError({"host": f"instance {host}:{port} is already registered"})
-        self.check_group_admin(attrs.get("group"))
+        # A new one is checked by console.domain.instances.register_instance: who may register it (403),
+        # its address (400), an address taken (409).
         return attrs
 
 
-class SubscriptionSerializer(AdminOfGroupMixin, serializers.ModelSerializer):
+class SubscriptionSerializer(serializers.ModelSerializer):
+    """Parses a subscription; console.domain.subscriptions checks it (SubscriptionViewSet), as on every surface:
+    group and admin, instance state, start_ts / target_ts, table rules, what may change while it runs."""
+
     instance = GroupScopedField(queryset=Instance.objects.all())
     target = GroupScopedField(queryset=Target.objects.all())
     mq_rule = GroupScopedField(queryset=MqRule.objects.all(), required=False, allow_null=True)
@@ -201,24 +189,8 @@ class SubscriptionSerializer(AdminOfGroupMixin, serializers.ModelSerializer):
         read_only_fields = ["id", "group", "state", "phase", "error", "error_wait_data", "error_count",
                             "skipped_count", "skip_next", "fullsync_total", "fullsync_done", "fullsync_state",
                             "fullsync_started", "created_by", "create_time", "update_time"]
-        extra_kwargs = {"start_ts": {"min_value": 0}, "target_ts": {"min_value": 0}}
-
-    def validate_options(self, value):
-        if not isinstance(value, dict):
-            raise serializers.ValidationError("options must be an object")
-        return value
-
-    def validate(self, attrs):
-        instance = attrs.get("instance", getattr(self.instance, "instance", None))
-        if self.instance is not None and "instance" in attrs and attrs["instance"] != self.instance.instance:
-            raise serializers.ValidationError({"instance": "cannot be changed; create another subscription"})
-        for name in ("target", "mq_rule"):
-            obj = attrs.get(name, getattr(self.instance, name, None))
-            if obj is not None and obj.group_id != instance.group_id:
-                raise serializers.ValidationError({name: "must belong to the instance's group"})
-        self.check_group_admin(instance.group_id)
-        attrs["group"] = instance.group
-        return attrs
+        # A taken name is the domain's 409, as on TiCDC and CCR.
+        extra_kwargs = {"name": {"validators": []}, "start_ts": {"min_value": 0}, "target_ts": {"min_value": 0}}
 
 
 class AuditLogSerializer(serializers.ModelSerializer):

@@ -15,6 +15,15 @@ after it (a start_ts older than the dumped position is refused, 400); it
 finishes at target_ts; workers/changefeed.py acts on start_ts, target_ts,
 ignore_txn_start_ts and sink_config.
 
+A changefeed's `state` and `error` are console.domain.subscriptions.job_status:
+a running changefeed whose source is down (its instance's dump keeps failing)
+or whose target keeps refusing a change for longer than the grace period
+(ERROR_GRACE_SECONDS) is `error`, with {"addr": the capture, "code":
+CDC:ErrUpstreamUnavailable or CDC:ErrProcessorUnknown, "message": why}; the
+list's `state` filter picks by that state. Updates follow the domain's rule:
+sink_uri, filter_rules, target_ts and the options only while stopped (400
+CDC:ErrChangefeedUpdateRefused otherwise).
+
 Errors: {"error_msg": ..., "error_code": "CDC:Err..."} with 400 (bad
 request, illegal state), 401, 403, 404 (unknown changefeed/processor/capture)
 or 409 (id taken).
@@ -34,7 +43,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from console.domain import subscriptions as jobs
 from console.domain.errors import DomainError
-from console.api import positions
+from console.domain import progress as positions
 from console.api.compat.auth import AuthFailed, challenge, identify
 from console.api.compat.base import BadBody, as_int, json_body, json_response
 from console.choices import InstanceStatus, SubscriptionState
@@ -112,24 +121,32 @@ def table_ids(job):
     return [table_id(r) for r in job.tables.split(",") if r.strip() and not r.strip().startswith("!")]
 
 
-def running_error(job):
-    if not job.error:
+ERROR_CODES = {"source": "CDC:ErrUpstreamUnavailable", "target": "CDC:ErrProcessorUnknown"}
+
+
+def running_error(job, status=None):
+    """TiCDC's error object: what console.domain.subscriptions.job_status found wrong, else None."""
+    status = status or jobs.job_status(job)
+    if not status.error:
         return None
-    return {"addr": job.instance.leader, "code": "CDC:ErrProcessorUnknown", "message": job.error}
+    return {"addr": job.instance.leader, "code": ERROR_CODES.get(status.cause, "CDC:ErrProcessorUnknown"),
+            "message": status.error}
 
 
-def summary(job):
+def summary(job, status=None):
+    status = status or jobs.job_status(job)
     progress = positions.job_progress(job)
     return {
         "id": job.name,
-        "state": job.state,
+        "state": status.state,
         "checkpoint_tso": progress.ts,
         "checkpoint_time": tso.format_ts(progress.ts),
-        "error": running_error(job),
+        "error": running_error(job, status),
     }
 
 
 def detail(job):
+    status = jobs.job_status(job)
     progress = positions.job_progress(job)
     leader = job.instance.leader
     return {
@@ -141,8 +158,8 @@ def detail(job):
         "checkpoint_tso": progress.ts,
         "checkpoint_time": tso.format_ts(progress.ts),
         "sort_engine": "unified",
-        "state": job.state,
-        "error": running_error(job),
+        "state": status.state,
+        "error": running_error(job, status),
         "error_history": None,
         "creator_version": VERSION,
         "task_status": [{"capture_id": leader, "table_ids": table_ids(job), "table_operations": {}}] if leader else [],
@@ -275,16 +292,13 @@ def changefeeds(request, caller):
     if request.method == "POST":
         return create_changefeed(request, caller)
     state = request.GET.get("state", "")
-    qs = jobs.visible_jobs(caller)
-    if state == "all":
-        pass
-    elif state:
-        if state not in SubscriptionState.values:
-            raise BadBody(f"state must be one of all, {', '.join(SubscriptionState.values)}")
-        qs = qs.filter(state=state)
-    else:
-        qs = qs.filter(state__in=DEFAULT_LIST_STATES)
-    return json_response([summary(job) for job in qs])
+    if state and state != "all" and state not in SubscriptionState.values:
+        raise BadBody(f"state must be one of all, {', '.join(SubscriptionState.values)}")
+    wanted = SubscriptionState.values if state == "all" else [state] if state else DEFAULT_LIST_STATES
+    # The shown state (job_status: a running job whose source or target keeps failing is `error`) is what
+    # the filter picks by.
+    listed = ((job, jobs.job_status(job)) for job in jobs.visible_jobs(caller))
+    return json_response([summary(job, status) for job, status in listed if status.state in wanted])
 
 
 def create_changefeed(request, caller):
@@ -307,8 +321,8 @@ def create_changefeed(request, caller):
         options["mounter_worker_num"] = mounter
     tables = _filter_rules(body) or "*.*"
     instance = _upstream(caller, body)
-    jobs.create_job(caller, name=changefeed_id, instance=instance, sink_uri=sink_uri, tables=tables,
-                    options=options, start_ts=start_ts, target_ts=target_ts)
+    jobs.create_subscription(caller, name=changefeed_id, instance=instance, sink_uri=sink_uri, tables=tables,
+                             options=options, start_ts=start_ts, target_ts=target_ts)
     return accepted()
 
 
@@ -318,7 +332,7 @@ def changefeed(request, caller, changefeed_id):
     if request.method == "GET":
         return json_response(detail(job))
     if request.method == "DELETE":
-        jobs.delete_job(caller, job)
+        jobs.delete_subscription(caller, job)
         return accepted()
     body = json_body(request)
     options = {}
@@ -330,9 +344,10 @@ def changefeed(request, caller, changefeed_id):
     sink_uri = body.get("sink_uri")
     if sink_uri is not None and (not isinstance(sink_uri, str) or not sink_uri):
         raise BadBody("sink_uri must be a non-empty string")
+    fields = {"sink_uri": sink_uri, "tables": _filter_rules(body), "target_ts": _ts(body, "target_ts"),
+              "options": {**job.options, **options} if options else None}
     try:
-        jobs.update_job(caller, job, sink_uri=sink_uri, tables=_filter_rules(body), target_ts=_ts(body, "target_ts"),
-                        options=options)
+        jobs.update_subscription(caller, job, **{k: v for k, v in fields.items() if v is not None})
     except DomainError as exc:
         if exc.kind == "state":
             raise ApiError(400, "CDC:ErrChangefeedUpdateRefused", exc.message) from exc

@@ -23,20 +23,26 @@ router.register("config", views.ConfigViewSet)
 
 CHANGEFEED = r"v1/changefeeds/(?P<changefeed_id>[^/]+)"
 
+
+def route(path, view, name):
+    """A TiCDC path with or without a trailing slash (APPEND_SLASH's redirect would turn a POST into a GET)."""
+    return re_path(rf"^{path}/?$", view, name=name)
+
+
 ticdc_urls = [
-    path("v1/status", ticdc.status, name="ticdc-status"),
-    path("v1/health", ticdc.health, name="ticdc-health"),
-    path("v1/changefeeds", ticdc.changefeeds, name="ticdc-changefeeds"),
-    re_path(rf"^{CHANGEFEED}/tables/rebalance_table$", ticdc.rebalance_table, name="ticdc-rebalance-table"),
-    re_path(rf"^{CHANGEFEED}/tables/move_table$", ticdc.move_table, name="ticdc-move-table"),
-    re_path(rf"^{CHANGEFEED}/pause$", ticdc.pause, name="ticdc-pause"),
-    re_path(rf"^{CHANGEFEED}/resume$", ticdc.resume, name="ticdc-resume"),
-    re_path(rf"^{CHANGEFEED}$", ticdc.changefeed, name="ticdc-changefeed"),
-    path("v1/processors", ticdc.processors, name="ticdc-processors"),
-    re_path(r"^v1/processors/(?P<changefeed_id>[^/]+)/(?P<capture_id>[^/]+)$", ticdc.processor, name="ticdc-processor"),
-    path("v1/captures", ticdc.captures, name="ticdc-captures"),
-    path("v1/owner/resign", ticdc.owner_resign, name="ticdc-owner-resign"),
-    path("v1/log", ticdc.log_level, name="ticdc-log"),
+    route("v1/status", ticdc.status, name="ticdc-status"),
+    route("v1/health", ticdc.health, name="ticdc-health"),
+    route("v1/changefeeds", ticdc.changefeeds, name="ticdc-changefeeds"),
+    route(rf"{CHANGEFEED}/tables/rebalance_table", ticdc.rebalance_table, name="ticdc-rebalance-table"),
+    route(rf"{CHANGEFEED}/tables/move_table", ticdc.move_table, name="ticdc-move-table"),
+    route(rf"{CHANGEFEED}/pause", ticdc.pause, name="ticdc-pause"),
+    route(rf"{CHANGEFEED}/resume", ticdc.resume, name="ticdc-resume"),
+    route(CHANGEFEED, ticdc.changefeed, name="ticdc-changefeed"),
+    route("v1/processors", ticdc.processors, name="ticdc-processors"),
+    route(r"v1/processors/(?P<changefeed_id>[^/]+)/(?P<capture_id>[^/]+)", ticdc.processor, name="ticdc-processor"),
+    route("v1/captures", ticdc.captures, name="ticdc-captures"),
+    route("v1/owner/resign", ticdc.owner_resign, name="ticdc-owner-resign"),
+    route("v1/log", ticdc.log_level, name="ticdc-log"),
 ]
 
 urlpatterns = ticdc_urls + [

@@ -13,12 +13,10 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import APIException, NotFound, PermissionDenied, ValidationError
 from rest_framework.response import Response
 
-from console.domain import instances, subscriptions as jobs
+from console.domain import catalog, config, instances, subscriptions as jobs
 from console.domain.errors import DomainError
-from console.domain.instances import next_slave_id
 from console.api import filtersets, serializers as s
 from console.domain.caller import Caller
-from console.choices import MemberRole
 from console.models import (
     AuditLog, Checkpoint, Config, Filter, Group, Instance, Member, MqFilterRelation, MqRule, Rule, Subscription,
     Target, TransitionError, Wave,
@@ -111,69 +109,139 @@ class GroupViewSet(ScopedViewSet):
         return obj.pk
 
     def perform_create(self, serializer):
-        with transaction.atomic():
-            group = serializer.save()
-            Member.objects.create(erp=self.request.user.username, email=self.request.user.email or "",
-                                  group=group, role=MemberRole.CREATOR)
-            self.audit("create", group, after=snapshot(s.GroupSerializer, group))
+        serializer.instance = catalog.create_group(Caller(user=self.request.user), **serializer.validated_data)
 
     def perform_update(self, serializer):
-        if "name" in serializer.validated_data and serializer.validated_data["name"] != serializer.instance.name:
-            raise Conflict("a group's name is its identity (md5 id): create a new group instead")
-        super().perform_update(serializer)
+        # A new name re-keys the group, as in the console: the response carries its new id.
+        serializer.instance = catalog.update_group(Caller(user=self.request.user), serializer.instance,
+                                                   **serializer.validated_data)
+
+    def perform_destroy(self, group):
+        catalog.delete_group(Caller(user=self.request.user), group)
+
+
+class CatalogWrites:
+    """Writes of a group's catalog object through console.domain.catalog: `create_op(caller, group, **values)`,
+    `update_op(caller, obj, **values)`, `delete_op(caller, obj)`, named by the subclass."""
+
+    create_op = update_op = delete_op = None
+
+    def perform_create(self, serializer):
+        values = dict(serializer.validated_data)
+        serializer.instance = type(self).create_op(Caller(user=self.request.user), values.pop("group"), **values)
+
+    def perform_update(self, serializer):
+        serializer.instance = type(self).update_op(Caller(user=self.request.user), serializer.instance,
+                                                **serializer.validated_data)
+
+    def perform_destroy(self, obj):
+        type(self).delete_op(Caller(user=self.request.user), obj)
 
 
 class MemberViewSet(ScopedViewSet):
+    """Members: 'creator' is never assignable, and the creator's membership is changed only by a super admin."""
+
     queryset = Member.objects.select_related("group")
     serializer_class = s.MemberSerializer
     filterset_class = filtersets.MemberFilter
 
+    def perform_create(self, serializer):
+        values = dict(serializer.validated_data)
+        serializer.instance = catalog.add_member(Caller(user=self.request.user), values.pop("group"), **values)
 
-class FilterViewSet(ScopedViewSet):
+    def perform_update(self, serializer):
+        # A role change is its own operation (member_role), as in the console; email and organisation another.
+        caller, member, values = Caller(user=self.request.user), serializer.instance, dict(serializer.validated_data)
+        role = values.pop("role", None)
+        with transaction.atomic():
+            if values:
+                catalog.update_member(caller, member, **values)
+            if role is not None:
+                catalog.change_member_role(caller, member, role)
+
+    def perform_destroy(self, member):
+        catalog.remove_member(Caller(user=self.request.user), member)
+
+
+class FilterViewSet(CatalogWrites, ScopedViewSet):
     queryset = Filter.objects.select_related("group")
     serializer_class = s.FilterSerializer
     filterset_class = filtersets.FilterFilter
+    create_op, update_op, delete_op = catalog.create_filter, catalog.update_filter, catalog.delete_filter
 
 
-class MqRuleViewSet(ScopedViewSet):
+class MqRuleViewSet(CatalogWrites, ScopedViewSet):
+    """MQ rules; their filters are linked through /api/mq-filter-relations/."""
+
     queryset = MqRule.objects.select_related("group").prefetch_related("filters")
     serializer_class = s.MqRuleSerializer
     filterset_class = filtersets.MqRuleFilter
+    create_op, update_op, delete_op = catalog.create_mq_rule, catalog.update_mq_rule, catalog.delete_mq_rule
 
 
 class MqFilterRelationViewSet(ScopedViewSet):
+    """A filter linked to an MQ rule: create or delete (to change a link, delete it and create another)."""
+
     queryset = MqFilterRelation.objects.select_related("mq", "filter").order_by("pk")
     serializer_class = s.MqFilterRelationSerializer
     filterset_fields = ["mq", "filter"]
     group_field = "mq__group"
+    http_method_names = ["get", "post", "delete", "head", "options"]
 
     def group_id_of(self, obj):
         return obj.mq.group_id
 
+    def perform_create(self, serializer):
+        data = serializer.validated_data
+        serializer.instance = catalog.link_filter(Caller(user=self.request.user), data["mq"], data["filter"])
+
+    def perform_destroy(self, relation):
+        catalog.unlink_filter(Caller(user=self.request.user), relation)
+
 
 class RuleViewSet(ScopedViewSet):
-    queryset = Rule.objects.select_related("group").order_by("pk")
+    """Bindings: create and delete through console.domain.bindings (a binding is a subscription in the engine);
+    to change one, unbind and bind again."""
+
+    queryset = Rule.objects.select_related("group", "rule", "subscription").order_by("pk")
     serializer_class = s.RuleSerializer
     filterset_fields = ["group", "instance", "rule", "storage_type"]
+    http_method_names = ["get", "post", "delete", "head", "options"]
+
+    def perform_create(self, serializer):
+        from console.domain import bindings
+
+        data = serializer.validated_data
+        serializer.instance = bindings.bind(
+            Caller(user=self.request.user), data["instance"], data["rule"],
+            storage_type=data.get("storage_type", "MQ_STORAGE"), convert_class=data.get("convert_class", ""))
+
+    def perform_destroy(self, obj):
+        from console.domain import bindings
+
+        bindings.unbind(Caller(user=self.request.user), obj)
 
 
-class TargetViewSet(ScopedViewSet):
+class TargetViewSet(CatalogWrites, ScopedViewSet):
     queryset = Target.objects.select_related("group")
     serializer_class = s.TargetSerializer
     filterset_class = filtersets.TargetFilter
+    create_op, update_op, delete_op = catalog.create_target, catalog.update_target, catalog.delete_target
 
 
 class InstanceViewSet(ScopedViewSet):
-    """Registering and editing instances; the dump operations as actions (Instance model methods)."""
+    """Registering and editing instances; the dump operations as actions (console.domain.instances)."""
 
     queryset = Instance.objects.select_related("group")
     serializer_class = s.InstanceSerializer
     filterset_class = filtersets.InstanceFilter
 
     def perform_create(self, serializer):
-        with transaction.atomic():
-            obj = serializer.save(slave_id=next_slave_id())
-            self.audit("create", obj, after=snapshot(s.InstanceSerializer, obj))
+        d = serializer.validated_data
+        serializer.instance = instances.register_instance(
+            Caller(user=self.request.user), d["group"], d["host"], d.get("port", 3306), d.get("user", ""),
+            d.get("password", ""),
+        )
 
     def _operate(self, request, operation, *args):
         instance = self.get_object()
@@ -220,19 +288,22 @@ class InstanceViewSet(ScopedViewSet):
 
 
 class SubscriptionViewSet(ScopedViewSet):
-    """Subscriptions; pause/resume/skip/full sync go through console.domain.subscriptions like the CCR and TiCDC APIs."""
+    """Subscriptions: create, change, delete, pause/resume/skip/full sync all go through console.domain.subscriptions
+    like the console, CCR and TiCDC (one set of checks, one audit action each)."""
 
     queryset = Subscription.objects.select_related("group", "instance", "target")
     serializer_class = s.SubscriptionSerializer
     filterset_class = filtersets.SubscriptionFilter
 
     def perform_create(self, serializer):
-        with transaction.atomic():
-            obj = serializer.save(created_by=self.request.user.username)
-            self.audit("create", obj, after=snapshot(s.SubscriptionSerializer, obj))
+        serializer.instance = jobs.create_subscription(Caller(user=self.request.user), **serializer.validated_data)
+
+    def perform_update(self, serializer):
+        serializer.instance = jobs.update_subscription(Caller(user=self.request.user), serializer.instance,
+                                                       **serializer.validated_data)
 
     def perform_destroy(self, obj):
-        jobs.delete_job(Caller(user=self.request.user), obj)
+        jobs.delete_subscription(Caller(user=self.request.user), obj)
 
     def _job_action(self, request, operation, *args):
         job = self.get_object()
@@ -315,7 +386,10 @@ class ConfigViewSet(viewsets.GenericViewSet, viewsets.mixins.ListModelMixin, vie
     filterset_fields = ["keyword"]
 
     def perform_update(self, serializer):
-        with transaction.atomic():
-            before = snapshot(s.ConfigSerializer, serializer.instance)
-            obj = serializer.save()
-            AuditLog.record(self.request.user, "update", obj, before=before, after=snapshot(s.ConfigSerializer, obj))
+        try:
+            serializer.instance = config.update_config(Caller(user=self.request.user), serializer.instance,
+                                                       **serializer.validated_data)
+        except DomainError as exc:
+            if exc.kind == "forbidden":
+                raise PermissionDenied(exc.message) from exc
+            raise ValidationError({"detail": exc.message}) from exc

@@ -7,7 +7,8 @@
     state      not allowed in the object's current state (409)
     source     the MySQL source could not be reached or answered with an error (502 / 400)
 
-The message is safe to show to the caller: it never carries a secret.
+The message is safe to show to the caller: it never carries a secret. `field`, when set, names the input
+the message is about (a form shows it next to that field).
 """
 
 KINDS = ("invalid", "forbidden", "not_found", "exists", "state", "source")
@@ -17,12 +18,13 @@ HTTP_STATUS = {"invalid": 400, "forbidden": 403, "not_found": 404, "exists": 409
 
 
 class DomainError(Exception):
-    def __init__(self, kind, message):
+    def __init__(self, kind, message, field=None):
         if kind not in KINDS:
             raise ValueError(f"unknown DomainError kind {kind!r}")
         super().__init__(message)
         self.kind = kind
         self.message = message
+        self.field = field
 
     @property
     def status(self) -> int:

@@ -3,10 +3,22 @@
 Each operation checks who may do it, validates, writes and records one audit action, and is called by every
 surface (console, native API, BinLake manager, CCR, TiCDC) and by management commands. Failures are
 DomainError. The transition table itself (which state an action may start from) is the model's.
+
+Who approves. A group admin registers an instance (state `init`, audited `instance_register`) on every
+surface, BinLake's /create/znodes/ included; the DBA side decides: a super admin in the console, the
+signed DBA callback, or BinLake's manager. The manager (its token, Caller(is_manager=True)) is the DBA
+side of BinLake: it holds the dump accounts and creates the ZNode of an instance the DBAs accepted, so its
+/create/znodes/ is trusted to approve (register_by_manager). It never skips a step: every workflow step
+runs, the grant checks against the real server included, each audited under its own action name with the
+actor "manager".
+
+Positions mean one thing: an instance's position set here is every subscription's position too (see
+set_position), checked against the server's binary logs first.
 """
 import hashlib
 import hmac
 import json
+import re
 import time
 import uuid
 from contextlib import contextmanager
@@ -14,16 +26,20 @@ from contextlib import contextmanager
 import requests
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import F, Max
 from django.utils import timezone
 
 from console.choices import InstanceStatus
-from console.domain import fleet, sources
-from console.domain.audit import record, record_change
+from console.domain import fleet, sources, subscriptions
+from console.domain.audit import record, record_change, snapshot
 from console.domain.caller import as_caller
 from console.domain.errors import DomainError
-from console.models import AuditLog, Config, Group, Instance, TransitionError
+from console.models import AuditLog, Checkpoint, Config, Group, Instance, Subscription, TransitionError
+from console.models.instances import AUDITED_FIELDS
 from workers import source
+
+# A host name, an IPv4 address or an IPv6 one (bracketed or not).
+HOST_RE = re.compile(r"^[A-Za-z0-9.\-:\[\]]{1,255}$")
 
 # How old a signed DBA callback may be.
 CALLBACK_MAX_AGE_SECONDS = 300
@@ -57,10 +73,14 @@ def register_instance(caller, group, host, port, user="", password="", slave_id=
     caller = as_caller(caller)
     if not caller.can_admin(group.pk):
         raise DomainError("forbidden", "only an admin of this group may register instances")
-    host = (host or "").strip()
+    host = host.strip() if isinstance(host, str) else ""
     if not host:
         raise DomainError("invalid", "give the source's host")
+    if not HOST_RE.match(host):
+        raise DomainError("invalid", f"'{host[:80]}' is not a host name or IP address")
     try:
+        if isinstance(port, (bool, float)):
+            raise TypeError(port)
         port = int(port)
     except (TypeError, ValueError):
         raise DomainError("invalid", "port must be an integer") from None
@@ -68,18 +88,67 @@ def register_instance(caller, group, host, port, user="", password="", slave_id=
         raise DomainError("invalid", "port must be between 1 and 65535")
     # A blank user means "the DBA's global dump account", resolved at connect time (workers.source
     # .instance_endpoint) and only once the DBA approved this host: never copied into the instance.
-    instance = Instance(
-        group=group, host=host, port=port, user=user or "", password=password if user else "",
-        slave_id=slave_id or next_slave_id(),
-    )
+    instance = Instance(group=group, host=host, port=port, user=user or "", password=password if user else "")
     instance.id = instance.compute_id()
     existing = Instance.objects.filter(pk=instance.id).select_related("group").first()
     if existing:
         where = f"group '{existing.group.name}'" if caller.can_view(existing.group_id) else "another group"
         raise DomainError("exists", f"{host}:{port} is already registered ({where})")
+    instance.slave_id = slave_id or next_slave_id()
     with transaction.atomic():
         instance.save(force_insert=True)
         record_change(caller.actor, "instance_register", instance)
+    return instance
+
+
+def register_by_manager(caller, group, host, port, user="", password="", slave_id=None, binlog_file="",
+                        binlog_pos=0, gtid_set="", candidates=(), leader="", online=True, **descriptive):
+    """BinLake's manager registers an instance and takes it through the whole workflow to `dump`.
+
+    The manager is the DBA side of BinLake (it holds the dump accounts and creates the ZNode of an instance
+    the DBAs accepted), so it may approve; each step is still the workflow's own, checked and audited with
+    the actor "manager": instance_register, apply, approve, grant (the source's real grant checks: a
+    failed one refuses the whole registration), start_dump (at binlog_file:binlog_pos, checked against the
+    server's binary logs, else where the master is now), then set_leader / set_offline when asked for.
+    `descriptive` are BinLake fields kept as given (slave_uuid, meta_version, transaction_id, binlog_when).
+    """
+    caller = as_caller(caller)
+    if not caller.is_manager:
+        raise DomainError("forbidden", "only BinLake's manager approves the instances it registers")
+    if binlog_file and int(binlog_pos or 0) < 4:
+        raise DomainError("invalid", f"position {binlog_pos} is not a binlog position (the first event is at 4)")
+    actor = caller.actor
+    with transaction.atomic():
+        instance = register_instance(caller, group, host, port, user, password, slave_id)
+        if descriptive or gtid_set:
+            # On the object itself: each workflow step saves the whole instance.
+            for field, value in {**descriptive, "with_gtid": bool(gtid_set)}.items():
+                setattr(instance, field, value)
+            instance.save(update_fields=[*descriptive, "with_gtid"])
+        with model_rules():
+            instance.apply(actor, request_id=f"manager-{instance.pk[:12]}", url="")
+            instance.approve(actor, comment="approved by BinLake's manager")
+        try:
+            report = source.check_grant(*source.instance_endpoint(instance))
+        except source.SourceRefused as exc:
+            raise DomainError("forbidden", str(exc)) from exc
+        if not report.ok:
+            raise DomainError("source", "; ".join(c.reason for c in report.failures()))
+        with model_rules():
+            instance.grant(actor)
+        if binlog_file:
+            sources.check_position(instance, binlog_file, int(binlog_pos))
+            start = {"file": binlog_file, "pos": int(binlog_pos), "gtid": gtid_set or ""}
+        else:
+            start = {**sources.master_status(instance), "gtid": ""}
+        with model_rules():
+            instance.start_dump(actor, start["file"], start["pos"], gtid_set=start["gtid"],
+                                candidates=list(candidates) or fleet.live_worker_names()[:3])
+            if leader:
+                instance.set_leader(actor, leader)
+            if not online:
+                instance.set_offline(actor)
+    instance.refresh_from_db()
     return instance
 
 
@@ -261,8 +330,58 @@ def reset_counter(caller, instance):
 
 
 def set_position(caller, instance, binlog_file="", binlog_pos=4, gtid_set=""):
-    """Where the instance's dump continues from."""
-    return _operate(caller, instance, "set_binlog", binlog_file, binlog_pos, gtid_set)
+    """Where the instance's dump continues from, for every subscription: the changes after it are delivered again.
+
+    The position is checked against the source's binary logs (sources.check_position). Then, in one
+    transaction: every subscription's checkpoint is set to it (the same write as a subscription's own
+    set position, so each one counts as behind and is replayed), the instance's dumped position and its
+    checkpoint are set to it, and a running dump is fenced (leader_version moves on, the lease is freed):
+    its next write is refused and the supervisor starts the dump again from the new position. Without the
+    fence the running dump would write the position it had read past back over the instance's at its next
+    commit. A GTID set without a file only sets the instance's own position (the subscriptions' checkpoints
+    are file positions), used when the dump next starts.
+    """
+    caller = as_caller(caller)
+    require_admin(caller, instance, "set its position")
+    if not binlog_file:
+        if not gtid_set:
+            raise DomainError("invalid", "give a binlog file and a position >= 4, or a GTID set")
+        return _operate(caller, instance, "set_binlog", "", 4, gtid_set)
+    try:
+        binlog_pos = int(binlog_pos)
+    except (TypeError, ValueError):
+        raise DomainError("invalid", "the binlog position must be an integer") from None
+    if binlog_pos < 4:
+        raise DomainError("invalid", f"position {binlog_pos} is not a binlog position (the first event is at 4)")
+    if instance.status != InstanceStatus.DUMP:
+        raise DomainError("state", f"cannot set the position: instance {instance} is not in state 'dump'")
+    sources.check_position(instance, binlog_file, binlog_pos)
+    gtid_set = gtid_set or ""
+    with transaction.atomic():
+        current = Instance.objects.select_for_update().get(pk=instance.pk)
+        if current.status != InstanceStatus.DUMP:
+            raise DomainError("state", f"cannot set the position: instance {instance} is not in state 'dump'")
+        before = snapshot(current, AUDITED_FIELDS)
+        moved = {}
+        for sub in Subscription.objects.select_for_update().filter(instance=current).order_by("pk"):
+            moved[sub.name] = subscriptions.move_checkpoint(sub, current, binlog_file, binlog_pos, gtid_set)
+        now = timezone.now()
+        # with_gtid (whether the dump follows GTIDs) is the instance's setting: a file position keeps it.
+        changes = dict(binlog_file=binlog_file, binlog_pos=binlog_pos, gtid_set=gtid_set)
+        fence = {}
+        if current.lease_expires is not None:
+            fence = dict(leader_version=F("leader_version") + 1, lease_expires=None)
+        Instance.objects.filter(pk=current.pk).update(**changes, **fence, update_time=now)
+        Checkpoint.objects.filter(instance=current, subscription__isnull=True).update(
+            binlog_file=binlog_file, binlog_pos=binlog_pos, gtid_set=gtid_set, queued_file=binlog_file,
+            queued_pos=binlog_pos, queued_gtid=gtid_set, update_time=now,
+        )
+        current.refresh_from_db()
+        position = {"binlog_file": binlog_file, "binlog_pos": binlog_pos, "gtid_set": gtid_set}
+        record(caller.actor, "set_binlog", current, before={**before, "subscriptions": moved},
+               after={**snapshot(current, AUDITED_FIELDS), "subscriptions": {name: position for name in moved}})
+    instance.refresh_from_db()
+    return instance
 
 
 def move_dump(caller, instance, worker_name):

@@ -4,6 +4,8 @@ Every such question goes through `ask`, so an unreachable or refused source is a
 `source` (or `forbidden` when Tower will not send the credentials there) with the same wording. The SQL
 itself lives in workers.source, shared with the engine.
 """
+import pymysql
+
 from console.choices import InstanceStatus
 from console.domain.errors import DomainError
 from console.models import Instance
@@ -40,6 +42,54 @@ def binary_logs(instance) -> list:
 
 def binary_log_names(instance) -> list:
     return [name for name, _size in binary_logs(instance)]
+
+
+# Events that only occur inside a transaction: a stream started at one of them has lost the transaction's
+# start (its GTID/BEGIN and table maps), and the reader silently drops that transaction's rows.
+IN_TRANSACTION_EVENTS = {
+    "Table_map", "Annotate_rows", "Rows_query", "Xid", "XA_prepare", "Intvar", "Rand", "User_var",
+    "Write_rows", "Update_rows", "Delete_rows", "Write_rows_v1", "Update_rows_v1", "Delete_rows_v1",
+    "Write_rows_compressed_v1", "Update_rows_compressed_v1", "Delete_rows_compressed_v1",
+    "Write_rows_compressed", "Update_rows_compressed", "Delete_rows_compressed", "Partial_update_rows",
+}
+# What the server answers SHOW BINLOG EVENTS with for a position it cannot read an event at.
+ER_ERROR_WHEN_EXECUTING_COMMAND = 1220
+
+
+def check_position(instance, binlog_file, binlog_pos):
+    """DomainError("invalid") unless `binlog_file:binlog_pos` is a place a dump can start from on the server:
+    a file SHOW BINARY LOGS lists, a position from 4 to the file's size where an event starts (the end of the
+    last file: from the next change on) and not inside a transaction."""
+
+    def question(conn):
+        logs = source.binary_logs(conn)
+        if not logs:
+            raise DomainError("invalid", f"{instance} has no binary logs (binary logging is off)")
+        sizes = dict(logs)
+        if binlog_file not in sizes:
+            raise DomainError("invalid", f"binlog file '{binlog_file}' is not on {instance}: its binary logs are"
+                                         f" {logs[0][0]} to {logs[-1][0]}")
+        size, last = sizes[binlog_file], binlog_file == logs[-1][0]
+        end = size if last else size - 1
+        if not 4 <= binlog_pos <= end:
+            raise DomainError("invalid", f"position {binlog_pos} is outside {binlog_file}: give a position from 4"
+                                         f" to {end}{' (its end)' if last else ''}")
+        if binlog_pos == size:
+            return
+        with conn.cursor() as cur:
+            try:
+                cur.execute("SHOW BINLOG EVENTS IN %s FROM %s LIMIT 1", (binlog_file, binlog_pos))
+            except pymysql.MySQLError as exc:
+                if exc.args and exc.args[0] == ER_ERROR_WHEN_EXECUTING_COMMAND:
+                    raise DomainError("invalid", f"no event starts at {binlog_file}:{binlog_pos}: give the position"
+                                                 " of an event's start (SHOW BINLOG EVENTS lists them)") from exc
+                raise
+            row = cur.fetchone()
+        if row is not None and row[2] in IN_TRANSACTION_EVENTS:
+            raise DomainError("invalid", f"{binlog_file}:{binlog_pos} is inside a transaction (a {row[2]} event):"
+                                         " give the position where a transaction starts")
+
+    ask(instance, question)
 
 
 def tables_matched_by_no_filter(flt) -> list:

@@ -4,6 +4,12 @@ Every surface calls these, so a subscription paused through one surface is pause
 every change is checked and audited once. `caller` is a console.domain.caller.Caller (or anything
 `as_caller` takes). Failures raise DomainError.
 
+One create (create_subscription), one change (update_subscription) and one delete (delete_subscription)
+serve the console form, the native API, TiCDC and CCR, so a job gets the same checks and the same audit
+action whichever surface made it; update_subscription's docstring has the one rule for changing a running
+job. job_status is the one place a job's shown state (TiCDC `error` for a source down or a target failing
+longer than ERROR_GRACE_SECONDS) is derived; job_lag is the job's own lag behind its source.
+
 The running dump notices every change here within about a second (it reloads its subscriptions and
 compares checkpoints with what it last wrote):
 - pause / resume: stop delivering to one subscription without touching the others; on resume whatever
@@ -24,17 +30,19 @@ keys; a protocol those sinks cannot write is refused here). Recorded but not act
 `options["dest_host_mapping"]`.
 """
 import re
+from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from console.choices import InstanceStatus, SubscriptionState, SyncPhase
+from console.choices import DumpState, InstanceStatus, SubscriptionState, SyncPhase
 from console.domain import sources
-from console.domain.audit import record
+from console.domain.audit import record, snapshot
 from console.domain.caller import as_caller
 from console.domain.errors import DomainError
 from console.models import Checkpoint, Instance, Subscription, Target, kind_of_uri
+from workers.events import Position
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}$")
 TABLE_RULE_RE = re.compile(r"^!?[^.\s,]+\.[^.\s,]+$")
@@ -43,6 +51,17 @@ TABLE_RULE_RE = re.compile(r"^!?[^.\s,]+\.[^.\s,]+$")
 # accepted too and changes nothing, since scripts retry.
 PAUSABLE = (SubscriptionState.NORMAL, SubscriptionState.ERROR, SubscriptionState.FAILED)
 RESUMABLE = (SubscriptionState.STOPPED, SubscriptionState.ERROR, SubscriptionState.FAILED)
+
+# What update_subscription may change while a job runs (the dump applies it from its next transaction),
+# what only while it is stopped, and what never (see update_subscription).
+LIVE_FIELDS = ("field_list", "filter_query", "filter_update", "must_be_success")
+STOPPED_FIELDS = ("target", "mq_rule", "tables", "target_ts", "options")
+FIXED_FIELDS = ("name", "instance", "start_ts")
+
+# How long a running job may be kept from moving by a failure the engine recorded (its source down, its
+# target refusing a change) before it shows state `error` (job_status): the engine retries both with a
+# backoff, and a restart of the target or a reconnect to the source is over well within this.
+ERROR_GRACE_SECONDS = 30
 
 
 # --- looking things up -------------------------------------------------------
@@ -102,7 +121,7 @@ def table_has_rows(caller, instance, database, table="", host_mapping=None) -> b
     return sources.table_has_rows(instance, database, table, host_mapping)
 
 
-# --- targets -----------------------------------------------------------------
+# --- checks shared by create and update ---------------------------------------------------
 
 def _check_sink_uri(sink_uri):
     if not isinstance(sink_uri, str) or not sink_uri:
@@ -112,6 +131,69 @@ def _check_sink_uri(sink_uri):
     except ValidationError as exc:
         raise DomainError("invalid", exc.messages[0]) from exc
 
+
+def _check_name(name):
+    if not isinstance(name, str) or not NAME_RE.match(name):
+        raise DomainError("invalid", "the job name must be 1-128 letters, digits, '_', '-' or '.' (starting with a "
+                                     "letter or digit)")
+
+
+def _check_ts(field, value):
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0 or value >= 1 << 63:
+        raise DomainError("invalid", f"{field} must be an unsigned 63-bit integer")
+    return value
+
+
+def _check_ts_order(start_ts, target_ts):
+    if target_ts and start_ts and target_ts <= start_ts:
+        raise DomainError("invalid", "target_ts must be greater than start_ts")
+
+
+def _table_rules(tables):
+    """'a.b, !a.c' or ['a.b', '!a.c'] -> 'a.b,!a.c'."""
+    if isinstance(tables, str):
+        tables = tables.split(",")
+    return check_table_rules(tables)
+
+
+def _field_list(value):
+    if not isinstance(value, str):
+        raise DomainError("invalid", "field_list must be a comma separated list of columns")
+    return ",".join(f.strip() for f in value.split(",") if f.strip())
+
+
+def _flag(field, value):
+    if not isinstance(value, bool):
+        raise DomainError("invalid", f"{field} must be true or false")
+    return value
+
+
+def _options(value):
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise DomainError("invalid", "options must be an object")
+    return value
+
+
+def _of_the_group(instance, field, obj):
+    """A target or MQ rule of the instance's group (a job delivers one group's data to that group's places)."""
+    if obj is not None and obj.group_id != instance.group_id:
+        raise DomainError("invalid", f"{field} '{obj}' belongs to another group than instance {instance}")
+    return obj
+
+
+def _check_changefeed(instance, sink_uri, options, start_ts=0):
+    from workers import changefeed
+
+    try:
+        changefeed.check_start_ts(instance, start_ts)
+        changefeed.check_sink_config(sink_uri, options)
+    except ValueError as exc:
+        raise DomainError("invalid", str(exc)) from exc
+
+
+# --- targets -----------------------------------------------------------------
 
 def _target_for(group, job_name, sink_uri):
     """A target of the job's own (named after it), reused when an unused one with the same URI is left."""
@@ -126,27 +208,27 @@ def _target_for(group, job_name, sink_uri):
         name = f"{job_name}-{n}"
 
 
+def _retarget(job, sink_uri):
+    """Point the job at `sink_uri`: its own target is changed in place, a shared one is left alone."""
+    old = job.target
+    if old.options.get("created_for") == job.name and old.subscriptions.count() == 1:
+        old.uri = sink_uri
+        old.save()
+    else:
+        job.target = _target_for(job.group, job.name, sink_uri)
+
+
 def _drop_own_target(target, job_name):
     if target.options.get("created_for") == job_name and not target.subscriptions.exists():
         target.delete()
 
 
+SNAPSHOT_FIELDS = ("name", "instance", "target", "mq_rule", "tables", "field_list", "filter_query", "filter_update",
+                   "must_be_success", "state", "phase", "options", "start_ts", "target_ts")
+
+
 def _job_snapshot(job):
-    return {
-        "name": job.name, "state": job.state, "phase": job.phase, "tables": job.tables,
-        "target": job.target.name, "sink_uri": job.target.display_uri, "start_ts": job.start_ts,
-        "target_ts": job.target_ts,
-    }
-
-
-def _check_changefeed(instance, sink_uri, options, start_ts=0):
-    from workers import changefeed
-
-    try:
-        changefeed.check_start_ts(instance, start_ts)
-        changefeed.check_sink_config(sink_uri, options)
-    except ValueError as exc:
-        raise DomainError("invalid", str(exc)) from exc
+    return {**snapshot(job, SNAPSHOT_FIELDS), "target": job.target.name, "sink_uri": job.target.display_uri}
 
 
 def _checkpoint_now(instance, job):
@@ -157,33 +239,54 @@ def _checkpoint_now(instance, job):
     checkpoints.ensure_rows(instance, [job], instance.leader_version)
 
 
-# --- the job operations --------------------------------------------------------
+# --- create, change, delete ------------------------------------------------------
 
-def create_job(caller, *, name, instance, sink_uri, tables="*.*", options=None, start_ts=0, target_ts=0,
-               full_sync=False):
-    if not isinstance(name, str) or not NAME_RE.match(name):
-        raise DomainError("invalid", "the job name must be 1-128 letters, digits, '_', '-' or '.'")
-    _check_sink_uri(sink_uri)
+def create_subscription(caller, *, name, instance, target=None, sink_uri=None, group=None, mq_rule=None,
+                        tables="*.*", field_list="", filter_query=False, filter_update=False, must_be_success=True,
+                        options=None, start_ts=0, target_ts=0, full_sync=False):
+    """Create a subscription of `instance` delivering to `target` (one of the group's) or to `sink_uri` (a target
+    of the job's own is made for it), audited `create_subscription`.
+
+    Every surface creates through here: the name rule (NAME_RE; unique across groups), only an admin of the
+    instance's group, the instance approved and dumping (`dump`: a start_ts is checked against its position),
+    target / MQ rule / `group` (when the surface names one) of the instance's group, table rules, start_ts and
+    target_ts (unsigned 63-bit, target_ts > start_ts, start_ts not older than what the instance has read) and
+    the sink config (workers.changefeed.check_sink_config). With a start_ts the checkpoint is written at once.
+    """
+    caller = as_caller(caller)
+    _check_name(name)
+    if (target is None) == (sink_uri is None):
+        raise DomainError("invalid", "give the job a target or a sink_uri (one of them)")
+    if sink_uri is not None:
+        _check_sink_uri(sink_uri)
     _require_admin(caller, instance.group_id)
+    if name_taken(name):
+        raise DomainError("exists", f"job '{name}' already exists")
+    if group is not None and group.pk != instance.group_id:
+        raise DomainError("invalid", f"instance {instance} belongs to another group than '{group}'")
+    _of_the_group(instance, "target", target)
+    _of_the_group(instance, "MQ rule", mq_rule)
+    tables = _table_rules(tables)
+    field_list = _field_list(field_list)
+    flags = {f: _flag(f, v) for f, v in (("filter_query", filter_query), ("filter_update", filter_update),
+                                         ("must_be_success", must_be_success), ("full_sync", full_sync))}
+    options = _options(options)
+    _check_ts("start_ts", start_ts)
+    _check_ts("target_ts", target_ts)
+    _check_ts_order(start_ts, target_ts)
+    instance = Instance.objects.select_related("group").get(pk=instance.pk)  # its status and position as of now
     if instance.status != InstanceStatus.DUMP:
         raise DomainError("state", f"instance {instance} is not approved for dumping yet (status '{instance.status}')")
-    for field, value in (("start_ts", start_ts), ("target_ts", target_ts)):
-        if not isinstance(value, int) or isinstance(value, bool) or value < 0 or value >= 1 << 63:
-            raise DomainError("invalid", f"{field} must be an unsigned 63-bit integer")
-    if target_ts and start_ts and target_ts <= start_ts:
-        raise DomainError("invalid", "target_ts must be greater than start_ts")
-    if start_ts:
-        instance = Instance.objects.select_related("group").get(pk=instance.pk)  # its position as of now
-    _check_changefeed(instance, sink_uri, options, start_ts)
-    if Subscription.objects.filter(name=name).exists():
-        raise DomainError("exists", f"job '{name}' already exists")
+    _check_changefeed(instance, target.uri if target is not None else sink_uri, options, start_ts)
     try:
         with transaction.atomic():
-            target = _target_for(instance.group, name, sink_uri)
             job = Subscription.objects.create(
-                name=name, group=instance.group, instance=instance, target=target, tables=tables,
-                options=options or {}, start_ts=start_ts, target_ts=target_ts,
-                phase=SyncPhase.FULL_SYNC if full_sync else SyncPhase.INCREMENTAL,
+                name=name, group=instance.group, instance=instance,
+                target=target if target is not None else _target_for(instance.group, name, sink_uri),
+                mq_rule=mq_rule, tables=tables, field_list=field_list, filter_query=flags["filter_query"],
+                filter_update=flags["filter_update"], must_be_success=flags["must_be_success"], options=options,
+                start_ts=start_ts, target_ts=target_ts,
+                phase=SyncPhase.FULL_SYNC if flags["full_sync"] else SyncPhase.INCREMENTAL,
                 created_by=getattr(caller.actor, "username", caller.actor),
             )
             record(caller.actor, "create_subscription", job, after=_job_snapshot(job))
@@ -246,46 +349,165 @@ def _seq(file, pos):
     return ((int(suffix) if suffix.isdigit() else 0) << 32) | int(pos or 0)
 
 
-def delete_job(caller, job):
+def delete_subscription(caller, job):
+    """Delete a job in any state (the dump drops it at its next reload), audited `delete_subscription`.
+
+    A target made for the job alone (TiCDC / CCR sink_uri) goes with it; a group's target stays."""
+    caller = as_caller(caller)
     _require_admin(caller, job.group_id)
     with transaction.atomic():
-        before = _job_snapshot(job)
-        target, name = job.target, job.name
-        record(caller.actor, "delete_subscription", job, before=before)
-        job.delete()
+        current = Subscription.objects.select_for_update().select_related("target").filter(pk=job.pk).first()
+        if current is None:
+            raise DomainError("not_found", f"job '{job.name}' does not exist")
+        target, name = current.target, current.name
+        record(caller.actor, "delete_subscription", current, before=_job_snapshot(current))
+        current.delete()
         _drop_own_target(target, name)
 
 
-def update_job(caller, job, *, sink_uri=None, tables=None, target_ts=None, options=None):
-    """TiCDC's update: only while the job is stopped (pause, update, resume)."""
+def _key(value):
+    return getattr(value, "pk", value)
+
+
+def _changes(job, fields) -> dict:
+    """The given fields whose (checked) value differs from the job's."""
+    out = {}
+    for field in FIXED_FIELDS:
+        if field in fields and _key(fields[field]) != _key(getattr(job, field)):
+            raise DomainError("invalid", f"{field} cannot be changed once the job exists: create another job")
+    if "sink_uri" in fields and fields["sink_uri"] != job.target.uri:
+        _check_sink_uri(fields["sink_uri"])
+        out["sink_uri"] = fields["sink_uri"]
+    if "target" in fields and _key(fields["target"]) != job.target_id:
+        if fields["target"] is None:
+            raise DomainError("invalid", "a job needs a target")
+        out["target"] = _of_the_group(job.instance, "target", fields["target"])
+    if "mq_rule" in fields and _key(fields["mq_rule"]) != job.mq_rule_id:
+        out["mq_rule"] = _of_the_group(job.instance, "MQ rule", fields["mq_rule"])
+    if "tables" in fields and fields["tables"] != job.tables:
+        out["tables"] = _table_rules(fields["tables"])
+    if "field_list" in fields and fields["field_list"] != job.field_list:
+        out["field_list"] = _field_list(fields["field_list"])
+    for flag in ("filter_query", "filter_update", "must_be_success"):
+        if flag in fields and fields[flag] != getattr(job, flag):
+            out[flag] = _flag(flag, fields[flag])
+    if "options" in fields and fields["options"] != job.options:
+        out["options"] = _options(fields["options"])
+    if "target_ts" in fields and fields["target_ts"] != job.target_ts:
+        out["target_ts"] = _check_ts("target_ts", fields["target_ts"])
+        _check_ts_order(job.start_ts, out["target_ts"])
+    return {field: value for field, value in out.items() if field == "sink_uri" or value != getattr(job, field)}
+
+
+def update_subscription(caller, job, **fields):
+    """Change a job, audited `update_subscription`; every surface edits through here.
+
+    Fields: `target` (a group's) or `sink_uri` (the job's own target), `mq_rule`, `tables`, `field_list`,
+    `filter_query`, `filter_update`, `must_be_success`, `options` (the whole object) and `target_ts`, checked
+    as on create. `name`, `instance` and `start_ts` are fixed once the job exists (the name is its id on every
+    surface; another source or start point is another job): their current value is accepted, another refused.
+    A value equal to the current one is no change; when nothing changes nothing is written or audited.
+
+    The one rule for a job that is not stopped: LIVE_FIELDS (which columns a row carries, whether queries and
+    updates of no selected column are dropped, whether a failing change is retried forever) change at any
+    time and the running dump applies them from its next transaction (it reloads within about a second);
+    STOPPED_FIELDS and the sink (where changes go and which ones: target or sink_uri, MQ rule, tables,
+    target_ts, options) only while the job is `stopped`, so the switch falls on the job's checkpoint: pause,
+    update, resume. Otherwise a DomainError of kind `state`, and nothing changes.
+    """
+    caller = as_caller(caller)
+    unknown = set(fields) - set(LIVE_FIELDS) - set(STOPPED_FIELDS) - set(FIXED_FIELDS) - {"sink_uri"}
+    if unknown:
+        raise TypeError(f"update_subscription() got unknown fields {sorted(unknown)}")
     _require_admin(caller, job.group_id)
-    if sink_uri is not None:
-        _check_sink_uri(sink_uri)
-    if target_ts is not None and (not isinstance(target_ts, int) or isinstance(target_ts, bool)
-                                  or target_ts < 0 or target_ts >= 1 << 63):
-        raise DomainError("invalid", "target_ts must be an unsigned 63-bit integer")
+    if "target" in fields and "sink_uri" in fields:
+        raise DomainError("invalid", "give the job a target or a sink_uri, not both")
     with transaction.atomic():
-        current = Subscription.objects.select_for_update().select_related("target").get(pk=job.pk)
-        if current.state != SubscriptionState.STOPPED:
-            raise DomainError("state", f"can only update job '{job.name}' while it is stopped (state '{current.state}')")
+        current = (Subscription.objects.select_for_update()
+                   .select_related("group", "instance", "target", "mq_rule").filter(pk=job.pk).first())
+        if current is None:
+            raise DomainError("not_found", f"job '{job.name}' does not exist")
+        changes = _changes(current, fields)
+        if not changes:
+            return current
+        need_stop = [field for field in changes if field not in LIVE_FIELDS]
+        if need_stop and current.state != SubscriptionState.STOPPED:
+            raise DomainError("state", f"pause job '{current.name}' to change {', '.join(need_stop)} (state "
+                                       f"'{current.state}'); only {', '.join(LIVE_FIELDS)} change while it runs")
+        sink_uri = changes.pop("sink_uri", None)
+        uri = sink_uri or changes.get("target", current.target).uri
+        _check_changefeed(current.instance, uri, changes.get("options", current.options))
         before = _job_snapshot(current)
-        if sink_uri is not None and sink_uri != current.target.uri:
-            old_target = current.target
-            if old_target.options.get("created_for") == current.name and old_target.subscriptions.count() == 1:
-                old_target.uri = sink_uri
-                old_target.save()
-            else:
-                current.target = _target_for(current.group, current.name, sink_uri)
-        if tables is not None:
-            current.tables = tables
-        if target_ts is not None:
-            current.target_ts = target_ts
-        if options:
-            current.options = {**current.options, **options}
-        _check_changefeed(current.instance, current.target.uri, current.options)
+        for field, value in changes.items():
+            setattr(current, field, value)
+        if sink_uri is not None:
+            _retarget(current, sink_uri)
         current.save()
         record(caller.actor, "update_subscription", current, before=before, after=_job_snapshot(current))
     return current
+
+
+# --- what a job is doing, as every surface shows it ---------------------------------------
+
+@dataclass(frozen=True)
+class JobStatus:
+    state: str  # a SubscriptionState value
+    error: str = ""  # what is wrong, as the engine recorded it; may be set while the state is still `normal`
+    cause: str = ""  # "source" (the instance's dump fails) or "target" (delivering to the target fails)
+
+
+def job_status(job, now=None) -> JobStatus:
+    """The state and error every surface shows for a job (TiCDC state/error, CCR running/paused).
+
+    `stopped`, `finished` and `failed` are what the operator or the engine set, shown as they are. A running
+    job (stored `normal` or `error`) is `error` when something the engine recorded has kept it from moving for
+    longer than ERROR_GRACE_SECONDS, else `normal`:
+    - its source is down: the dump of its (online) instance failed and is being retried (Instance.retry_times
+      > 0 and last_error; a dump that runs again clears both);
+    - its target fails: the engine parked the job at a change the target refuses and retries it with a backoff
+      (stored state `error`, Subscription.error).
+    The engine does not record when a failure began, so the grace counts from the job's last progress: the
+    last write of its checkpoint (before its first one, its creation). A failure the first retries get past
+    (a restarting target, a reconnect) thus never shows as `error`; a job that sat idle for longer than the
+    grace on a quiet source shows it from its first failing retry. Within the grace `error` already says what
+    is being retried.
+    """
+    if job.state in (SubscriptionState.STOPPED, SubscriptionState.FINISHED, SubscriptionState.FAILED):
+        return JobStatus(job.state, job.error, "target" if job.error else "")
+    instance = job.instance
+    if (instance.retry_times and instance.last_error and instance.status == InstanceStatus.DUMP
+            and instance.state == DumpState.ONLINE):
+        cause, error = "source", f"source {instance} is unavailable: {instance.last_error}"
+    elif job.state == SubscriptionState.ERROR:
+        cause, error = "target", job.error or f"target '{job.target}' refuses the job's changes"
+    else:
+        return JobStatus(SubscriptionState.NORMAL, job.error, "target" if job.error else "")
+    checkpoint = Checkpoint.objects.filter(subscription_id=job.pk).only("update_time").first()
+    since = checkpoint.update_time if checkpoint is not None else job.create_time
+    stuck = ((now or timezone.now()) - since).total_seconds() > ERROR_GRACE_SECONDS
+    return JobStatus(SubscriptionState.ERROR if stuck else SubscriptionState.NORMAL, error, cause)
+
+
+def job_lag(job) -> tuple:
+    """How far the job itself is behind its source: (commit sequence, seconds), never the instance's lag.
+
+    From the job's checkpoint (before its first one: the instance's position, where it starts) to the
+    source's master position as the engine's status sampler last read it (Instance.master_file / master_pos
+    at status_time). The commit sequence is workers.events.Position.commit_seq, so within one binlog file the
+    difference is in bytes. The seconds run from the event time of the job's position to that sample; both
+    are 0 when the job is not behind, and (0, 0) before the master position or the job's position is known.
+    """
+    instance = Instance.objects.get(pk=job.instance_id)
+    checkpoint = Checkpoint.objects.filter(subscription_id=job.pk).exclude(binlog_file="").first()
+    at = checkpoint if checkpoint is not None else instance
+    if not instance.master_file or not at.binlog_file:
+        return 0, 0
+    behind = (Position(instance.master_file, instance.master_pos).commit_seq
+              - Position(at.binlog_file, at.binlog_pos).commit_seq)
+    if behind <= 0:
+        return 0, 0
+    sampled = instance.status_time or timezone.now()
+    return behind, max(0, int(sampled.timestamp()) - at.binlog_when) if at.binlog_when else 0
 
 
 def _update_options(caller, job, action, change, message=""):
@@ -343,11 +565,14 @@ def miss(caller, job):
 
 
 def set_position(caller, job, binlog_file, binlog_pos, gtid=""):
-    """Continue the job from a transaction boundary: the changes after it are delivered (again)."""
+    """Continue the job from a transaction boundary: the changes after it are delivered (again).
+
+    The position is checked against the source's binary logs first (console.domain.sources.check_position)."""
     caller = as_caller(caller)
     _require_admin(caller, job.group_id)
-    if not binlog_file or not isinstance(binlog_pos, int) or binlog_pos < 4:
+    if not binlog_file or not isinstance(binlog_pos, int) or isinstance(binlog_pos, bool) or binlog_pos < 4:
         raise DomainError("invalid", "give a binlog file and a position >= 4")
+    sources.check_position(job.instance, binlog_file, binlog_pos)
     with transaction.atomic():
         sub = Subscription.objects.select_for_update().get(pk=job.pk)
         instance = Instance.objects.get(pk=sub.instance_id)
@@ -357,22 +582,34 @@ def set_position(caller, job, binlog_file, binlog_pos, gtid=""):
 
 
 def _write_position(caller, sub, instance, binlog_file, binlog_pos, gtid):
+    before = move_checkpoint(sub, instance, binlog_file, binlog_pos, gtid)
+    record(caller.actor, "set_position", sub, before=before,
+           after={"binlog_file": binlog_file, "binlog_pos": int(binlog_pos), "gtid_set": gtid or ""})
+
+
+def move_checkpoint(sub, instance, binlog_file, binlog_pos, gtid) -> dict:
+    """Set the subscription's checkpoint (in the caller's transaction); returns the position it had.
+
+    The running dump compares the checkpoint with what it last wrote, takes this one as the truth and
+    rewinds for it. `instance` is the instance as it is before any change of its own position: when the
+    new position is behind it, the checkpoint's `queued` position keeps what was read already, so the
+    subscription counts as behind and a restarted dump rewinds for it too."""
     cp, _ = Checkpoint.objects.get_or_create(instance=instance, subscription=sub)
     before = {"binlog_file": cp.binlog_file, "binlog_pos": cp.binlog_pos, "gtid_set": cp.gtid_set}
     new = _seq(binlog_file, binlog_pos)
-    # Behind the instance: mark it behind so a restart also rewinds for it.
-    queued_at_instance = _seq(instance.binlog_file, instance.binlog_pos) > new
+    read = max((instance.binlog_file, instance.binlog_pos, instance.gtid_set),
+               (cp.queued_file, cp.queued_pos, cp.queued_gtid), key=lambda p: _seq(p[0], p[1]))
+    behind = _seq(read[0], read[1]) > new
     Checkpoint.objects.filter(pk=cp.pk).update(
         binlog_file=binlog_file, binlog_pos=int(binlog_pos), gtid_set=gtid or "",
-        queued_file=instance.binlog_file if queued_at_instance else binlog_file,
-        queued_pos=instance.binlog_pos if queued_at_instance else int(binlog_pos),
-        queued_gtid=instance.gtid_set if queued_at_instance else (gtid or ""),
+        queued_file=read[0] if behind else binlog_file,
+        queued_pos=read[1] if behind else int(binlog_pos),
+        queued_gtid=read[2] if behind else (gtid or ""),
         update_time=timezone.now(),
     )
     Subscription.objects.filter(pk=sub.pk).update(error="", error_wait_data=None, skip_next=False,
                                                   update_time=timezone.now())
-    record(caller.actor, "set_position", sub, before=before,
-           after={"binlog_file": binlog_file, "binlog_pos": int(binlog_pos), "gtid_set": gtid or ""})
+    return before
 
 
 def force_fullsync(caller, job):

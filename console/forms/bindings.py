@@ -1,10 +1,11 @@
 from django import forms
 
-from console.models import Instance, MqRule, Rule, Subscription, Target
+from console.models import Group, Instance, MqRule, Rule, Target
 
 
 class RuleBindingForm(forms.ModelForm):
-    """Bind an instance to an MQ rule of the same group (BinLake's `rule` row)."""
+    """Bind an instance to an MQ rule of the same group (BinLake's `rule` row); console.domain.bindings.bind
+    checks the rest (same group, the rule's destination, not bound yet)."""
 
     class Meta:
         model = Rule
@@ -18,46 +19,60 @@ class RuleBindingForm(forms.ModelForm):
         self.fields["instance"].label_from_instance = lambda o: f"{o} ({o.group})"
         self.fields["rule"].label_from_instance = lambda o: f"{o.topic} ({o.group})"
 
-    def clean(self):
-        data = super().clean()
-        instance, rule = data.get("instance"), data.get("rule")
-        if instance and rule:
-            if instance.group_id != rule.group_id:
-                raise forms.ValidationError("The instance and the MQ rule must belong to the same group.")
-            if Rule.objects.filter(instance=instance, rule=rule).exists():
-                raise forms.ValidationError("This instance is already bound to this rule.")
-        return data
+    def validate_unique(self):
+        """bind() tells an existing binding apart (409), with the rest of its checks."""
 
 
-class SubscriptionForm(forms.ModelForm):
-    class Meta:
-        model = Subscription
-        fields = ["group", "name", "instance", "target", "mq_rule", "tables", "field_list",
-                  "filter_query", "filter_update", "must_be_success"]
-        widgets = {"tables": forms.TextInput(), "field_list": forms.TextInput()}
+class SubscriptionForm(forms.Form):
+    """A subscription's settings. The form only parses them: console.domain.subscriptions checks them, the
+    same way for every surface (group, instance state, start_ts / target_ts, table rules, edits while running).
 
-    def __init__(self, *args, groups=None, **kwargs):
+    On an edit the job's name, instance and start_ts are shown but fixed, like on every other surface."""
+
+    FIXED = ("name", "instance", "start_ts")
+    EDITABLE = ("target", "mq_rule", "tables", "field_list", "filter_query", "filter_update", "must_be_success",
+                "target_ts")
+
+    group = forms.ModelChoiceField(queryset=Group.objects.none())
+    name = forms.CharField(max_length=128, help_text="letters, digits, '_', '-' and '.'; also its TiCDC "
+                                                     "changefeed id and CCR job name")
+    instance = forms.ModelChoiceField(queryset=Instance.objects.none())
+    target = forms.ModelChoiceField(queryset=Target.objects.none())
+    mq_rule = forms.ModelChoiceField(queryset=MqRule.objects.none(), required=False, label="MQ rule")
+    tables = forms.CharField(initial="*.*", help_text="comma separated schema.table patterns (* wildcards, ! excludes)")
+    field_list = forms.CharField(required=False, help_text="comma separated columns; empty = all")
+    filter_query = forms.BooleanField(required=False, help_text="drop DDL/query events")
+    filter_update = forms.BooleanField(required=False, help_text="drop updates changing no selected column")
+    must_be_success = forms.BooleanField(required=False, initial=True,
+                                         help_text="retry a failing change forever instead of skipping it")
+    start_ts = forms.IntegerField(required=False, initial=0, label="Start ts",
+                                  help_text="TiCDC ts to start at (0 = now); not older than the instance's position")
+    target_ts = forms.IntegerField(required=False, initial=0, label="Target ts",
+                                   help_text="TiCDC ts to finish at (0 = never)")
+
+    def __init__(self, *args, instance=None, groups=None, **kwargs):
+        job = instance if instance is not None and instance.pk else None
+        if job is not None:
+            kwargs.setdefault("initial", {
+                name: getattr(job, name) for name in (*self.FIXED, *self.EDITABLE)})
         super().__init__(*args, **kwargs)
-        scope = [self.instance.group_id] if self.instance.pk else groups
-        if self.instance.pk:
-            del self.fields["group"]
-        else:
-            self.fields["group"].queryset = groups
+        scope = [job.group_id] if job is not None else groups
         self.fields["instance"].queryset = Instance.objects.filter(group__in=scope)
         self.fields["target"].queryset = Target.objects.filter(group__in=scope)
         self.fields["mq_rule"].queryset = MqRule.objects.filter(group__in=scope)
+        if job is not None:
+            del self.fields["group"]
+            for name in self.FIXED:
+                self.fields[name].disabled = True
+        else:
+            self.fields["group"].queryset = groups
 
-    def clean_name(self):
-        name = self.cleaned_data["name"].strip()
-        if not name or not all(c.isalnum() or c in "-_." for c in name):
-            raise forms.ValidationError("Use letters, digits, '-', '_' and '.'.")
-        return name
+    def clean_start_ts(self):
+        return self.cleaned_data["start_ts"] or 0
 
-    def clean(self):
-        data = super().clean()
-        group_id = self.instance.group_id if self.instance.pk else (data["group"].pk if data.get("group") else None)
-        for field in ("instance", "target", "mq_rule"):
-            obj = data.get(field)
-            if obj is not None and group_id and obj.group_id != group_id:
-                self.add_error(field, "Belongs to another group.")
-        return data
+    def clean_target_ts(self):
+        return self.cleaned_data["target_ts"] or 0
+
+    def changes(self) -> dict:
+        """The editable settings as posted (console.domain.subscriptions.update_subscription sorts out what changed)."""
+        return {name: self.cleaned_data[name] for name in self.EDITABLE}

@@ -1,13 +1,13 @@
 from django import forms
 
+from console.domain.config import SECRET_FIELDS
 from console.models import Config
 
 from .fields import SecretField
+from .parsing import ParsingModelForm
 
-SECRET_FIELDS = ("dbs_token", "callback_secret", "dump_password", "manager_token")
 
-
-class ConfigForm(forms.ModelForm):
+class ConfigForm(ParsingModelForm):
     """Secrets are write-only: blank keeps the stored value, the 'clear' box empties it."""
 
     dbs_token = SecretField(label="DBS token")
@@ -41,12 +41,3 @@ class ConfigForm(forms.ModelForm):
             elif not data.get(name):
                 data[name] = getattr(self.instance, name)
         return data
-
-    def save(self, commit=True):
-        # Set secrets explicitly: a field left out of the POST is skipped by ModelForm, which would ignore "clear".
-        config = super().save(commit=False)
-        for name in SECRET_FIELDS:
-            setattr(config, name, self.cleaned_data[name])
-        if commit:
-            config.save()
-        return config

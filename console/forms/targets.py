@@ -1,15 +1,15 @@
 import json
-from urllib.parse import urlsplit
 
 from django import forms
 from django.core.exceptions import ValidationError
 
-from console.models import Target, kind_of_uri
+from console.models import Target
 
 from .fields import SecretField
+from .parsing import ParsingModelForm
 
 
-class TargetForm(forms.ModelForm):
+class TargetForm(ParsingModelForm):
     """The URI may hold a password: it is write-only here. On edit, blank keeps the stored URI."""
 
     uri = SecretField(
@@ -36,33 +36,13 @@ class TargetForm(forms.ModelForm):
 
     def clean_uri(self):
         uri = (self.cleaned_data.get("uri") or "").strip()
-        if not uri:
-            if self.instance.pk:
-                return self.instance.uri
-            raise ValidationError("A sink URI is required.")
-        kind_of_uri(uri)  # raises with the list of supported schemes
-        parts = urlsplit(uri)
-        try:
-            parts.port
-        except ValueError:
-            raise ValidationError("The port in the URI is not a number.")
-        if parts.scheme != "blackhole" and not parts.hostname:
-            raise ValidationError("The URI needs a host.")
+        if not uri and self.instance.pk:
+            return self.instance.uri
         return uri
 
     def clean_options(self):
         raw = (self.cleaned_data.get("options") or "").strip() or "{}"
         try:
-            value = json.loads(raw)
+            return json.loads(raw)
         except ValueError as exc:
             raise ValidationError(f"Not valid JSON: {exc}")
-        if not isinstance(value, dict):
-            raise ValidationError("Options must be a JSON object.")
-        return value
-
-    def clean(self):
-        data = super().clean()
-        group = self.instance.group if self.instance.pk else data.get("group")
-        if group and data.get("name") and Target.objects.filter(group=group, name=data["name"]).exclude(pk=self.instance.pk).exists():
-            raise ValidationError(f"This group already has a target named '{data['name']}'.")
-        return data

@@ -57,7 +57,7 @@ class Instance(Md5IdModel):
     binlog_pos = models.PositiveBigIntegerField(default=0)
     gtid_set = models.TextField(blank=True, default="")
     binlog_when = models.BigIntegerField(default=0, help_text="event timestamp (s) of the dumped position")
-    transaction_id = models.CharField(max_length=64, blank=True, default="")
+    transaction_id = models.BigIntegerField(default=0, help_text="BinLake's transactionId (a long)")
     leader = models.CharField(max_length=255, blank=True, default="")
     pre_leader = models.CharField(max_length=255, blank=True, default="")
     leader_version = models.PositiveBigIntegerField(default=0)
@@ -175,7 +175,10 @@ class Instance(Md5IdModel):
         )
 
     def set_leader(self, actor, leader):
-        self._operate("set_leader", actor, leader=leader, lease_expires=None)
+        changes = {"leader": leader, "lease_expires": None}
+        if self.leader and self.leader != leader:
+            changes["pre_leader"] = self.leader
+        self._operate("set_leader", actor, **changes)
 
     def set_candidates(self, actor, candidates):
         self._operate("set_candidates", actor, candidates=[c for c in candidates if c])

@@ -1,4 +1,7 @@
 from django.db import models
+from django.db.models.signals import post_delete
+from django.dispatch import receiver
+from django.utils import timezone
 
 from console.choices import ALL_EVENTS, FilterType, OrderType, StorageType
 
@@ -43,7 +46,8 @@ class Filter(Md5IdModel):
 
 
 class MqRule(Md5IdModel):
-    """Where a group's events go (a topic) and how they are keyed (order type)."""
+    """Where a group's events go (a topic on `target`, a kafka or amqp target of the group) and how they are
+    keyed (order type). The engine delivers to `topic`, whatever topic the target's URI names."""
 
     id_fields = ("topic", "group_id")
 
@@ -55,6 +59,10 @@ class MqRule(Md5IdModel):
     paras = models.TextField(blank=True, default="", help_text="producer parameters, k=v per line")
     order_type = models.CharField(max_length=32, choices=OrderType.choices, default=OrderType.INSTANCE_ORDER)
     filters = models.ManyToManyField("Filter", through="MqFilterRelation", related_name="mq_rules")
+    target = models.ForeignKey(
+        "Target", null=True, blank=True, on_delete=models.PROTECT, db_column="target_id", related_name="mq_rules",
+        help_text="where the rule's topic lives (kafka or amqp); empty: the configured MQ address",
+    )
 
     class Meta:
         db_table = "mq_rule"
@@ -63,6 +71,17 @@ class MqRule(Md5IdModel):
 
     def __str__(self):
         return self.name or self.topic
+
+    def save(self, *args, **kwargs):
+        super().save(*args, **kwargs)
+        # A binding delivers to its rule's destination: whichever way the rule was edited, its bindings'
+        # subscriptions follow a new target (the dump picks the change up at its next reload). A rule whose
+        # target was cleared leaves them where they are.
+        if self.target_id:
+            from .subscriptions import Subscription
+
+            Subscription.objects.filter(binding__rule_id=self.pk).exclude(target_id=self.target_id).update(
+                target_id=self.target_id, update_time=timezone.now())
 
 
 class MqFilterRelation(Md5IdModel):
@@ -77,14 +96,36 @@ class MqFilterRelation(Md5IdModel):
 
 
 class Rule(TimestampedModel):
-    """Binds an instance to an MQ rule (BinLake's `rule`)."""
+    """Binds an instance to an MQ rule (BinLake's `rule`); `subscription` is what the engine runs for it.
+
+    The two are one thing: deleting the subscription deletes the binding (CASCADE) and deleting the binding,
+    also through its rule or instance, deletes the subscription (drop_binding_subscription). A binding made
+    before bindings delivered has no subscription and delivers nothing.
+    """
 
     group = models.ForeignKey(Group, on_delete=models.CASCADE, db_column="group_id", related_name="rules")
     instance = models.ForeignKey("Instance", on_delete=models.CASCADE, db_column="instance_id", related_name="rules")
     storage_type = models.CharField(max_length=16, choices=StorageType.choices, default=StorageType.MQ_STORAGE)
     convert_class = models.CharField(max_length=255, blank=True, default="")
     rule = models.ForeignKey(MqRule, on_delete=models.CASCADE, db_column="rule_id", related_name="bindings")
+    subscription = models.OneToOneField(
+        "Subscription", null=True, blank=True, on_delete=models.CASCADE, db_column="subscription_id",
+        related_name="binding",
+    )
 
     class Meta:
         db_table = "rule"
         constraints = [models.UniqueConstraint(fields=["instance", "rule"], name="rule_instance_rule_uniq")]
+
+    def __str__(self):
+        return f"{self.instance} -> {self.rule.topic}"
+
+
+@receiver(post_delete, sender=Rule)
+def drop_binding_subscription(sender, instance, origin=None, **kwargs):
+    """Deleting an MQ rule cascades to its bindings: their subscriptions must not stay behind, with no rule
+    left to filter what they deliver."""
+    from .subscriptions import Subscription
+
+    if instance.subscription_id and not (isinstance(origin, Subscription) and origin.pk == instance.subscription_id):
+        Subscription.objects.filter(pk=instance.subscription_id).delete()

@@ -1,17 +1,20 @@
-"""/bindings/ (instance <-> MQ rule) and /subscriptions/ (instance -> target)."""
+"""/bindings/ (instance <-> MQ rule, through console.domain.bindings) and /subscriptions/ (instance -> target)."""
 from django.contrib import messages
-from django.db import transaction
 from django.shortcuts import redirect, render
 from django.views import View
 
+from console.domain import bindings, subscriptions as jobs
+from console.domain.errors import DomainError
 from console.filtersets import RuleBindingFilterSet, SubscriptionFilterSet
 from console.forms.bindings import RuleBindingForm, SubscriptionForm
 from console.forms.fields import admin_groups
 from console.models import Instance, Rule, Subscription
-from console.domain.audit import record_change
 from console.tables import RuleBindingTable, SubscriptionTable
 
-from .generic import ObjectDeleteView, ObjectEditView, ObjectListView, get_scoped_object, require_group_admin
+from .generic import (
+    ObjectDeleteView, ObjectEditView, ObjectListView, check_posted_group, forbid_on_refusal, get_scoped_object,
+    refusal_status, require_group_admin,
+)
 
 
 class RuleBindingListView(ObjectListView):
@@ -40,18 +43,34 @@ class RuleBindingAddView(View):
         form = RuleBindingForm(request.POST, groups=admin_groups(request.user))
         if not form.is_valid():
             return self.render(form, status=400)
-        with transaction.atomic():
-            binding = form.save(commit=False)
-            binding.group_id = binding.instance.group_id
-            binding.save()
-            record_change(request.user, "binding_create", binding)
-        messages.success(request, f"Bound {binding.instance} to {binding.rule.topic}.")
+        data = form.cleaned_data
+        try:
+            binding = bindings.bind(request.user, data["instance"], data["rule"],
+                                    storage_type=data["storage_type"], convert_class=data["convert_class"])
+        except DomainError as exc:
+            forbid_on_refusal(exc)
+            form.add_error(None, exc.message)
+            return self.render(form, status=refusal_status(exc))
+        messages.success(request, f"Bound {binding.instance} to {binding.rule.topic} (subscription "
+                                  f"'{binding.subscription.name}').")
         return redirect("binding_list")
 
 
 class RuleBindingDeleteView(ObjectDeleteView):
     model = Rule
     list_url_name = "binding_list"
+
+    def post(self, request, pk):
+        binding = self.get_object(pk)
+        name = str(binding)
+        try:
+            bindings.unbind(request.user, binding)
+        except DomainError as exc:
+            forbid_on_refusal(exc)
+            messages.error(request, exc.message)
+            return redirect(self.list_url_name)
+        messages.success(request, f"Unbound {name}.")
+        return redirect(self.list_url_name)
 
 
 class SubscriptionListView(ObjectListView):
@@ -66,20 +85,46 @@ class SubscriptionListView(ObjectListView):
 
 
 class SubscriptionEditView(ObjectEditView):
+    """Create or edit a subscription through console.domain.subscriptions (its checks and audit, as on every
+    surface); a refusal is shown on the form with its status (409 for an edit a running job cannot take)."""
+
     model = Subscription
     form_class = SubscriptionForm
     title = "subscription"
     list_url_name = "subscription_list"
     delete_url_name = "subscription_delete"
 
-    def save(self, form):
-        sub = form.save(commit=False)
-        if not sub.created_by:
-            sub.created_by = self.request.user.username
-        sub.save()
-        return sub
+    def post(self, request, pk=None):
+        if pk is None:
+            check_posted_group(request)
+        job = self.get_object(pk)
+        form = self.get_form(job, request.POST)
+        if not form.is_valid():
+            return self.render(job, form, status=400)
+        try:
+            if pk is None:
+                job = jobs.create_subscription(request.user, **form.cleaned_data)
+            else:
+                job = jobs.update_subscription(request.user, job, **form.changes())
+        except DomainError as exc:
+            forbid_on_refusal(exc)
+            form.add_error(None, exc.message)
+            return self.render(job, form, status=refusal_status(exc))
+        messages.success(request, f"Saved subscription '{job}'.")
+        return redirect(self.list_url_name)
 
 
 class SubscriptionDeleteView(ObjectDeleteView):
     model = Subscription
     list_url_name = "subscription_list"
+
+    def post(self, request, pk):
+        job = self.get_object(pk)
+        try:
+            jobs.delete_subscription(request.user, job)
+        except DomainError as exc:
+            forbid_on_refusal(exc)
+            messages.error(request, exc.message)
+            return redirect(self.list_url_name)
+        messages.success(request, f"Deleted subscription '{job}'.")
+        return redirect(self.list_url_name)

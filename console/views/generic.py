@@ -18,6 +18,7 @@ from console.forms.fields import admin_groups, visible_groups
 from console.models import Group
 from console.permissions import can_admin_group, can_view_group, scope_to_user
 from console.domain.audit import record_change, snapshot
+from console.domain.errors import DomainError
 
 PER_PAGE = 25
 
@@ -124,20 +125,29 @@ class ObjectEditView(View):
         if pk is None:
             check_posted_group(request)
         obj = self.get_object(pk)
-        before = snapshot(obj) if pk else None
+        before = snapshot(obj) if pk else None  # taken before the form touches the object
         form = self.get_form(obj, request.POST)
         if form.is_valid():
             try:
-                with transaction.atomic():
-                    obj = self.save(form)
-                    record_change(request.user, f"{self.model.__name__.lower()}_{'update' if pk else 'create'}", obj, before=before)
+                saved = self.write(form, obj, before)
             except IntegrityError:
                 form.add_error(None, "This conflicts with an existing object (same unique key).")
+            except DomainError as exc:
+                forbid_on_refusal(exc)
+                form.add_error(exc.field if exc.field in form.fields else None, exc.message)
             else:
-                messages.success(request, f"Saved {self.model._meta.verbose_name} '{obj}'.")
-                self.after_save(obj)
+                messages.success(request, f"Saved {self.model._meta.verbose_name} '{saved}'.")
+                self.after_save(saved)
                 return redirect(self.list_url_name)
         return self.render(obj, form, status=400)
+
+    def write(self, form, obj, before):
+        """Save the form and audit it. Pages of objects a domain module owns call that module instead."""
+        with transaction.atomic():
+            saved = self.save(form)
+            action = f"{self.model.__name__.lower()}_{'update' if before is not None else 'create'}"
+            record_change(self.request.user, action, saved, before=before)
+        return saved
 
     def save(self, form):
         return form.save()
@@ -181,13 +191,31 @@ class ObjectDeleteView(View):
         if reason:
             messages.error(request, reason)
             return redirect(self.list_url_name)
-        before, name = snapshot(obj), str(obj)
+        name = str(obj)
         try:
-            with transaction.atomic():
-                record_change(request.user, f"{self.model.__name__.lower()}_delete", obj, before=before)
-                obj.delete()
+            self.remove(obj)
         except ProtectedError as exc:
             messages.error(request, f"Cannot delete '{name}': still used by {len(exc.protected_objects)} object(s).")
             return redirect(self.list_url_name)
+        except DomainError as exc:
+            forbid_on_refusal(exc)
+            messages.error(request, exc.message)
+            return redirect(self.list_url_name)
         messages.success(request, f"Deleted {self.model._meta.verbose_name} '{name}'.")
         return redirect(self.list_url_name)
+
+    def remove(self, obj):
+        """Delete and audit. Pages of objects a domain module owns call that module instead."""
+        with transaction.atomic():
+            record_change(self.request.user, f"{self.model.__name__.lower()}_delete", obj, before=snapshot(obj))
+            obj.delete()
+
+
+def domain_refusal(check, *args):
+    """The message of the DomainError `check(*args)` raises (None if it raises none); a forbidden one is a 403."""
+    try:
+        check(*args)
+    except DomainError as exc:
+        forbid_on_refusal(exc)
+        return exc.message
+    return None

@@ -1,20 +1,20 @@
 """/groups/: list, create (creator = you), edit, delete, and a group's page with its members."""
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied
-from django.db import transaction
 from django.db.models import Count
 from django.shortcuts import redirect, render
 from django.views import View
 
-from console.choices import MemberRole
+from console.domain import catalog
+from console.domain.errors import DomainError
 from console.filtersets import GroupFilterSet
 from console.forms.groups import GroupForm
-from console.models import AuditLog, Group, Member
-from console.permissions import can_admin_group, group_role, is_super_admin
-from console.domain.audit import record_change, snapshot
+from console.models import AuditLog, Group
+from console.permissions import can_admin_group, group_role
 from console.tables import GroupTable, MemberTable
 
-from .generic import ObjectDeleteView, ObjectListView, get_scoped_object, require_group_admin
+from .generic import (
+    ObjectDeleteView, ObjectListView, domain_refusal, forbid_on_refusal, get_scoped_object, require_group_admin,
+)
 
 
 class GroupListView(ObjectListView):
@@ -34,22 +34,24 @@ class GroupListView(ObjectListView):
 
 
 class GroupCreateView(View):
+    def render(self, form, status=200):
+        return render(self.request, "console/object_form.html", {"title": "Add group", "form": form, "list_url_name": "group_list"}, status=status)
+
     def get(self, request):
-        return render(request, "console/object_form.html", {"title": "Add group", "form": GroupForm(), "list_url_name": "group_list"})
+        return self.render(GroupForm())
 
     def post(self, request):
         form = GroupForm(request.POST)
-        if not form.is_valid():
-            return render(request, "console/object_form.html", {"title": "Add group", "form": form, "list_url_name": "group_list"}, status=400)
-        with transaction.atomic():
-            group = form.save()
-            creator = Member.objects.create(
-                erp=request.user.username, email=request.user.email, group=group, role=MemberRole.CREATOR,
-            )
-            record_change(request.user, "group_create", group, group_id=group.pk)
-            record_change(request.user, "member_add", creator)
-        messages.success(request, f"Created group '{group}'; you are its creator.")
-        return redirect("group_detail", pk=group.pk)
+        if form.is_valid():
+            try:
+                group = catalog.create_group(request.user, **form.values())
+            except DomainError as exc:
+                forbid_on_refusal(exc)
+                form.add_domain_error(exc)
+            else:
+                messages.success(request, f"Created group '{group}'; you are its creator.")
+                return redirect("group_detail", pk=group.pk)
+        return self.render(form, status=400)
 
 
 class GroupEditView(View):
@@ -58,24 +60,28 @@ class GroupEditView(View):
         require_group_admin(self.request.user, group.pk, "edit it")
         return group
 
+    def render(self, group, form, status=200):
+        return render(self.request, "console/object_form.html", {"title": f"Edit group {group}", "form": form, "list_url_name": "group_list"}, status=status)
+
     def get(self, request, pk):
         group = self.get_object(pk)
-        return render(request, "console/object_form.html", {"title": f"Edit group {group}", "form": GroupForm(instance=group), "list_url_name": "group_list"})
+        return self.render(group, GroupForm(instance=group))
 
     def post(self, request, pk):
         group = self.get_object(pk)
-        before = snapshot(group)
         data = request.POST.copy()
         data.setdefault("name", group.name)  # a post that only changes the description keeps the name
         form = GroupForm(data, instance=group)
-        if not form.is_valid():
-            return render(request, "console/object_form.html", {"title": f"Edit group {group}", "form": form, "list_url_name": "group_list"}, status=400)
-        with transaction.atomic():
-            # A new name re-keys the group (id = md5(name)); its members, rules, instances and audit rows follow.
-            group = form.save()
-            record_change(request.user, "group_update", group, before=before, group_id=group.pk)
-        messages.success(request, f"Saved group '{group}'.")
-        return redirect("group_detail", pk=group.pk)
+        if form.is_valid():
+            try:
+                group = catalog.update_group(request.user, group, **form.values())
+            except DomainError as exc:
+                forbid_on_refusal(exc)
+                form.add_domain_error(exc)
+            else:
+                messages.success(request, f"Saved group '{group}'.")
+                return redirect("group_detail", pk=group.pk)
+        return self.render(group, form, status=400)
 
 
 class GroupDeleteView(ObjectDeleteView):
@@ -84,14 +90,14 @@ class GroupDeleteView(ObjectDeleteView):
 
     def get_object(self, pk):
         group = get_scoped_object(Group, self.request.user, pk, group_field="pk")
-        if not (is_super_admin(self.request.user) or group_role(self.request.user, group.pk) == MemberRole.CREATOR):
-            raise PermissionDenied("Only the group's creator or a super admin may delete a group.")
+        self.reason = domain_refusal(catalog.check_delete_group, self.request.user, group)  # 403 if not allowed
         return group
 
     def refuse_reason(self, group):
-        if group.instances.exists():
-            return f"Group '{group}' still has {group.instances.count()} instance(s): delete or move them first."
-        return None
+        return self.reason
+
+    def remove(self, group):
+        catalog.delete_group(self.request.user, group)
 
 
 def group_detail(request, pk):

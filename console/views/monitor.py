@@ -1,19 +1,15 @@
 """/monitor/: master vs dumped position, lag, retries, leader, last error; flow charts per window."""
-import importlib
-import logging
-from datetime import datetime, timedelta
+from datetime import datetime
 from datetime import timezone as dt_timezone
 
 from django.http import JsonResponse
 from django.shortcuts import render
-from django.utils import timezone
 
 from console.choices import FLOW_WINDOWS, FlowWindow, InstanceStatus
-from console.models import FlowSample, Instance, Subscription
+from console.domain import progress
+from console.models import Instance, Subscription
 
 from .generic import get_scoped_object, scoped
-
-logger = logging.getLogger(__name__)
 
 
 def monitor_list(request):
@@ -36,32 +32,11 @@ def monitor_detail(request, pk):
 
 
 def flow_points(instance, window):
-    """[(time iso, events/s, bytes/s)] over one window, from the instance's cumulative flow counters.
-
-    The engine's workers.flow.flow_window gives one cumulative point per step;
-    without it (older engine) the raw FlowSample rows are used. Rates are the
-    differences between consecutive points.
-    """
-    try:
-        flow = importlib.import_module("workers.flow")
-    except ImportError:
-        flow = None
-    cumulative = None
-    if flow is not None and hasattr(flow, "flow_window"):
-        try:
-            cumulative = [
-                (datetime.fromtimestamp(p["time"], tz=dt_timezone.utc), p["count"], p["byte_size"])
-                for p in flow.flow_window(instance.pk, window)
-            ]
-        except Exception:  # a broken engine helper must not break the page: read the samples directly
-            logger.exception("workers.flow.flow_window failed; reading FlowSample directly")
-    if cumulative is None:
-        points, step = FLOW_WINDOWS[window]
-        cumulative = list(
-            FlowSample.objects.filter(instance=instance, subscription__isnull=True, schema_name="",
-                                      time__gte=timezone.now() - timedelta(seconds=points * step))
-            .order_by("time").values_list("time", "count", "byte_size")
-        )
+    """[(time iso, events/s, bytes/s)] over one window: the differences between the window's cumulative points."""
+    cumulative = [
+        (datetime.fromtimestamp(p["time"], tz=dt_timezone.utc), p["count"], p["byte_size"])
+        for p in progress.flow_window(instance.pk, window)
+    ]
     result = []
     for (t0, c0, b0), (t1, c1, b1) in zip(cumulative, cumulative[1:]):
         seconds = max((t1 - t0).total_seconds(), 1)

@@ -1,10 +1,11 @@
 """/filters/ and /mq-rules/: which events pass, and where they go."""
 from django.contrib import messages
 
+from console.domain import catalog
+from console.domain.sources import tables_matched_by_no_filter
 from console.filtersets import FilterFilterSet, MqRuleFilterSet
 from console.forms.rules import FilterForm, MqRuleForm
-from console.models import Filter, MqFilterRelation, MqRule
-from console.domain.sources import tables_matched_by_no_filter
+from console.models import Filter, MqRule
 from console.tables import FilterTable, MqRuleTable
 
 from .generic import ObjectDeleteView, ObjectEditView, ObjectListView
@@ -25,6 +26,12 @@ class FilterEditView(ObjectEditView):
     list_url_name = "filter_list"
     delete_url_name = "filter_delete"
 
+    def write(self, form, flt, before):
+        values = form.values()
+        if flt._state.adding:
+            return catalog.create_filter(self.request.user, values.pop("group"), **values)
+        return catalog.update_filter(self.request.user, flt, **values)
+
     def after_save(self, flt):
         misses = tables_matched_by_no_filter(flt)
         if misses:
@@ -34,6 +41,9 @@ class FilterEditView(ObjectEditView):
 class FilterDeleteView(ObjectDeleteView):
     model = Filter
     list_url_name = "filter_list"
+
+    def remove(self, flt):
+        catalog.delete_filter(self.request.user, flt)
 
 
 class MqRuleListView(ObjectListView):
@@ -54,17 +64,16 @@ class MqRuleEditView(ObjectEditView):
     list_url_name = "mq_rule_list"
     delete_url_name = "mq_rule_delete"
 
-    def save(self, form):
-        rule = form.save()
-        # The relation's id is md5(mq_id + filter_id), computed in save(): create rows one by one.
-        wanted = {f.pk for f in form.cleaned_data.get("linked_filters") or ()}
-        MqFilterRelation.objects.filter(mq=rule).exclude(filter_id__in=wanted).delete()
-        have = set(MqFilterRelation.objects.filter(mq=rule).values_list("filter_id", flat=True))
-        for filter_id in wanted - have:
-            MqFilterRelation(mq=rule, filter_id=filter_id).save()
-        return rule
+    def write(self, form, rule, before):
+        values, filters = form.values(), form.cleaned_data.get("linked_filters") or ()
+        if rule._state.adding:
+            return catalog.create_mq_rule(self.request.user, values.pop("group"), filters=filters, **values)
+        return catalog.update_mq_rule(self.request.user, rule, filters=filters, **values)
 
 
 class MqRuleDeleteView(ObjectDeleteView):
     model = MqRule
     list_url_name = "mq_rule_list"
+
+    def remove(self, rule):
+        catalog.delete_mq_rule(self.request.user, rule)

@@ -1,10 +1,11 @@
 """/targets/: sink endpoints. The URI is write-only in forms and masked everywhere else."""
+from console.domain import catalog
 from console.filtersets import TargetFilterSet
 from console.forms.targets import TargetForm
 from console.models import Target
 from console.tables import TargetTable
 
-from .generic import ObjectDeleteView, ObjectEditView, ObjectListView
+from .generic import ObjectDeleteView, ObjectEditView, ObjectListView, domain_refusal
 
 
 class TargetListView(ObjectListView):
@@ -22,11 +23,19 @@ class TargetEditView(ObjectEditView):
     list_url_name = "target_list"
     delete_url_name = "target_delete"
 
+    def write(self, form, target, before):
+        values = form.values()
+        if target._state.adding:
+            return catalog.create_target(self.request.user, values.pop("group"), **values)
+        return catalog.update_target(self.request.user, target, **values)
+
 
 class TargetDeleteView(ObjectDeleteView):
     model = Target
     list_url_name = "target_list"
 
     def refuse_reason(self, target):
-        used = target.subscriptions.count()
-        return f"Target '{target}' is used by {used} subscription(s): delete them first." if used else None
+        return domain_refusal(catalog.check_delete_target, self.request.user, target)
+
+    def remove(self, target):
+        catalog.delete_target(self.request.user, target)

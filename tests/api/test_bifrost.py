@@ -76,7 +76,7 @@ def test_synclist_reference_example_and_filters(world, api):
 
 
 def test_flow_is_cumulative_per_window(world, api):
-    # The engine's series (workers.flow): instance totals, per schema, per table, per subscription.
+    # The engine's series (read by console.domain.progress): instance totals, per schema, per table, per subscription.
     now = timezone.now()
     for seconds_ago, count, size in ((50, 10, 100), (20, 30, 300), (3, 60, 600)):
         at = now - timedelta(seconds=seconds_ago)

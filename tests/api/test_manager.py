@@ -6,7 +6,7 @@ import json
 import pytest
 
 from console.choices import DumpState, InstanceStatus
-from console.models import AuditLog, Checkpoint, Config, Instance
+from console.models import AuditLog, Checkpoint, Instance, Subscription
 
 OK = {"code": 1000, "message": ""}
 
@@ -24,6 +24,20 @@ def hexgzip(obj) -> str:
 
 def un_hexgzip(raw: bytes):
     return json.loads(gzip.decompress(binascii.unhexlify(raw)))
+
+
+def binary_logs(source_address):
+    """[(name, size)] of the source server's binary logs."""
+    import pymysql
+
+    host, port, user, password = source_address
+    conn = pymysql.connect(host=host, port=port, user=user, password=password)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SHOW BINARY LOGS")
+            return [(r[0], int(r[1])) for r in cur.fetchall()]
+    finally:
+        conn.close()
 
 
 NEW_DB = {
@@ -53,46 +67,7 @@ def test_every_path_requires_auth(world, api, unchanged, path):
         assert bad.status_code == 401 and bad.json()["code"] == 1401
 
 
-def test_create_znodes_registers_a_dumping_instance(world, api):
-    response = api(world.alice.token).post("/create/znodes/", NEW_DB)
-    assert response.status_code == 200, response.content
-    assert response.json() == OK
-    instance = Instance.objects.get(host="10.7.0.1", port=3307)
-    assert instance.group == world.group_a  # alice admins exactly one group
-    assert (instance.status, instance.state) == (InstanceStatus.DUMP, DumpState.ONLINE)
-    assert (instance.binlog_file, instance.binlog_pos) == ("mysql-bin.000009", 154)
-    assert instance.candidates == ["wave-1", "wave-2"] and instance.leader == "wave-1"
-    assert instance.password == "pw-7" and instance.slave_uuid == "uuid-7"
-    assert instance.slave_id > 1002  # allocated past every other instance
-    assert AuditLog.objects.filter(action="create_znode", object_id=instance.pk, actor="alice").exists()
-    again = api(world.alice.token).post("/create/znodes/", NEW_DB)
-    assert again.status_code == 409 and again.json()["code"] == 1005
-
-
-def test_create_znodes_refuses_binlog_pos_zero(world, api, unchanged):
-    body = json.loads(json.dumps(NEW_DB))
-    body["slave"]["binlogPos"] = 0
-    with unchanged():
-        response = api(world.alice.token).post("/create/znodes/", body)
-    assert response.status_code == 400 and response.json()["code"] == 1007
-
-
-def test_create_znodes_accepts_hex_gzip(world, api):
-    response = api(world.root.token).post("/create/znodes/", raw=hexgzip({**NEW_DB, "group": "team-b"}),
-                                          content_type="text/plain")
-    assert response.json() == OK
-    assert Instance.objects.get(host="10.7.0.1").group == world.group_b
-
-
-def test_create_znodes_default_group_for_the_manager_token(world, api):
-    config = Config.current()
-    config.manager_token = "manager-secret"
-    config.save()
-    response = api("manager-secret").post("/create/znodes/", NEW_DB)
-    assert response.json() == OK
-    instance = Instance.objects.get(host="10.7.0.1")
-    assert instance.group.name == "default"
-    assert AuditLog.objects.filter(action="create_znode", actor="manager").exists()
+# /create/znodes/ (registration through the domain, the manager's approval): tests/api/test_create_znodes.py
 
 
 def test_plain_user_cannot_create_or_change(world, api, unchanged):
@@ -122,15 +97,28 @@ def test_set_offline_online_leader_candidate_counter(world, api):
     assert {"set_offline", "set_online", "set_leader", "set_candidates", "reset_counter"} <= actions
 
 
-def test_set_binlog_and_slave_status_in_both_encodings(world, api):
+def test_set_binlog_and_slave_status_in_both_encodings(world, api, source_address):
+    """/set/binlog/ moves the instance and every subscription (their checkpoints); /slave/status shows it at once."""
+    host, port, user, password = source_address
+    instance = Instance.objects.create(group=world.group_a, host=host, port=port, user=user, password=password,
+                                       status=InstanceStatus.DUMP, state=DumpState.ONLINE, slave_id=2001,
+                                       candidates=["wave-1"])
+    job = Subscription.objects.create(name="job-real", group=world.group_a, instance=instance, target=world.target_a)
+    first = binary_logs(source_address)[0][0]
+    # The engine's checkpoints, far past the position about to be set.
+    far = dict(binlog_file="mysql-bin.999998", binlog_pos=999, queued_file="mysql-bin.999998", queued_pos=999)
+    Checkpoint.objects.create(instance=instance, **far)
+    Checkpoint.objects.create(instance=instance, subscription=job, **far)
     alice = api(world.alice.token)
-    body = meta(slave={"binlogFile": "mysql-bin.000004", "binlogPos": 777, "executedGtidSets": ""})
+    body = meta(host, port, slave={"binlogFile": first, "binlogPos": 4, "executedGtidSets": ""})
     assert alice.post("/set/binlog/", body).json() == OK
-    status = alice.post("/slave/status", meta())
+    cp = Checkpoint.objects.get(subscription=job)
+    assert (cp.binlog_file, cp.binlog_pos, cp.queued_file, cp.queued_pos) == (first, 4, "mysql-bin.999998", 999)
+    status = alice.post("/slave/status", meta(host, port))
     assert status.status_code == 200
     data = status.json()
     assert set(data) == {"dbInfo", "slave", "master", "counter", "terminal", "candidate", "zk"}
-    assert (data["slave"]["binlogFile"], data["slave"]["binlogPos"]) == ("mysql-bin.000004", 777)
+    assert (data["slave"]["binlogFile"], data["slave"]["binlogPos"]) == (first, 4)
     assert set(data["slave"]) == {"binlogFile", "binlogPos", "executedGtidSets", "leader", "leaderVersion",
                                   "binlogWhen", "transactionId", "instanceIp", "withGTID", "preLeader"}
     assert set(data["dbInfo"]) == {"slaveId", "host", "port", "user", "password", "createTime", "state", "rule",
@@ -138,9 +126,25 @@ def test_set_binlog_and_slave_status_in_both_encodings(world, api):
     assert data["dbInfo"]["password"] == ""  # never returned
     assert data["counter"] == {"retryTimes": 0, "killTimes": 0}
     assert data["candidate"] == ["wave-1"]
-    encoded = alice.post("/slave/status", raw=hexgzip(meta()), content_type="text/plain")
+    encoded = alice.post("/slave/status", raw=hexgzip(meta(host, port)), content_type="text/plain")
     assert encoded.status_code == 200
     assert un_hexgzip(encoded.content) == data
+    assert AuditLog.objects.filter(object_id=instance.pk, action="set_binlog", actor="alice").count() == 1
+
+
+def test_set_binlog_refuses_a_position_the_server_does_not_have(world, api, source_address, unchanged):
+    host, port, user, password = source_address
+    Instance.objects.create(group=world.group_a, host=host, port=port, user=user, password=password,
+                            status=InstanceStatus.DUMP, state=DumpState.ONLINE, slave_id=2001)
+    last, size = binary_logs(source_address)[-1]
+    alice = api(world.alice.token)
+    with unchanged():
+        for file, pos, says in (("mysql-bin.999999", 4, "binlog file 'mysql-bin.999999' is not on"),
+                                (last, 999999999, f"position 999999999 is outside {last}: give a position from 4"),
+                                (last, 5, f"no event starts at {last}:5")):
+            response = alice.post("/set/binlog/", meta(host, port, slave={"binlogFile": file, "binlogPos": pos}))
+            assert response.status_code == 400 and response.json()["code"] == 1007, (file, pos)
+            assert says in response.json()["message"]
 
 
 def test_slave_status_prefers_the_engine_checkpoint(world, api):

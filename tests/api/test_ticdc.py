@@ -1,7 +1,9 @@
 """TiCDC OpenAPI v1 (reference 002): the reference's requests replayed, every endpoint, auth, scoping, refusals."""
 import logging
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 
 from workers import tso
 from console.choices import SubscriptionState
@@ -118,6 +120,8 @@ def test_list_states(world, api):
                         ("cf-error", "error")):
         Subscription.objects.create(name=name, group=world.group_a, instance=world.instance_a, target=world.target_a,
                                     state=state)
+    # cf-error: parked by the engine, with no progress for longer than the grace period (so shown `error`)
+    Subscription.objects.filter(name="cf-error").update(create_time=timezone.now() - timedelta(minutes=5))
     default = [c["id"] for c in alice.get("/api/v1/changefeeds").json()]
     assert default == ["cf-failed", "cf-stopped", "job-a"]
     all_ = [c["id"] for c in alice.get("/api/v1/changefeeds", {"state": "all"}).json()]

@@ -76,3 +76,15 @@ def test_operations_need_state_dump(clients, world):
     response = clients["adam"].post(f"/instances/{instance.pk}/offline/")
     assert response.status_code == 409 and "not in state" in response.content.decode()
     assert db_rows() == before
+
+
+def test_a_position_the_server_does_not_have_is_refused_with_its_reason(clients, dumping):
+    adam, pk = clients["adam"], dumping.pk
+    last_log = _binlogs(dumping)[-1]
+    before = db_rows()
+    for pos, says in ((999999999, f"position 999999999 is outside {last_log}: give a position from 4 to"),
+                      (5, f"no event starts at {last_log}:5")):
+        response = adam.post(f"/instances/{pk}/binlog/", {"binlog_file": last_log, "binlog_pos": pos})
+        assert response.status_code == 400
+        assert says in response.content.decode()
+    assert db_rows() == before

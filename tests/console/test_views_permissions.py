@@ -27,7 +27,9 @@ def objects(world):
     Config.current()  # the settings row exists before any request (creating it is not the request's effect)
     f = Filter(group=alpha, table_name=r"shop\.orders")
     f.save()
-    rule = MqRule(group=alpha, topic="orders")
+    bus = Target(group=alpha, name="bus", uri="kafka://127.0.0.1:9092")
+    bus.save()
+    rule = MqRule(group=alpha, topic="orders", target=bus)
     rule.save()
     target = Target(group=alpha, name="cache", uri="redis://127.0.0.1:6379/0")
     target.save()
@@ -36,7 +38,7 @@ def objects(world):
     fresh = make_instance(alpha, port=3401)
     sub = Subscription.objects.create(name="alpha-sub", group=alpha, instance=dumping, target=target)
     binding = Rule.objects.create(group=alpha, instance=dumping, rule=rule)
-    return {"filter": f, "rule": rule, "target": target, "dumping": dumping, "fresh": fresh, "sub": sub,
+    return {"filter": f, "rule": rule, "bus": bus, "target": target, "dumping": dumping, "fresh": fresh, "sub": sub,
             "binding": binding, "alpha": alpha, "ursula": Member.objects.get(erp="ursula"),
             "carol": Member.objects.get(erp="carol")}
 
@@ -167,13 +169,19 @@ def delete_instance(o, a):
 def bind(o, a):
     g, i, r = o["alpha"].pk, o["fresh"].pk, o["rule"].pk
     new_id = Matches(lambda v: v == str(Rule.objects.get(instance_id=i).pk), "the new binding's id")
-    return "/bindings/", effects(added("Rule", group_id=g, instance_id=i, rule_id=r, storage_type="MQ_STORAGE"),
-                                 audit(a, "binding_create", "Rule", new_id, g))
+    sub_id = Matches(lambda v: v == Subscription.objects.get(name="rule-orders-127.0.0.1-3401").pk,
+                     "the binding's subscription")
+    # A binding is a subscription of the engine: to the rule's target, every table, the rule's filters selecting.
+    return "/bindings/", effects(
+        added("Rule", group_id=g, instance_id=i, rule_id=r, storage_type="MQ_STORAGE", subscription_id=sub_id),
+        added("Subscription", name="rule-orders-127.0.0.1-3401", group_id=g, instance_id=i, target_id=o["bus"].pk,
+              mq_rule_id=r, tables="*.*", state="normal", created_by=a),
+        audit(a, "binding_create", "Rule", new_id, g))
 
 
 def unbind(o, a):
     g, b = o["alpha"].pk, o["binding"].pk
-    return "/bindings/", effects(removed("Rule", b), audit(a, "rule_delete", "Rule", b, g))
+    return "/bindings/", effects(removed("Rule", b), audit(a, "binding_delete", "Rule", b, g))
 
 
 def create_subscription(o, a):
@@ -183,12 +191,12 @@ def create_subscription(o, a):
         added("Subscription", name="s2", group_id=g, instance_id=o["dumping"].pk, target_id=o["target"].pk, mq_rule_id=None,
               tables="*.*", field_list="", must_be_success=True, filter_query=False, filter_update=False, state="normal",
               created_by=a),
-        audit(a, "subscription_create", "Subscription", new_id, g))
+        audit(a, "create_subscription", "Subscription", new_id, g))
 
 
 def delete_subscription(o, a):
     g, s = o["alpha"].pk, o["sub"].pk
-    return "/subscriptions/", effects(removed("Subscription", s), audit(a, "subscription_delete", "Subscription", s, g))
+    return "/subscriptions/", effects(removed("Subscription", s), audit(a, "delete_subscription", "Subscription", s, g))
 
 
 def apply(o, a):
@@ -234,7 +242,7 @@ ACTIONS = {
     "delete filter": (ADMINS_ONLY, lambda c, o: c.post(f"/filters/{o['filter'].pk}/delete/"), delete_filter),
     "create MQ rule": (ADMINS_ONLY, lambda c, o: c.post("/mq-rules/add/", {"group": o["alpha"].pk, "topic": "t2", "order_type": "TABLE_ORDER", "linked_filters": [o["filter"].pk]}),
                        create_mq_rule),
-    "edit MQ rule": (ADMINS_ONLY, lambda c, o: c.post(f"/mq-rules/{o['rule'].pk}/", {"topic": "orders", "name": "renamed", "order_type": "DB_ORDER"}),
+    "edit MQ rule": (ADMINS_ONLY, lambda c, o: c.post(f"/mq-rules/{o['rule'].pk}/", {"topic": "orders", "name": "renamed", "order_type": "DB_ORDER", "target": o["bus"].pk}),
                      edit_mq_rule),
     "delete MQ rule": (ADMINS_ONLY, lambda c, o: c.post(f"/mq-rules/{o['rule'].pk}/delete/"), delete_mq_rule),
     "create target": (ADMINS_ONLY, lambda c, o: c.post("/targets/add/", {"group": o["alpha"].pk, "name": "t2", "uri": "blackhole://", "options": "{}"}),

@@ -118,7 +118,7 @@ def test_ignore_txn_start_ts_skips_exactly_that_transaction(workers, source, tar
     wait_for(lambda: client.get("C-4"), 30, message="the control subscription to get every row")
     assert client.get("C-2") and client.get("C-3")  # the ignored transaction is real and was read
 
-    jobs.update_job(MANAGER, feed, options={"ignore_txn_start_ts": [ignored_ts, 12345]})
+    jobs.update_subscription(MANAGER, feed, options={**feed.options, "ignore_txn_start_ts": [ignored_ts, 12345]})
     jobs.resume_job(MANAGER, feed)
     wait_for(lambda: client.get("I-4"), 30, message="the resumed changefeed to catch up")
     assert get_json(client, "I-1") == {"id": 1, "v": 1}
@@ -144,8 +144,8 @@ def test_start_ts_passes_over_earlier_transactions_and_refuses_the_past(workers,
     after_row_1 = source.master()[:2]
     # The instance has read nothing yet (binlog_when 0): any start_ts is accepted, the checkpoint starts at
     # the instance's position, before row 1.
-    feed = jobs.create_job(MANAGER, name="late", instance=instance, sink_uri=url + "?key=S-{$id}",
-                           tables=f"{s}.t", start_ts=start_ts)
+    feed = jobs.create_subscription(MANAGER, name="late", instance=instance, sink_uri=url + "?key=S-{$id}",
+                                    tables=f"{s}.t", start_ts=start_ts)
     assert (checkpoint(feed).binlog_file, checkpoint(feed).binlog_pos) == (instance.binlog_file, instance.binlog_pos)
     make_subscription(instance, url + "?key=C-{$id}", name="control", tables=f"{s}.t")
     source.execute(f"INSERT INTO `{s}`.t VALUES (2, 2)")
@@ -163,7 +163,7 @@ def test_start_ts_passes_over_earlier_transactions_and_refuses_the_past(workers,
         return tso.position_ts(instance.binlog_when, instance.binlog_pos)
     wait_for(lambda: dumped() >= start_ts, 10, message="the instance's position to pass start_ts")
     with pytest.raises(DomainError) as refused:
-        jobs.create_job(MANAGER, name="too-old", instance=instance, sink_uri=url, tables=f"{s}.t",
-                        start_ts=start_ts - 1)
+        jobs.create_subscription(MANAGER, name="too-old", instance=instance, sink_uri=url, tables=f"{s}.t",
+                                 start_ts=start_ts - 1)
     assert refused.value.kind == "invalid" and "older than" in refused.value.message
     assert not Subscription.objects.filter(name="too-old").exists()

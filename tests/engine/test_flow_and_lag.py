@@ -3,9 +3,9 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from console.domain.progress import flow_window
 from console.models import FlowSample, Group, Instance
 from workers.events import Position, SchemaChange
-from workers.flow import flow_window
 from workers.status import lag_bytes, lag_events
 from workers.stream import Transaction, classify_ddl
 from workers.subscriptions import TableMatcher

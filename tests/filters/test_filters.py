@@ -87,5 +87,5 @@ def test_filter_model_clean_validates_regex_and_rule_options():
     MqFilterRelation.objects.create(mq=rule, filter=f)
     assert rules_for(rule).apply(row()) is not None
     assert rules_for(rule).apply(row(table="other")) is None
-    assert mq_rule_options(rule) == {"order_type": "BUSINESS_KEY_ORDER", "with_trx": True,
+    assert mq_rule_options(rule) == {"topic": "t5", "order_type": "BUSINESS_KEY_ORDER", "with_trx": True,
                                      "business_keys": [[r"shop\.orders", ["name"]]]}

@@ -40,7 +40,7 @@ def test_admin_keeps_secret_when_left_empty(client):
     inst = models.Instance.objects.create(group=group, host="h", port=1, user="u", password="keep-me")
     data = {"group": group.pk, "slave_id": 7, "host": "h", "port": 1, "status": "init", "user": "u", "password": "",
             "request_id": "", "url": "", "comment": "", "state": "OFFLINE", "slave_uuid": "", "meta_version": 0,
-            "binlog_file": "", "binlog_pos": 0, "gtid_set": "", "binlog_when": 0, "transaction_id": "", "leader": "",
+            "binlog_file": "", "binlog_pos": 0, "gtid_set": "", "binlog_when": 0, "transaction_id": 0, "leader": "",
             "pre_leader": "", "leader_version": 0, "candidates": "[]", "retry_times": 0, "kill_times": 0,
             "last_error": "", "master_file": "", "master_pos": 0, "master_gtid": "", "lag_bytes": 0, "lag_events": 0,
             "lag_seconds": 0}

@@ -42,8 +42,8 @@ URI query parameters:
                     (it is also pika's stack_timeout unless that is given)
 Other query parameters (heartbeat, connection_attempts, …) go to pika.
 
-Options read: order_type, business_keys, with_trx, protocol, instance as for
-Kafka; the message key is sent as the `key` header (RabbitMQ has no partitions:
+Options read: topic (an MQ rule's topic: the routing key), order_type,
+business_keys, with_trx, protocol, instance as for Kafka; the message key is sent as the `key` header (RabbitMQ has no partitions:
 one queue keeps the publish order).
 """
 import time

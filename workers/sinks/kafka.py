@@ -18,6 +18,7 @@ Options read (the MQ rule's settings, given by the engine; they win over the URI
     business_keys   columns keying BUSINESS_KEY_ORDER (list, comma string, or
                     {'schema.table': [columns]}); default the primary key
     with_trx        frame each transaction with BEGIN/COMMIT messages
+    topic           the MQ rule's topic, instead of the URI's
     protocol        as the URI parameter
     instance        'host:port' keying INSTANCE_ORDER (default the subscription's instance)
     table_order     per-table keying, a list of {"matcher": ["db.*", "!db.tmp"], "order_type": ORDER,
@@ -85,7 +86,7 @@ class KafkaSink(Sink):
         parts = urlsplit(uri)
         query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
         opts = {**query, **self.options}
-        self.topic = unquote(parts.path.lstrip("/"))
+        self.topic = opts.get("topic") or unquote(parts.path.lstrip("/"))
         if not self.topic:
             raise SinkError("kafka URI names no topic: kafka://host:port/<topic>", retryable=False)
         self.bootstrap = parts.netloc.rpartition("@")[2]

@@ -5,7 +5,8 @@ user, `manage.py drf_create_token <username>`); a token acts with its user's
 permissions. The Bifrost surface also takes HTTP Basic with a Tower user's
 password; the manager MetaData surface also takes the manager token of
 Config.current().manager_token, which acts as a super admin (BinLake's manager
-is trusted with every instance). Sessions are not accepted here: these views
+is trusted with every instance), either as `Authorization: Token <it>` or in
+BinLake's own header `token: <it>`. Sessions are not accepted here: these views
 take POSTs without CSRF tokens, so a browser session must not be enough.
 """
 import base64
@@ -59,6 +60,13 @@ def _basic_user(request, value):
 def identify(request, *, basic=False, manager_token=False) -> Caller:
     """The caller of a machine request, or AuthFailed."""
     scheme, value = _authorization(request)
+    if manager_token and not scheme:
+        # BinLake's manager sends its token in a header of its own; only the manager token is taken there.
+        key = request.META.get("HTTP_TOKEN", "").strip()
+        if key:
+            if _manager_token_matches(key):
+                return Caller(is_manager=True)
+            raise AuthFailed("invalid token")
     if scheme == "token" and value:
         user = _token_user(value)
         if user is not None:

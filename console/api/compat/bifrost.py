@@ -12,19 +12,18 @@ group's objects; writing (POST /table/toserver/deal, Bifrost's "Miss" button:
 skip the failing event once) needs a group admin.
 """
 import functools
-import logging
+import re
+
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
 from console.domain import subscriptions as jobs
+from console.domain import progress
 from console.domain.errors import DomainError
-from console.api import positions
 from console.api.compat.auth import AuthFailed, challenge, identify
-from console.api.compat.base import BadBody, json_response
+from console.api.compat.base import BadBody, as_int, json_response
 from console.choices import FLOW_WINDOWS, DumpState, InstanceStatus, SubscriptionState
-from console.models import FlowSample, Instance, Subscription
-
-log = logging.getLogger(__name__)
+from console.models import Instance, Subscription
 
 
 def fail(message, status):
@@ -68,19 +67,15 @@ def _instances(caller, params):
     name = params.get("dbname", "")
     if name:
         host, _, port = name.rpartition(":")
-        if not port.isdigit():
-            return qs.none()
-        qs = qs.filter(host=host, port=int(port))
+        if not re.fullmatch(r"-?[0-9]+", port):
+            return qs.none()  # a DbName that is no host:port names no instance of ours
+        qs = qs.filter(host=host, port=as_int(port, "the port of dbname", minimum=1, maximum=65535))
     return qs
 
 
 def _int_param(params, name):
     value = params.get(name, "")
-    if value in ("", "0"):
-        return 0
-    if not value.isdigit():
-        raise BadBody(f"{name} must be an integer")
-    return int(value)
+    return as_int(value, name, minimum=0) if value else 0
 
 
 def table_patterns(subscription):
@@ -111,7 +106,7 @@ def db_list(request, caller, params):
     for instance in _instances(caller, params).prefetch_related("subscriptions"):
         subs = list(instance.subscriptions.all())
         patterns = {p for s in subs for p in table_patterns(s)}
-        progress = positions.instance_progress(instance)
+        position = progress.instance_progress(instance)
         status = conn_status(instance)
         result[db_name(instance)] = {
             "Name": db_name(instance),
@@ -121,8 +116,8 @@ def db_list(request, caller, params):
             "ChannelCount": len(subs),
             "LastChannelID": max((s.pk for s in subs), default=0),
             "TableCount": len(patterns),
-            "BinlogDumpFileName": progress.binlog_file,
-            "BinlogDumpPosition": progress.binlog_pos,
+            "BinlogDumpFileName": position.binlog_file,
+            "BinlogDumpPosition": position.binlog_pos,
             "MaxBinlogDumpFileName": "",
             "MaxBinlogDumpPosition": 0,
             "ReplicateDoDb": {schema: 1 for schema, _ in sorted(patterns)},
@@ -133,7 +128,7 @@ def db_list(request, caller, params):
 
 
 def to_server(subscription) -> dict:
-    progress = positions.job_progress(subscription)
+    position = progress.job_progress(subscription)
     target = subscription.target
     return {
         "ToServerID": subscription.pk,
@@ -143,8 +138,8 @@ def to_server(subscription) -> dict:
         "FilterUpdate": subscription.filter_update,
         "FieldList": [f.strip() for f in subscription.field_list.split(",") if f.strip()],
         "ToServerKey": target.name,
-        "BinlogFileNum": progress.file_number,
-        "BinlogPosition": progress.binlog_pos,
+        "BinlogFileNum": position.file_number,
+        "BinlogPosition": position.binlog_pos,
         "PluginParam": {**target.options, "SinkUri": target.display_uri},
         "Status": {SubscriptionState.NORMAL: "running", SubscriptionState.STOPPED: "stopped"}.get(
             subscription.state, subscription.state),
@@ -177,62 +172,25 @@ def synclist(request, caller, params):
     return json_response(list(rows.values()))
 
 
-def series_points(instance_id, window, schema, table, subscription_id, now):
-    """One engine series' points [{time, count, byte_size}]: workers.flow.flow_window, or the same read done here.
-
-    The fallback keeps /flow/get answering when the engine's helper fails
-    (it is the engine's code; its contract is the same key rule below).
-    """
-    from workers.flow import flow_window
-
-    try:
-        return flow_window(instance_id, window, schema=schema or None, table=table or None,
-                           subscription_id=subscription_id, now=now)
-    except Exception:  # noqa: BLE001 - any failure there: answer from the samples directly
-        log.warning("workers.flow.flow_window failed; reading FlowSample directly", exc_info=True)
-    points, step = FLOW_WINDOWS[window]
-    end = int(now.timestamp()) // step * step
-    samples = list(FlowSample.objects.filter(
-        instance_id=instance_id, subscription_id=subscription_id, schema_name=schema or "",
-        table_name=(table or "") if schema else "", time__lte=now,
-    ).order_by("time", "id").values_list("time", "count", "byte_size"))
-    out, i, count, size = [], 0, 0, 0
-    for n in range(points):
-        at = end - (points - 1 - n) * step
-        while i < len(samples) and samples[i][0].timestamp() < at + step:
-            _, count, size = samples[i]
-            i += 1
-        out.append({"time": at, "count": count, "byte_size": size})
-    return out
-
-
 def flow_points(instance_ids, window, schema="", table="", subscription_id=None):
-    """[{Time, Count, ByteSize}] cumulative, summed over the instances, oldest first (workers.flow.flow_window).
+    """[{Time, Count, ByteSize}] cumulative, summed over the instances, oldest first (progress.flow_window).
 
     The series are the engine's: instance totals, a schema, a table, or a
     subscription. A table named without its schema sums that table over every
     schema that has one.
     """
     now = timezone.now()
-    if table and not schema:
-        keys = list(FlowSample.objects.filter(instance_id__in=instance_ids, table_name=table, subscription__isnull=True)
-                    .values_list("instance_id", "schema_name").distinct())
-    else:
-        keys = [(i, schema) for i in instance_ids]
-    points, _ = FLOW_WINDOWS[window]
-    totals = None
-    for instance_id, schema_name in keys:
-        series = series_points(instance_id, window, schema_name, table, subscription_id, now)
-        if totals is None:
-            totals = [{"Time": p["time"], "Count": 0, "ByteSize": 0} for p in series]
-        for total, p in zip(totals, series):
-            total["Count"] += p["count"]
-            total["ByteSize"] += p["byte_size"]
-    if totals is None:  # nothing visible: the window's times with zeros
-        step = FLOW_WINDOWS[window][1]
-        end_ = int(now.timestamp()) // step * step
-        totals = [{"Time": end_ - (points - 1 - i) * step, "Count": 0, "ByteSize": 0} for i in range(points)]
-    return totals
+    keys = progress.table_series(instance_ids, table) if table and not schema else [(i, schema) for i in instance_ids]
+    series = [
+        progress.flow_window(instance_id, window, schema=schema_name or None, table=table or None,
+                             subscription_id=subscription_id, now=now)
+        for instance_id, schema_name in keys
+    ] or [progress.flow_window(None, window, now=now)]  # nothing visible: the window's times with zeros
+    return [
+        {"Time": points[0]["time"], "Count": sum(p["count"] for p in points),
+         "ByteSize": sum(p["byte_size"] for p in points)}
+        for points in zip(*series)
+    ]
 
 
 @bifrost_endpoint()

@@ -14,7 +14,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from console.domain import instances, subscriptions as jobs
 from console.domain.errors import DomainError
-from console.api import positions
+from console.domain import progress as positions
 from console.api.compat.auth import AuthFailed, challenge, identify
 from console.api.compat.base import BadBody, as_int, as_str, json_body, json_response
 from console.choices import SubscriptionState, SyncPhase
@@ -65,7 +65,10 @@ def progress_state(job) -> str:
 
 
 def run_state(job) -> str:
-    return "running" if job.state == SubscriptionState.NORMAL else "paused"
+    """CCR's running / paused: running while the job's shown state (console.domain.subscriptions.job_status) is
+    normal; a paused, finished or failed job, or one whose source or target has failed past the grace period,
+    is paused."""
+    return "running" if jobs.job_status(job).state == SubscriptionState.NORMAL else "paused"
 
 
 @ccr_endpoint
@@ -106,20 +109,17 @@ def create_ccr(request, caller, body):
             "dest_host_mapping": {k: v for k, v in dest_map.items() if v},
         }
         tables = f"{database}.{table}" if table else f"{database}.*"
-        jobs.create_job(caller, name=name, instance=instance, sink_uri=sink_uri, tables=tables, options=options,
-                        full_sync=full_sync)
+        jobs.create_subscription(caller, name=name, instance=instance, sink_uri=sink_uri, tables=tables,
+                                 options=options, full_sync=full_sync)
     return json_response({"success": True})
 
 
 @ccr_endpoint
 def get_lag(request, caller, body):
-    job = job_of(caller, body)
-    progress = positions.job_progress(job)
-    return json_response({
-        "success": True,
-        "lag": positions.lag_bytes(job.instance, progress),
-        "lag_seconds": max(0, job.instance.lag_seconds),
-    })
+    """The job's own lag behind its source (console.domain.subscriptions.job_lag): `lag` in commit sequence
+    (bytes within one binlog file), `lag_seconds` in seconds."""
+    commit_seq_lag, seconds = jobs.job_lag(job_of(caller, body))
+    return json_response({"success": True, "lag": commit_seq_lag, "lag_seconds": seconds})
 
 
 @ccr_endpoint
@@ -136,7 +136,7 @@ def resume(request, caller, body):
 
 @ccr_endpoint
 def delete(request, caller, body):
-    jobs.delete_job(caller, job_of(caller, body))
+    jobs.delete_subscription(caller, job_of(caller, body))
     return json_response({"success": True})
 
 
@@ -180,7 +180,7 @@ def job_progress(request, caller, body):
         "gtid_set": p.gtid_set,
         "full_sync": {"total": job.fullsync_total, "done": job.fullsync_done, "state": job.fullsync_state,
                       "progress": job.fullsync_progress},
-        "error": job.error,
+        "error": jobs.job_status(job).error,  # the engine's, or why its source is down
         "skipped": job.skipped_count,
         "skip_commit_seqs": job.options.get("skip_commit_seqs", []),
     }})

@@ -14,22 +14,36 @@ Failure codes (with the HTTP status they come with):
     1003  403  the caller may not change this instance
     1004  409  not allowed in the instance's state (e.g. not `dump` yet; /remove/node/ while ONLINE)
     1005  409  /create/znodes/: the instance is already registered
-    1006  502  /master/status: the source server could not be asked
-    1007  400  a value is not acceptable (binlogPos 0, an empty leader, a state other than ONLINE/OFFLINE)
+    1006  502  the source server could not be asked (/master/status, /set/binlog/), or failed the grant
+               checks (/create/znodes/ by the manager)
+    1007  400  a value is not acceptable (binlogPos 0, a position the server's binary logs do not have or
+               that is not where an event starts, a bad host or port, an empty leader, a state other than
+               ONLINE/OFFLINE)
     1401  401  no or bad credentials
 
 Auth: `Authorization: Token <key>` (a Tower user's token, acting with that
-user's permissions) or `Authorization: Token <Config.manager_token>` (BinLake's
-manager, trusted with every group).
+user's permissions) or the manager token Config.manager_token (BinLake's
+manager, trusted with every group) as `Authorization: Token <it>` or in
+BinLake's own header `token: <it>`.
 
-/create/znodes/ registers the instance directly in state `dump`, as BinLake's
-manager creates the ZNode of an instance the tower already approved: the
-caller must be able to admin the group, taken from the Tower extension field
-`"group"` (a name) at the top level of the MetaData; without it, the only group
-the caller admins, else the group `default` (created if missing, super admins
-and the manager only). The start position is slave.binlogFile/binlogPos
-(binlogPos 0 is refused), the leader slave.leader, the candidates `candidate`,
-dbInfo.state ONLINE (default) or OFFLINE. /remove/node/ deletes an OFFLINE
+Integers are signed 64-bit (a bigger one is 1001); transactionId is one, in
+requests (also as a decimal string; absent or "" is 0) and in answers.
+
+/create/znodes/ registers the instance through console.domain.instances, like
+every other surface. The group is the Tower extension field `"group"` (a name)
+at the top level of the MetaData; without it, the only group the caller admins,
+else the group `default` (created if missing, super admins and the manager
+only). With a user's token (a group admin) the instance is registered in state
+`init` and waits for the DBA's approval in Tower's workflow (the slave part of
+the body is not used). With the manager token, BinLake's manager is the DBA
+side and the instance goes through every workflow step to `dump`, each audited
+with the actor "manager", the grant checks against the real server included
+(console.domain.instances.register_by_manager): the start position is
+slave.binlogFile/binlogPos (binlogPos 0 is refused; checked against the
+server's binary logs; without a file, the master's current position), the
+leader slave.leader, the candidates `candidate`, dbInfo.state ONLINE (default)
+or OFFLINE. /set/binlog/ sets the position of the instance and of all its
+subscriptions (console.domain.instances.set_position). /remove/node/ deletes an OFFLINE
 instance with its subscriptions and checkpoints; /exist/node/ answers 1000
 when the instance exists and 1002 (404) when it does not.
 """
@@ -44,17 +58,22 @@ from django.db import transaction
 from django.http import HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from console.api import positions
 from console.api.compat.auth import AuthFailed, challenge, identify
-from console.api.compat.base import BadBody, as_int, as_str, json_response
+from console.api.compat.base import BadBody, as_int, as_str, check_int64, json_response
 from console.choices import DumpState, InstanceStatus, MemberRole
 from console.models import AuditLog, Group, Instance, Member, TransitionError
-from console.domain.instances import next_slave_id
+from console.domain import progress, sources
+from console.domain.errors import DomainError
+from console.domain import instances
 
 OK, BAD_BODY, NOT_FOUND, FORBIDDEN, ILLEGAL_STATE, EXISTS, SOURCE_ERROR, BAD_VALUE, UNAUTHORIZED = (
     1000, 1001, 1002, 1003, 1004, 1005, 1006, 1007, 1401)
 HTTP_STATUS = {BAD_BODY: 400, NOT_FOUND: 404, FORBIDDEN: 403, ILLEGAL_STATE: 409, EXISTS: 409, SOURCE_ERROR: 502,
                BAD_VALUE: 400, UNAUTHORIZED: 401}
+
+
+DOMAIN_CODES = {"invalid": BAD_VALUE, "forbidden": FORBIDDEN, "not_found": NOT_FOUND, "exists": EXISTS,
+                "state": ILLEGAL_STATE, "source": SOURCE_ERROR}
 
 
 class MetaError(Exception):
@@ -90,7 +109,18 @@ def decode_body(raw: bytes):
     if meta.get("candidate") is not None and not (
             isinstance(meta["candidate"], list) and all(isinstance(c, str) for c in meta["candidate"])):
         raise MetaError(BAD_BODY, "candidate must be a list of host names")
+    check_int64(meta)
+    for key in ("slave", "master"):
+        if meta.get(key) and "transactionId" in meta[key]:
+            meta[key]["transactionId"] = transaction_id(meta[key]["transactionId"], f"{key}.transactionId")
     return meta, encoding
+
+
+def transaction_id(value, field) -> int:
+    """BinLake's transactionId, a long: an integer (or its decimal string); absent, null or "" is 0."""
+    if value is None or value == "":
+        return 0
+    return as_int(value, field)
 
 
 def encode_answer(data, encoding):
@@ -137,9 +167,10 @@ def binlog_info(file="", pos=0, gtid="", when=0, instance=None):
         "leader": instance.leader if instance else "",
         "leaderVersion": instance.leader_version if instance else 0,
         "binlogWhen": when,
-        "transactionId": instance.transaction_id if instance else "",
+        "transactionId": instance.transaction_id if instance else 0,
         "instanceIp": instance.host if instance else "",
-        "withGTID": bool(gtid) or bool(instance and instance.with_gtid),
+        # Whether the dump follows GTIDs, the engine's rule: asked for and a GTID set to start from.
+        "withGTID": bool(instance and instance.with_gtid and instance.gtid_set),
         "preLeader": instance.pre_leader if instance else "",
     }
 
@@ -199,6 +230,8 @@ def manager_endpoint(view):
             return answer(FORBIDDEN, str(exc) or "not allowed")
         except TransitionError as exc:
             return answer(ILLEGAL_STATE, str(exc))
+        except DomainError as exc:
+            return answer(DOMAIN_CODES.get(exc.kind, BAD_VALUE), exc.message)
 
     return wrapper
 
@@ -241,38 +274,38 @@ def _group_for_new_instance(caller, meta):
 
 @manager_endpoint
 def create_znodes(request, caller, meta, encoding):
-    host, port = _db_address(meta)
     info, slave = meta.get("dbInfo") or {}, meta.get("slave") or {}
-    binlog_file = as_str(slave.get("binlogFile"), "slave.binlogFile")
-    binlog_pos = as_int(slave.get("binlogPos", 0), "slave.binlogPos", minimum=0)
-    if binlog_pos < 4:
+    host, port = info.get("host"), info.get("port")  # checked by the domain, like every registration
+    user = as_str(info.get("user"), "dbInfo.user", required=False)
+    password = as_str(info.get("password"), "dbInfo.password", required=False)
+    slave_id = as_int(info.get("slaveId") or 0, "dbInfo.slaveId", minimum=0, maximum=2**32 - 1) or None
+    if not caller.is_manager:
+        with transaction.atomic():  # a refused registration leaves no group behind either
+            group = _group_for_new_instance(caller, meta)
+            instance = instances.register_instance(caller, group, host, port, user, password, slave_id)
+        return answer(OK, f"registered {instance} in state init: it dumps once the DBA approved it")
+    binlog_file = as_str(slave.get("binlogFile"), "slave.binlogFile", required=False)
+    binlog_pos = as_int(slave.get("binlogPos") or 0, "slave.binlogPos", minimum=0)
+    if binlog_file and binlog_pos < 4:
         raise MetaError(BAD_VALUE, f"slave.binlogPos {binlog_pos} is not a binlog position (0 is refused)")
     state = info.get("state") or DumpState.ONLINE
     if state not in DumpState.values:
         raise MetaError(BAD_VALUE, "dbInfo.state must be ONLINE or OFFLINE")
-    slave_id = as_int(info.get("slaveId") or 0, "dbInfo.slaveId", minimum=0, maximum=2**32 - 1)
-    gtid = as_str(slave.get("executedGtidSets"), "slave.executedGtidSets", required=False)
-    fields = dict(
-        user=as_str(info.get("user"), "dbInfo.user", required=False),
-        password=as_str(info.get("password"), "dbInfo.password", required=False),
+    descriptive = dict(
         slave_uuid=as_str(info.get("slaveUUID"), "dbInfo.slaveUUID", required=False),
         meta_version=as_int(info.get("metaVersion") or 0, "dbInfo.metaVersion", minimum=0),
-        leader=as_str(slave.get("leader"), "slave.leader", required=False),
-        transaction_id=str(slave.get("transactionId") or ""),
+        transaction_id=slave.get("transactionId") or 0,
         binlog_when=as_int(slave.get("binlogWhen") or 0, "slave.binlogWhen", minimum=0),
     )
-    group = _group_for_new_instance(caller, meta)
+    gtid_set = as_str(slave.get("executedGtidSets"), "slave.executedGtidSets", required=False)
+    leader = as_str(slave.get("leader"), "slave.leader", required=False)
     with transaction.atomic():
-        if Instance.objects.filter(host=host, port=port).exists():
-            raise MetaError(EXISTS, f"instance {host}:{port} is already registered")
-        instance = Instance.objects.create(
-            group=group, host=host, port=port, status=InstanceStatus.DUMP, state=state,
-            slave_id=slave_id or next_slave_id(), binlog_file=binlog_file, binlog_pos=binlog_pos, gtid_set=gtid,
-            with_gtid=bool(slave.get("withGTID")) or bool(gtid), candidates=list(meta.get("candidate") or []),
-            **fields,
+        group = _group_for_new_instance(caller, meta)
+        instances.register_by_manager(
+            caller, group, host, port, user, password, slave_id, binlog_file=binlog_file, binlog_pos=binlog_pos,
+            gtid_set=gtid_set, candidates=meta.get("candidate") or [], leader=leader,
+            online=state == DumpState.ONLINE, **descriptive,
         )
-        AuditLog.record(caller.actor, "create_znode", instance, after=instance._snapshot(),
-                        message="registered in state dump through the manager API")
     return answer()
 
 
@@ -284,17 +317,17 @@ def set_binlog(caller, instance, meta):
     gtid = as_str(slave.get("executedGtidSets"), "slave.executedGtidSets", required=False)
     if not gtid and (not binlog_file or binlog_pos < 4):
         raise MetaError(BAD_VALUE, "give slave.binlogFile and a binlogPos >= 4, or slave.executedGtidSets")
-    instance.set_binlog(caller.actor, binlog_file, binlog_pos, gtid)
+    instances.set_position(caller, instance, binlog_file, binlog_pos, gtid)
 
 
 @_operate
 def set_online(caller, instance, meta):
-    instance.set_online(caller.actor)
+    instances.set_online(caller, instance)
 
 
 @_operate
 def set_offline(caller, instance, meta):
-    instance.set_offline(caller.actor)
+    instances.set_offline(caller, instance)
 
 
 @_operate
@@ -302,19 +335,19 @@ def set_leader(caller, instance, meta):
     leader = as_str((meta.get("slave") or {}).get("leader"), "slave.leader", required=False)
     if not leader:
         raise MetaError(BAD_VALUE, "slave.leader names the new leader")
-    instance.set_leader(caller.actor, leader)
+    instances.set_leader(caller, instance, leader)
 
 
 @_operate
 def set_candidate(caller, instance, meta):
     if meta.get("candidate") is None:
         raise MetaError(BAD_VALUE, "candidate lists the candidate hosts")
-    instance.set_candidates(caller.actor, meta["candidate"])
+    instances.set_candidates(caller, instance, meta["candidate"])
 
 
 @_operate
 def reset_counter(caller, instance, meta):
-    instance.reset_counter(caller.actor)
+    instances.reset_counter(caller, instance)
 
 
 @_operate
@@ -335,17 +368,8 @@ def exist_node(request, caller, meta, encoding):
 
 @manager_endpoint
 def master_status(request, caller, meta, encoding):
-    from workers import source
-
     instance = _instance(caller, meta)
-    try:
-        conn = source.connect_instance(instance)
-        try:
-            status = source.master_status(conn)
-        finally:
-            conn.close()
-    except Exception as exc:  # pymysql errors, binlog off: the source's problem, not ours
-        raise MetaError(SOURCE_ERROR, f"cannot read the master status of {instance}: {exc}") from exc
+    status = sources.master_status(instance)
     master = binlog_info(status["file"], status["pos"], status["gtid"], instance=instance)
     return encode_answer(meta_data(instance, meta, master=master), encoding)
 
@@ -353,6 +377,6 @@ def master_status(request, caller, meta, encoding):
 @manager_endpoint
 def slave_status(request, caller, meta, encoding):
     instance = _instance(caller, meta)
-    p = positions.instance_progress(instance)
+    p = progress.instance_progress(instance)
     slave = binlog_info(p.binlog_file, p.binlog_pos, p.gtid_set, p.binlog_when, instance=instance)
     return encode_answer(meta_data(instance, meta, slave=slave), encoding)

@@ -5,7 +5,6 @@ web processes); the values are what the engine last wrote to the metadata DB.
 Token-protected; a token sees the metrics of its user's groups (a super
 admin's token sees everything, which is what a Prometheus server should use).
 """
-from django.db.models import Max, Sum
 from django.http import HttpResponse
 from django.utils import timezone
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
@@ -14,8 +13,8 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from console.api.compat.auth import AuthFailed, challenge, identify
 from console.api.compat.base import json_response
 from console.choices import DumpState, InstanceStatus, SubscriptionState
-from console.domain import fleet
-from console.models import Checkpoint, FlowSample, Instance, Subscription, Wave
+from console.domain import fleet, progress
+from console.models import Checkpoint, Instance, Subscription, Wave
 
 
 def _age(now, moment):
@@ -76,7 +75,7 @@ class TowerCollector:
         cp_age = GaugeMetricFamily("tower_subscription_checkpoint_age_seconds", "Seconds since the subscription checkpoint was written", labels=labels)
         checkpoints = {c.subscription_id: c.update_time for c in Checkpoint.objects.filter(subscription__isnull=False)}
         subs = list(self.caller.scope(Subscription.objects.select_related("instance", "group")))
-        flow = _latest_flow([s.pk for s in subs])
+        flow = progress.subscription_totals([s.pk for s in subs])
         for sub in subs:
             values = [sub.name, f"{sub.instance.host}:{sub.instance.port}", sub.group.name]
             count, byte_size = flow.get(sub.pk, (0, 0))
@@ -101,20 +100,6 @@ class TowerCollector:
                 heartbeat.add_metric([wave.name], _age(now, wave.last_heartbeat))
                 owner.add_metric([wave.name], 1 if wave.is_owner else 0)
         yield from (alive, heartbeat, owner)
-
-
-def _latest_flow(subscription_ids):
-    """{subscription id: (count, bytes)}: the sum over each subscription's series of its latest cumulative sample."""
-    result = {}
-    if not subscription_ids:
-        return result
-    latest = (FlowSample.objects.filter(subscription_id__in=subscription_ids)
-              .values("subscription_id", "schema_name", "table_name").annotate(last_id=Max("id")))
-    ids = [row["last_id"] for row in latest]
-    for row in FlowSample.objects.filter(pk__in=ids).values("subscription_id").annotate(
-            count=Sum("count"), size=Sum("byte_size")):
-        result[row["subscription_id"]] = (row["count"] or 0, row["size"] or 0)
-    return result
 
 
 def metrics(request):
