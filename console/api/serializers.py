@@ -152,23 +152,18 @@ class InstanceSerializer(AdminOfGroupMixin, serializers.ModelSerializer):
     group = GroupScopedField(group_path="pk", queryset=Group.objects.all())
     port = serializers.IntegerField(validators=PORT_VALIDATORS, default=3306)
     password = serializers.CharField(write_only=True, required=False, allow_blank=True, style={"input_type": "password"})
+    slave_id = serializers.IntegerField(required=False, min_value=1, max_value=2**32 - 1,
+                                        help_text="server_id the dump connects with; handed out when not given")
 
     class Meta:
         model = Instance
         fields = ["id", "group", "slave_id", "host", "port", "user", "password", *INSTANCE_RUNTIME_FIELDS,
                   "create_time", "update_time"]
-        read_only_fields = ["id", "slave_id", *INSTANCE_RUNTIME_FIELDS, "create_time", "update_time"]
+        read_only_fields = ["id", *INSTANCE_RUNTIME_FIELDS, "create_time", "update_time"]
         validators = []  # an address taken is the domain's refusal (409), as on every surface
 
-    def validate(self, attrs):
-        if self.instance is not None:
-            # host:port is the instance's identity (its md5 id) and the group owns it: fixed once registered.
-            for name in ("group", "host", "port"):
-                if name in attrs and attrs[name] != getattr(self.instance, name):
-                    raise serializers.ValidationError({name: "cannot be changed once the instance is registered"})
-        # A new one is checked by console.domain.instances.register_instance: who may register it (403),
-        # its address (400), an address taken (409).
-        return attrs
+    # Checked by console.domain.instances (register_instance, update_instance) as on every surface: who may
+    # (403), its address (400), an address taken (409), host:port and group fixed once registered (400).
 
 
 class SubscriptionSerializer(serializers.ModelSerializer):

@@ -29,7 +29,7 @@ from django.db import transaction
 from django.db.models import F, Max
 from django.utils import timezone
 
-from console.choices import InstanceStatus
+from console.choices import DumpState, InstanceStatus
 from console.domain import fleet, sources, subscriptions
 from console.domain.audit import record, record_change, snapshot
 from console.domain.caller import as_caller
@@ -94,6 +94,8 @@ def register_instance(caller, group, host, port, user="", password="", slave_id=
     if existing:
         where = f"group '{existing.group.name}'" if caller.can_view(existing.group_id) else "another group"
         raise DomainError("exists", f"{host}:{port} is already registered ({where})")
+    if slave_id:
+        check_slave_id(slave_id)
     instance.slave_id = slave_id or next_slave_id()
     with transaction.atomic():
         instance.save(force_insert=True)
@@ -150,6 +152,68 @@ def register_by_manager(caller, group, host, port, user="", password="", slave_i
                 instance.set_offline(actor)
     instance.refresh_from_db()
     return instance
+
+
+# What may change once an instance is registered: host:port is its identity (md5 id), and its group owns it.
+EDITABLE_FIELDS = ("user", "password", "slave_id")
+
+
+def check_slave_id(slave_id, instance=None):
+    """server_ids must be unique per source: Tower hands out distinct ones and refuses a taken one."""
+    if not isinstance(slave_id, int) or isinstance(slave_id, bool) or not 0 < slave_id < 1 << 32:
+        raise DomainError("invalid", "server_id must be an integer from 1 to 4294967295", "slave_id")
+    if Instance.objects.filter(slave_id=slave_id).exclude(pk=getattr(instance, "pk", None)).exists():
+        raise DomainError("invalid", f"server_id {slave_id} is used by another instance", "slave_id")
+
+
+def update_instance(caller, instance, **changes) -> Instance:
+    """The source account and server_id. A blank password keeps the stored one (it is never shown back).
+
+    Compared with the stored row (a form may already have set the values on `instance`): only what differs is
+    written and audited; nothing differing, nothing written."""
+    caller = as_caller(caller)
+    require_admin(caller, instance, "edit it")
+    with transaction.atomic():
+        current = Instance.objects.select_for_update().get(pk=instance.pk)
+        fixed = sorted(name for name, value in changes.items()
+                       if name not in EDITABLE_FIELDS and value != getattr(current, name, value))
+        if fixed:
+            raise DomainError("invalid", f"{', '.join(fixed)} cannot be changed once the instance is registered:"
+                                         " register another instance instead", fixed[0])
+        changes = {name: value for name, value in changes.items()
+                   if name in EDITABLE_FIELDS and value != getattr(current, name)}
+        if not changes.get("password"):
+            changes.pop("password", None)
+        if "slave_id" in changes:
+            check_slave_id(changes["slave_id"], current)
+        if "user" in changes and not changes["user"]:
+            changes["password"] = ""  # a blank user is the DBA's global account, which has no stored password here
+        if changes:
+            before = snapshot(current)
+            for name, value in changes.items():
+                setattr(current, name, value)
+            current.save(update_fields=[*changes, "update_time"])
+            record_change(caller.actor, "instance_update", current, before=before)
+    instance.refresh_from_db()
+    return instance
+
+
+def check_delete_instance(caller, instance):
+    """Raise the DomainError delete_instance would (a confirmation page shows it before anyone presses delete)."""
+    caller = as_caller(caller)
+    require_admin(caller, instance, "delete it")
+    if instance.status == InstanceStatus.DUMP and instance.state == DumpState.ONLINE:
+        raise DomainError("state", f"instance {instance} is dumping (ONLINE): set it offline first")
+
+
+def delete_instance(caller, instance):
+    """An instance goes with its subscriptions, checkpoints and bindings; never while its dump runs."""
+    caller = as_caller(caller)
+    with transaction.atomic():
+        current = Instance.objects.select_for_update().get(pk=instance.pk)
+        check_delete_instance(caller, current)
+        record_change(caller.actor, "instance_delete", current, before=snapshot(current))
+        current.delete()
 
 
 # --- approval workflow ---------------------------------------------------------

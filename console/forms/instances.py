@@ -28,11 +28,6 @@ class InstanceRegisterForm(forms.Form):
             raise forms.ValidationError("Not a host name or IP address.")
         return host
 
-    def clean_slave_id(self):
-        value = self.cleaned_data.get("slave_id")
-        if value and Instance.objects.filter(slave_id=value).exists():
-            raise forms.ValidationError(f"server_id {value} is used by another instance.")
-        return value
 
 
 class InstanceEditForm(forms.ModelForm):
@@ -47,11 +42,3 @@ class InstanceEditForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         self.initial["password"] = ""
 
-    def clean_password(self):
-        return self.cleaned_data.get("password") or self.instance.password
-
-    def clean_slave_id(self):
-        value = self.cleaned_data.get("slave_id")
-        if value and Instance.objects.filter(slave_id=value).exclude(pk=self.instance.pk).exists():
-            raise forms.ValidationError(f"server_id {value} is used by another instance.")
-        return value

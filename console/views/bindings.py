@@ -60,17 +60,8 @@ class RuleBindingDeleteView(ObjectDeleteView):
     model = Rule
     list_url_name = "binding_list"
 
-    def post(self, request, pk):
-        binding = self.get_object(pk)
-        name = str(binding)
-        try:
-            bindings.unbind(request.user, binding)
-        except DomainError as exc:
-            forbid_on_refusal(exc)
-            messages.error(request, exc.message)
-            return redirect(self.list_url_name)
-        messages.success(request, f"Unbound {name}.")
-        return redirect(self.list_url_name)
+    def remove(self, binding):
+        bindings.unbind(self.request.user, binding)
 
 
 class SubscriptionListView(ObjectListView):
@@ -118,13 +109,5 @@ class SubscriptionDeleteView(ObjectDeleteView):
     model = Subscription
     list_url_name = "subscription_list"
 
-    def post(self, request, pk):
-        job = self.get_object(pk)
-        try:
-            jobs.delete_subscription(request.user, job)
-        except DomainError as exc:
-            forbid_on_refusal(exc)
-            messages.error(request, exc.message)
-            return redirect(self.list_url_name)
-        messages.success(request, f"Deleted subscription '{job}'.")
-        return redirect(self.list_url_name)
+    def remove(self, job):
+        jobs.delete_subscription(self.request.user, job)

@@ -7,7 +7,7 @@ import csv
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError
 from django.db.models import ProtectedError
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -17,7 +17,6 @@ from django_tables2 import RequestConfig
 from console.forms.fields import admin_groups, visible_groups
 from console.models import Group
 from console.permissions import can_admin_group, can_view_group, scope_to_user
-from console.domain.audit import record_change, snapshot
 from console.domain.errors import DomainError
 
 PER_PAGE = 25
@@ -125,11 +124,10 @@ class ObjectEditView(View):
         if pk is None:
             check_posted_group(request)
         obj = self.get_object(pk)
-        before = snapshot(obj) if pk else None  # taken before the form touches the object
         form = self.get_form(obj, request.POST)
         if form.is_valid():
             try:
-                saved = self.write(form, obj, before)
+                saved = self.write(form, obj)
             except IntegrityError:
                 form.add_error(None, "This conflicts with an existing object (same unique key).")
             except DomainError as exc:
@@ -141,16 +139,9 @@ class ObjectEditView(View):
                 return redirect(self.list_url_name)
         return self.render(obj, form, status=400)
 
-    def write(self, form, obj, before):
-        """Save the form and audit it. Pages of objects a domain module owns call that module instead."""
-        with transaction.atomic():
-            saved = self.save(form)
-            action = f"{self.model.__name__.lower()}_{'update' if before is not None else 'create'}"
-            record_change(self.request.user, action, saved, before=before)
-        return saved
-
-    def save(self, form):
-        return form.save()
+    def write(self, form, obj):
+        """Create or update through the object's console.domain operation (its checks and its audit)."""
+        raise NotImplementedError(f"{type(self).__name__} writes through console.domain")
 
     def after_save(self, obj):
         """Checks that talk to other servers: run after the commit, never while holding the metadata DB."""
@@ -205,10 +196,8 @@ class ObjectDeleteView(View):
         return redirect(self.list_url_name)
 
     def remove(self, obj):
-        """Delete and audit. Pages of objects a domain module owns call that module instead."""
-        with transaction.atomic():
-            record_change(self.request.user, f"{self.model.__name__.lower()}_delete", obj, before=snapshot(obj))
-            obj.delete()
+        """Delete through the object's console.domain operation (its checks and its audit)."""
+        raise NotImplementedError(f"{type(self).__name__} deletes through console.domain")
 
 
 def domain_refusal(check, *args):

@@ -1,22 +1,20 @@
 """/instances/: register a source (host:port + dump credentials), see its state and lag, edit, delete."""
 from django.contrib import messages
-from django.db import transaction
 from django.shortcuts import redirect, render
 from django.views import View
 
-from console.choices import DumpState, InstanceStatus
 from console.filtersets import InstanceFilterSet
 from console.forms.fields import admin_groups
 from console.forms.instances import InstanceEditForm, InstanceRegisterForm
 from console.models import AuditLog, Checkpoint, Instance
 from console.permissions import can_admin_group
-from console.domain.audit import record_change, snapshot
 from console.domain.errors import DomainError
-from console.domain.instances import register_instance
+from console.domain import instances
 from console.tables import InstanceTable
 
 from .generic import (
-    ObjectDeleteView, ObjectListView, check_posted_group, forbid_on_refusal, get_scoped_object, require_group_admin,
+    ObjectDeleteView, ObjectListView, check_posted_group, domain_refusal, forbid_on_refusal, get_scoped_object,
+    refusal_status, require_group_admin,
 )
 
 
@@ -46,12 +44,13 @@ class InstanceRegisterView(View):
         if form.is_valid():
             data = form.cleaned_data
             try:
-                instance = register_instance(
+                instance = instances.register_instance(
                     request.user, data["group"], data["host"], data["port"], data["user"], data["password"], data["slave_id"],
                 )
             except DomainError as exc:
                 forbid_on_refusal(exc)
-                form.add_error(None, exc.message)
+                form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+                return self.render(form, status=refusal_status(exc))
             else:
                 messages.success(request, f"Registered {instance}. Next: apply for approval on the workflow page.")
                 return redirect("instance_detail", pk=instance.pk)
@@ -88,15 +87,17 @@ class InstanceEditView(View):
 
     def post(self, request, pk):
         instance = self.get_object(pk)
-        before = snapshot(instance)
         form = InstanceEditForm(request.POST, instance=instance)
-        if not form.is_valid():
-            return self.render(instance, form, status=400)
-        with transaction.atomic():
-            form.save()
-            record_change(request.user, "instance_update", instance, before=before)
-        messages.success(request, f"Saved instance {instance}.")
-        return redirect("instance_detail", pk=instance.pk)
+        if form.is_valid():
+            try:
+                instances.update_instance(request.user, instance, **form.cleaned_data)
+            except DomainError as exc:
+                forbid_on_refusal(exc)
+                form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+            else:
+                messages.success(request, f"Saved instance {instance}.")
+                return redirect("instance_detail", pk=instance.pk)
+        return self.render(instance, form, status=400)
 
 
 class InstanceDeleteView(ObjectDeleteView):
@@ -104,6 +105,7 @@ class InstanceDeleteView(ObjectDeleteView):
     list_url_name = "instance_list"
 
     def refuse_reason(self, instance):
-        if instance.status == InstanceStatus.DUMP and instance.state == DumpState.ONLINE:
-            return f"{instance} is dumping: set it offline first."
-        return None
+        return domain_refusal(instances.check_delete_instance, self.request.user, instance)
+
+    def remove(self, instance):
+        instances.delete_instance(self.request.user, instance)

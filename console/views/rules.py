@@ -26,7 +26,7 @@ class FilterEditView(ObjectEditView):
     list_url_name = "filter_list"
     delete_url_name = "filter_delete"
 
-    def write(self, form, flt, before):
+    def write(self, form, flt):
         values = form.values()
         if flt._state.adding:
             return catalog.create_filter(self.request.user, values.pop("group"), **values)
@@ -64,7 +64,7 @@ class MqRuleEditView(ObjectEditView):
     list_url_name = "mq_rule_list"
     delete_url_name = "mq_rule_delete"
 
-    def write(self, form, rule, before):
+    def write(self, form, rule):
         values, filters = form.values(), form.cleaned_data.get("linked_filters") or ()
         if rule._state.adding:
             return catalog.create_mq_rule(self.request.user, values.pop("group"), filters=filters, **values)

@@ -23,7 +23,7 @@ class TargetEditView(ObjectEditView):
     list_url_name = "target_list"
     delete_url_name = "target_delete"
 
-    def write(self, form, target, before):
+    def write(self, form, target):
         values = form.values()
         if target._state.adding:
             return catalog.create_target(self.request.user, values.pop("group"), **values)

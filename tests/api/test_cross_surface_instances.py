@@ -73,14 +73,14 @@ def test_a_bad_host_is_refused(world, api, unchanged, surface):
     assert status == 400
 
 
-@pytest.mark.parametrize("surface, status", [("console", 400), ("native", 409), ("manager", 409)])
+@pytest.mark.parametrize("surface", SURFACES)
 @pytest.mark.parametrize("host, where", [("10.1.0.1", "group 'team-a'"), ("10.2.0.1", "another group")])
-def test_an_address_taken_is_refused_with_the_same_message(world, api, unchanged, surface, status, host, where):
-    """The console shows the refusal on its form (400); the APIs answer a conflict. Another group's
-    instance is not named to someone outside it."""
+def test_an_address_taken_is_refused_with_the_same_message(world, api, unchanged, surface, host, where):
+    """A conflict (409) on every surface, the console's form included. Another group's instance is not named
+    to someone outside it."""
     with unchanged():
         got, text = SURFACES[surface](world, world.alice, host, 3306, api)
-    assert got == status
+    assert got == 409
     assert f"{host}:3306 is already registered ({where})" in text.replace("&#x27;", "'")
 
 
@@ -139,3 +139,64 @@ def test_a_plain_member_cannot_decide(world, waiting, unchanged, surface, refuse
         else:
             assert callback_decide(world, world.bob, waiting, True, signed=False) == refused_status
     assert Instance.objects.get(pk=waiting.pk).status == InstanceStatus.WAIT
+
+
+# --- edit and delete ---------------------------------------------------------------------------------------------
+
+def console_delete(world, user, instance, api):
+    client = Client()
+    client.force_login(user)
+    return client.post(f"/instances/{instance.pk}/delete/").status_code
+
+
+def native_delete(world, user, instance, api):
+    return api(user.token).delete(f"/api/instances/{instance.pk}/").status_code
+
+
+def manager_delete(world, user, instance, api):
+    return api(user.token).post("/remove/node/", {"dbInfo": {"host": instance.host, "port": instance.port}}).status_code
+
+
+DELETERS = {"console": console_delete, "native": native_delete, "manager": manager_delete}
+
+
+@pytest.mark.parametrize("surface", DELETERS)
+def test_a_dumping_instance_is_not_deleted_on_any_surface(world, api, unchanged, surface):
+    with unchanged():
+        DELETERS[surface](world, world.alice, world.instance_a, api)
+    assert Instance.objects.filter(pk=world.instance_a.pk).exists()
+
+
+@pytest.mark.parametrize("surface", DELETERS)
+def test_an_offline_instance_is_deleted_and_audited_alike(world, api, surface):
+    Instance.objects.filter(pk=world.instance_a.pk).update(state="OFFLINE")
+    status = DELETERS[surface](world, world.alice, world.instance_a, api)
+    assert status in (200, 204, 302)
+    assert not Instance.objects.filter(pk=world.instance_a.pk).exists()
+    assert list(AuditLog.objects.filter(object_id=world.instance_a.pk).values_list("actor", "action")) == [
+        ("alice", "instance_delete")]
+
+
+@pytest.mark.parametrize("surface", DELETERS)
+def test_a_plain_member_deletes_nothing(world, api, unchanged, surface):
+    Instance.objects.filter(pk=world.instance_a.pk).update(state="OFFLINE")
+    with unchanged():
+        status = DELETERS[surface](world, world.bob, world.instance_a, api)
+    assert status == 403
+
+
+def test_a_taken_server_id_is_refused_on_the_console_and_the_api(world, api, unchanged):
+    other = Instance.objects.create(group=world.group_a, host="10.6.0.1", port=3306, slave_id=4242)
+    client = Client()
+    client.force_login(world.alice)
+    with unchanged():
+        page = client.post(f"/instances/{world.instance_a.pk}/edit/", {"user": "dump", "slave_id": other.slave_id})
+        answer = api(world.alice.token).patch(f"/api/instances/{world.instance_a.pk}/", {"slave_id": 4242})
+    assert page.status_code == 400 and "server_id 4242 is used by another instance" in page.content.decode()
+    assert answer.status_code == 400 and answer.json() == {"slave_id": ["server_id 4242 is used by another instance"]}
+
+
+def test_host_and_port_are_fixed_once_registered(world, api, unchanged):
+    with unchanged():
+        answer = api(world.alice.token).patch(f"/api/instances/{world.instance_a.pk}/", {"host": "elsewhere"})
+    assert answer.status_code == 400 and "host" in answer.json()

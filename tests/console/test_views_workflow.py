@@ -250,7 +250,7 @@ def test_register_instance_form(clients, world):
     assert b"pw1" not in carol.get(f"/instances/{instance.pk}/edit/").content
     before = db_rows()
     again = carol.post("/instances/add/", {"group": world["alpha"].pk, "host": "db1.example", "port": 3306})
-    assert again.status_code == 400 and b"already registered" in again.content
+    assert again.status_code == 409 and b"already registered" in again.content
     for bad in ({"host": "bad host!", "port": 3306}, {"host": "h", "port": 70000}, {"host": "h", "port": "x"}):
         response = carol.post("/instances/add/", {"group": world["alpha"].pk, **bad})
         assert response.status_code == 400, bad

@@ -60,11 +60,10 @@ from django.views.decorators.csrf import csrf_exempt
 
 from console.api.compat.auth import AuthFailed, challenge, identify
 from console.api.compat.base import BadBody, as_int, as_str, check_int64, json_response
-from console.choices import DumpState, InstanceStatus, MemberRole
-from console.models import AuditLog, Group, Instance, Member, TransitionError
-from console.domain import progress, sources
+from console.choices import DumpState, MemberRole
+from console.models import Group, Instance, Member, TransitionError
+from console.domain import catalog, instances, progress, sources
 from console.domain.errors import DomainError
-from console.domain import instances
 
 OK, BAD_BODY, NOT_FOUND, FORBIDDEN, ILLEGAL_STATE, EXISTS, SOURCE_ERROR, BAD_VALUE, UNAUTHORIZED = (
     1000, 1001, 1002, 1003, 1004, 1005, 1006, 1007, 1401)
@@ -265,8 +264,7 @@ def _group_for_new_instance(caller, meta):
     if group is None:
         if not caller.is_super:
             raise MetaError(FORBIDDEN, f"group '{name}' does not exist")
-        group = Group.objects.create(name=name, mark="created by the manager API")
-        AuditLog.record(caller.actor, "create", group, after={"name": name})
+        group = catalog.create_group(caller, name, mark="created by the manager API")
     if not caller.can_admin(group.pk):
         raise MetaError(FORBIDDEN, f"you may not register instances in group '{name}'")
     return group
@@ -352,12 +350,7 @@ def reset_counter(caller, instance, meta):
 
 @_operate
 def remove_node(caller, instance, meta):
-    with transaction.atomic():
-        current = Instance.objects.select_for_update().get(pk=instance.pk)
-        if current.status == InstanceStatus.DUMP and current.state == DumpState.ONLINE:
-            raise MetaError(ILLEGAL_STATE, f"instance {instance} is ONLINE: set it offline first")
-        AuditLog.record(caller.actor, "remove_node", current, before=current._snapshot())
-        current.delete()
+    instances.delete_instance(caller, instance)
 
 
 @manager_endpoint
