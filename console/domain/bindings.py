@@ -23,6 +23,7 @@ reload. `storage_type` and `convert_class` are BinLake's and kept for its manage
 import re
 
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from console.choices import StorageType, SubscriptionState, SyncPhase, TargetKind
 from console.domain.audit import record_change, snapshot
@@ -85,6 +86,15 @@ def destination(rule):
         raise DomainError("invalid", f"MQ rule '{rule}' has no target and no MQ address is configured: "
                                      "give the rule a kafka or amqp target")
     return _mq_addr_target(rule, uri)
+
+
+def follow_rule_target(rule):
+    """A binding delivers to its rule's destination: a rule given a new target takes its bindings' subscriptions
+    along (the dump picks the change up at its next reload). A rule whose target was cleared leaves them where
+    they are: the configured MQ address is read only when binding."""
+    if rule.target_id:
+        Subscription.objects.filter(binding__rule_id=rule.pk).exclude(target_id=rule.target_id).update(
+            target_id=rule.target_id, update_time=timezone.now())
 
 
 def _subscription_name(instance, rule):

@@ -33,6 +33,7 @@ from django.db.models import ProtectedError
 
 from console.choices import ALL_EVENTS, EventType, FilterType, MemberRole, OrderType
 from console.domain.audit import record_change, snapshot
+from console.domain.bindings import check_rule_target, follow_rule_target
 from console.domain.caller import as_caller
 from console.domain.errors import DomainError
 from console.ids import md5_id
@@ -367,8 +368,6 @@ def clean_mq_rule(group, values: dict) -> dict:
         raise DomainError("invalid", f"Write one key=value per line; not: {', '.join(bad)}", "paras")
     data["paras"] = "\n".join(lines)
     if values.get("target") is not None:
-        from console.domain.bindings import check_rule_target
-
         try:
             check_rule_target(group.pk, values["target"])
         except DomainError as exc:
@@ -440,6 +439,7 @@ def update_mq_rule(caller, rule, filters=None, **changes) -> MqRule:
         rule.save()
         if filters is not None:
             _set_filters(rule, filters)
+        follow_rule_target(rule)
         record_change(caller.actor, "mqrule_update", rule, before=before, after=_rule_snapshot(rule))
     return rule
 

@@ -1,7 +1,6 @@
 from django.db import models
 from django.db.models.signals import post_delete
 from django.dispatch import receiver
-from django.utils import timezone
 
 from console.choices import ALL_EVENTS, FilterType, OrderType, StorageType
 
@@ -71,18 +70,6 @@ class MqRule(Md5IdModel):
 
     def __str__(self):
         return self.name or self.topic
-
-    def save(self, *args, **kwargs):
-        super().save(*args, **kwargs)
-        # A binding delivers to its rule's destination: whichever way the rule was edited, its bindings'
-        # subscriptions follow a new target (the dump picks the change up at its next reload). A rule whose
-        # target was cleared leaves them where they are.
-        if self.target_id:
-            from .subscriptions import Subscription
-
-            Subscription.objects.filter(binding__rule_id=self.pk).exclude(target_id=self.target_id).update(
-                target_id=self.target_id, update_time=timezone.now())
-
 
 class MqFilterRelation(Md5IdModel):
     id_fields = ("mq_id", "filter_id")

@@ -3,7 +3,7 @@ import pytest
 
 from accounts import Api, client_for, make_user
 from console.choices import MemberRole
-from console.domain import bindings
+from console.domain import bindings, catalog
 from console.domain.errors import DomainError
 from console.models import (
     AuditLog, Config, Filter, Group, Instance, MqFilterRelation, MqRule, Rule, Subscription, Target,
@@ -221,12 +221,9 @@ def test_the_engine_rereads_the_rule_at_each_reload(world):
         change("orders")]
 
     flt = Filter.objects.get(table_name=r"shop\.orders")
-    flt.white_columns, flt.table_name = "id,name", r"shop\.other"
-    flt.save()
+    catalog.update_filter(world.alice, flt, white_columns="id,name", table_name=r"shop\.other")
     moved = Target.objects.create(group=world.a, name="kafka-2", uri="kafka://10.9.0.9:9092")
-    rule = MqRule.objects.get(pk=world.rule.pk)
-    rule.with_trx, rule.target = True, moved
-    rule.save()
+    catalog.update_mq_rule(world.alice, MqRule.objects.get(pk=world.rule.pk), with_trx=True, target=moved)
     rt.refresh(reloaded())
     assert (rt.sink.topic, rt.sink.bootstrap, rt.sink.with_trx) == ("orders", "10.9.0.9:9092", True)
     shaped = rt.select(SimpleNamespace(changes=[change("orders"), change("other")]))
