@@ -2,6 +2,7 @@
 import django_tables2 as tables
 from django.utils.html import format_html
 
+from console.domain.subscriptions import job_status
 from console.models import AuditLog, Filter, Group, Instance, Member, MqRule, Rule, Subscription, Target
 
 
@@ -122,6 +123,16 @@ class SubscriptionTable(tables.Table):
         fields = ("name", "group", "instance", "target", "tables", "state", "phase", "progress", "error_count",
                   "update_time")
         attrs = {"class": "table table-sm table-hover"}
+
+    def render_state(self, record):
+        """The state every surface shows (console.domain.subscriptions.job_status), with what is wrong."""
+        status = job_status(record)
+        if not status.error:
+            return status.state
+        return format_html('<span class="text-danger" title="{}">{}</span>', status.error, status.state)
+
+    def value_state(self, record):  # the CSV export: the state alone
+        return job_status(record).state
 
     def render_progress(self, record):
         p = record.fullsync_progress

@@ -297,6 +297,23 @@ def test_ticdc_shows_error_for_a_target_failing_past_the_grace_period(world, wav
     assert alice.get("/api/v1/changefeeds/job-a").json()["state"] == "stopped"
 
 
+def test_every_surface_shows_the_same_error_state(world, waves):
+    """TiCDC, CCR, Bifrost and the console list all show job_status: `error` once the grace period is over."""
+    cp = Checkpoint.objects.create(instance=world.instance_a, subscription=world.job_a,
+                                   binlog_file="mysql-bin.000003", binlog_pos=1000)
+    Subscription.objects.filter(pk=world.job_a.pk).update(state=SubscriptionState.ERROR, error="target refuses")
+    Checkpoint.objects.filter(pk=cp.pk).update(update_time=timezone.now() - LONG_AGO)
+    alice = Api(world.alice.token)
+    assert alice.get("/api/v1/changefeeds/job-a").json()["state"] == "error"
+    channels = alice.get("/synclist", {"format": "json", "dbname": str(world.instance_a)}).json()
+    servers = [s for row in channels for s in row["ToServerList"] if s["ToServerID"] == world.job_a.pk]
+    assert servers and {(s["Status"], s["Error"]) for s in servers} == {("error", "target refuses")}  # one per table
+    client = Client()
+    client.force_login(world.alice)
+    page = client.get("/subscriptions/").content.decode()
+    assert 'title="target refuses">error</span>' in page
+
+
 # --- CCR get_lag -------------------------------------------------------------------------------------
 
 def test_ccr_get_lag_is_the_jobs_own(world):

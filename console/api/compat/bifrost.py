@@ -129,6 +129,7 @@ def db_list(request, caller, params):
 
 def to_server(subscription) -> dict:
     position = progress.job_progress(subscription)
+    status = jobs.job_status(subscription)
     target = subscription.target
     return {
         "ToServerID": subscription.pk,
@@ -142,8 +143,8 @@ def to_server(subscription) -> dict:
         "BinlogPosition": position.binlog_pos,
         "PluginParam": {**target.options, "SinkUri": target.display_uri},
         "Status": {SubscriptionState.NORMAL: "running", SubscriptionState.STOPPED: "stopped"}.get(
-            subscription.state, subscription.state),
-        "Error": subscription.error,
+            status.state, status.state),
+        "Error": status.error,
         "ErrorWaitDeal": 1 if subscription.skip_next else 0,
         "ErrorWaitData": subscription.error_wait_data,
     }
