@@ -263,9 +263,17 @@ class SubscriptionRuntime:
                 return
         self._succeeded(todo[-1])
 
-    def _succeeded(self, transaction):
-        self.succeeded = self.queued = transaction.position
+    def _passed(self, transaction):
+        """The target has everything up to `transaction`. `queued` never moves back: while a subscription
+        replays (a set position, a resume) it stays at what was read past before, so a restart before the
+        replay is over rewinds for it again instead of taking it for caught up."""
+        self.succeeded = transaction.position
+        if self.queued.commit_seq < self.succeeded.commit_seq:
+            self.queued = self.succeeded
         self.binlog_when = transaction.timestamp
+
+    def _succeeded(self, transaction):
+        self._passed(transaction)
         if self.changefeed is not None:
             self.changefeed.passed(self)
         if self.skip_event is not None and transaction.position.commit_seq >= self.skip_event[0]:
@@ -292,8 +300,7 @@ class SubscriptionRuntime:
                                 "commit_seq": batch.changes[0].position.commit_seq, "seq": batch.changes[0].seq,
                                 "skipped": True}
                 self.status_dirty = True
-                self.succeeded = self.queued = todo[-1].position
-                self.binlog_when = todo[-1].timestamp
+                self._passed(todo[-1])
                 return
         # MustBeSuccess: find the first change that fails, keep everything before it, retry from there later.
         for t in todo:

@@ -130,6 +130,40 @@ def test_set_position_replays_from_there(workers, source, redis_url):
         subscriptions.set_position("tester", sub, "", 0)
 
 
+def test_a_replay_cut_by_kill_9_is_finished_after_takeover(workers, source, redis_url):
+    """A subscription replaying from an earlier position stays marked behind (its queued position) until the
+    replay is over: a worker killed mid-replay hands over a checkpoint the next leader rewinds for."""
+    from workers.events import Position
+
+    s, rows = source.schema, 100_000
+    source.execute(f"CREATE TABLE `{s}`.t (id INT PRIMARY KEY, v INT)")
+    instance = make_instance(source, candidates=("w1", "w2"))
+    file, pos, gtid = source.master()
+    target, client = empty_redis_db(redis_url, 13)
+    sub = make_subscription(instance, target, tables=f"{s}.t")
+    workers.start("w1")
+    workers.start_beat()
+    for k in range(rows // 1000):  # one transaction per thousand rows: a replay commits many times on the way
+        source.execute(f"INSERT INTO `{s}`.t SELECT seq + {k * 1000}, seq FROM `{s}`.seq_1_to_1000")
+    wait_for(caught_up(source, instance), 120, message="the first delivery")
+    assert client.dbsize() == rows
+    end = Position(*source.master()[:2]).commit_seq
+    client.flushdb()
+    subscriptions.set_position("tester", sub, file, pos, gtid)
+
+    def replayed_part():  # a commit inside the replay: past the set position, short of where it had been
+        cp = Checkpoint.objects.get(subscription=sub)
+        return Position(file, pos).commit_seq < Position(cp.binlog_file, cp.binlog_pos).commit_seq < end
+
+    wait_for(replayed_part, 60, interval=0.01, message="a commit in the middle of the replay")
+    workers.kill("w1")
+    cp = Checkpoint.objects.get(subscription=sub)
+    assert Position(cp.queued_file, cp.queued_pos).commit_seq >= end  # still owed everything up to there
+    workers.start("w2")
+    wait_for(lambda: client.dbsize() == rows, 120, message="the rest of the replay after the takeover")
+    assert sorted(int(k.rsplit(b"-", 1)[1]) for k in client.scan_iter(f"{s}-t-*")) == list(range(1, rows + 1))
+
+
 def test_gtid_resume_after_kill(workers, source, redis_url):
     s = source.schema
     source.execute(f"CREATE TABLE `{s}`.t (id INT PRIMARY KEY, v INT)")
