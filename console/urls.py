@@ -1,4 +1,4 @@
-"""The browser console's pages (paths fixed by DESIGN.md section 8)."""
+"""The browser console's pages (their paths are part of the product: scripts and bookmarks use them)."""
 from django.urls import include, path
 
 from console.auth.views import login_view, logout_view

@@ -1,4 +1,4 @@
-"""Top-level URL map. Each surface has its own urls module (DESIGN.md section 8)."""
+"""Top-level URL map. Each surface has its own urls module (docs/architecture.md)."""
 from django.contrib import admin
 from django.urls import include, path
 

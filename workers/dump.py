@@ -178,7 +178,7 @@ class Dump:
         self._log_subscriptions()
         self._load_flow_base()
         start = self.resume_position()
-        # Reference 004: a caught-up subscription (queued == succeeded) whose position is older than the
+        # Positions (docs/compatibility.md): a caught-up subscription (queued == succeeded) whose position is older than the
         # start has simply had nothing to do since; it continues from the start.
         for rt in self.runtimes.values():
             if rt.succeeded.commit_seq < start.commit_seq and rt.queued == rt.succeeded:

@@ -92,7 +92,7 @@ class Position:
 
     @property
     def commit_seq(self) -> int:
-        """Monotonic in binlog order: (file number << 32) | end position (DESIGN.md section 6)."""
+        """Monotonic in binlog order: (file number << 32) | end position (docs/compatibility.md, "Commit sequence")."""
         return (self.file_number << 32) | self.binlog_pos
 
 

@@ -7,7 +7,7 @@ statement). The thread lets the dump loop batch naturally: whatever has piled
 up while the sinks were writing is taken in one go, and an idle stream costs
 nothing.
 
-Choices forced by the library (see ../shared/notes/binlog-facts.md):
+Choices forced by the library (measured on MariaDB and MySQL; tests/engine and tests/decoder guard them):
 - file/pos resume uses `is_mariadb=False, resume_stream=True`; GTID resume uses
   `auto_position` (with `is_mariadb=True` on MariaDB) and `blocking=True`.
 - Column names come from binlog_row_metadata=FULL; `use_column_name_cache` is

@@ -3,7 +3,7 @@
 Built from the Subscription row once and refreshed about every second; the
 per-row work (table match, field list, filter update) uses only plain Python.
 
-Positions (reference 004): `succeeded` is the last transaction the target has
+Positions (docs/compatibility.md): `succeeded` is the last transaction the target has
 durably, `queued` the last transaction the dump has read past for it. A
 subscription that is paused or failing keeps `succeeded` and lets `queued`
 run ahead, so it counts as behind and the dump rewinds for it when it becomes

@@ -1,7 +1,7 @@
 """Tower positions as TiCDC-style timestamps (TSO), and back to wall-clock time.
 
-A TiCDC ts is `(physical time in ms << 18) | logical counter` (DESIGN.md
-section 6). Tower's positions are binlog coordinates with a one-second event
+A TiCDC ts is `(physical time in ms << 18) | logical counter` (docs/compatibility.md,
+"TiCDC timestamps"). Tower's positions are binlog coordinates with a one-second event
 timestamp (`binlog_when`), so the rule is:
 
     ts = ((binlog_when * 1000) << 18) + min(binlog_pos >> 4, SECOND_SPAN - 1)

@@ -1,4 +1,4 @@
-"""TiCDC OpenAPI v1 (reference 002) at /api/v1/.
+"""TiCDC OpenAPI v1 (docs/compatibility.md) at /api/v1/.
 
 A changefeed is a Subscription by name (changefeed_id), the same object as the
 CCR job of that name. A capture is a Tower worker node (a Wave row, id = its

@@ -46,7 +46,7 @@ ticdc_urls = [
 ]
 
 urlpatterns = ticdc_urls + [
-    # Every endpoint authenticates (DESIGN.md section 9), the schema and its docs page too.
+    # Every endpoint authenticates (docs/architecture.md), the schema and its docs page too.
     path("schema/", SpectacularAPIView.as_view(permission_classes=[IsAuthenticated]), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema", permission_classes=[IsAuthenticated]),
          name="api-docs"),

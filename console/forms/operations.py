@@ -1,4 +1,4 @@
-"""Forms for operations on a dumping instance (DESIGN.md section 5)."""
+"""Forms for operations on a dumping instance (console.domain.instances)."""
 from django import forms
 
 

@@ -16,7 +16,7 @@ class TransitionError(Exception):
     """An instance was asked to move to a state it cannot reach from where it is."""
 
 
-# Approval workflow (DESIGN.md section 5): action -> (states it may start from, state it ends in).
+# Approval workflow (console.domain.instances): action -> (states it may start from, state it ends in).
 TRANSITIONS = {
     "apply": ((InstanceStatus.INIT, InstanceStatus.OPPOSE), InstanceStatus.WAIT),
     "approve": ((InstanceStatus.WAIT,), InstanceStatus.UNAUTHORIZED),

@@ -1,4 +1,4 @@
-"""Bifrost monitoring API (reference 000): Basic and token auth, every field, filters, flow, the Miss write."""
+"""Bifrost monitoring API (docs/compatibility.md): Basic and token auth, every field, filters, flow, the Miss write."""
 from datetime import timedelta
 
 import pytest

@@ -1,4 +1,4 @@
-"""CCR-syncer style job API (reference 001): the reference's requests replayed, auth, scoping, refusals."""
+"""CCR-syncer style job API (docs/compatibility.md): the ccr-syncer README's requests replayed, auth, scoping, refusals."""
 import uuid
 
 import pymysql

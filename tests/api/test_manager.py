@@ -1,4 +1,4 @@
-"""BinLake manager MetaData API (reference 003): every path, both encodings, auth, scoping, refusals."""
+"""BinLake manager MetaData API (docs/compatibility.md): every path, both encodings, auth, scoping, refusals."""
 import binascii
 import gzip
 import json

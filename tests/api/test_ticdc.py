@@ -1,4 +1,4 @@
-"""TiCDC OpenAPI v1 (reference 002): the reference's requests replayed, every endpoint, auth, scoping, refusals."""
+"""TiCDC OpenAPI v1 (docs/compatibility.md): the TiCDC OpenAPI page's requests replayed, every endpoint, auth, scoping, refusals."""
 import logging
 from datetime import timedelta
 
@@ -219,7 +219,7 @@ def test_move_and_rebalance(world, api, waves, unchanged):
                           {"capture_id": "wave-2", "table_id": "x"}).status_code == 400
         assert api(world.bob.token).post("/api/v1/changefeeds/job-a/tables/move_table",
                                          {"capture_id": "wave-2", "table_id": table_id}).status_code == 403
-    # the reference's body: {"capture_id": ..., "table_id": 49}
+    # the TiCDC OpenAPI page's body: {"capture_id": ..., "table_id": 49}
     response = alice.post("/api/v1/changefeeds/job-a/tables/move_table", {"capture_id": "wave-2", "table_id": table_id})
     assert response.status_code == 202
     world.instance_a.refresh_from_db()

@@ -5,7 +5,7 @@ from workers import tso
 
 
 def test_reference_example_formats_like_ticdc(settings):
-    # reference 002: "checkpoint_tso": 426921294362574849, "checkpoint_time": "2021-08-10 14:04:54.242",
+    # the TiCDC OpenAPI page's example: "checkpoint_tso": 426921294362574849, "checkpoint_time": "2021-08-10 14:04:54.242",
     # printed by a server in UTC+8 (TiCDC formats in its local time zone, Tower in settings.TIME_ZONE).
     settings.TIME_ZONE = "Asia/Shanghai"
     assert tso.format_ts(426921294362574849) == "2021-08-10 14:04:54.242"

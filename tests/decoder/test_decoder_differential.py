@@ -1,4 +1,4 @@
-"""Differential test (issue 7): every column type with edge values, written to the
+"""Differential test of workers/decoder: every column type with edge values, written to the
 real MariaDB in each binlog_row_image mode; the library's decoder and the
 generated decoder read the same events and must agree on every row, in value,
 type and order."""

@@ -1,4 +1,4 @@
-"""Property test (issue 7): random table schemas and random rows, written for
+"""Property test of workers/decoder: random table schemas and random rows, written for
 real to MariaDB, decoded by the library and by the generated decoder: equal."""
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """A schema change between events of the same table: each side is decoded with
-its own table map (issue 7)."""
+its own table map (workers/decoder)."""
 from __future__ import annotations
 
 import datetime

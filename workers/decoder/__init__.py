@@ -1,4 +1,4 @@
-"""Fast binlog row decoding: one generated decoder per table schema (issue 7).
+"""Fast binlog row decoding: one generated decoder per table schema.
 
 Public API
 ==========

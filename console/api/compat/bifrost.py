@@ -1,9 +1,9 @@
-"""Bifrost monitoring API (reference 000): /db/list, /synclist, /flow/get, plus the "miss" write.
+"""Bifrost monitoring API (docs/compatibility.md): /db/list, /synclist, /flow/get, plus the "miss" write.
 
 Mapping: a Bifrost data source (DbName) is an instance, named "host:port";
 a channel and its ToServer are a subscription (channelid = ToServerID =
 subscription id) and its target (ToServerKey = target name, PluginName =
-target kind). Answers are the reference's bare JSON (a map, or a list); errors
+target kind). Answers are Bifrost's bare JSON (a map, or a list); errors
 are {"status": 0, "msg": ..., "data": null} with a 4xx status.
 
 Auth: HTTP Basic with a Tower user's password, or `Authorization: Token`.

@@ -1,4 +1,4 @@
-"""Doris CCR syncer style job control (reference 001): POST JSON to /<operation>.
+"""Doris CCR syncer style job control (docs/compatibility.md): POST JSON to /<operation>.
 
 A CCR job is a Subscription by name (the same object as the TiCDC changefeed
 of that name). Success answers carry `"success": true`; failures are

@@ -1,4 +1,4 @@
-"""BinLake manager MetaData API (reference 003, DESIGN.md section 8).
+"""BinLake manager MetaData API (docs/compatibility.md).
 
 Every request body is one MetaData object
     {dbInfo, slave, master, counter, terminal, candidate, zk}

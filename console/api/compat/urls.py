@@ -1,4 +1,4 @@
-"""The compatibility surfaces at the site root (DESIGN.md section 8), one module each.
+"""The compatibility surfaces at the site root (docs/compatibility.md), one module each.
 
 Every path answers with and without its trailing slash: the callers are scripts and other systems that
 spell paths either way, and Django's APPEND_SLASH redirect would turn their POST into a GET.
@@ -41,7 +41,7 @@ ccr_urls = [
         ("resume", "resume"), ("delete", "delete"), ("list_jobs", "list_jobs"), ("job_detail", "job_detail"),
         ("job_progress", "job_progress"), ("job_status", "job_status"),
         ("update_host_mapping", "update_host_mapping"),
-        ("add_host_mapping", "update_host_mapping"),  # the reference's own example posts here
+        ("add_host_mapping", "update_host_mapping"),  # the ccr-syncer README's own example posts here
         ("job_skip_binlog", "job_skip_binlog"), ("force_fullsync", "force_fullsync"),
     )
 ]
