@@ -3,7 +3,7 @@ import pytest
 from django.core.management import call_command
 
 from console.choices import DumpState
-from console.models import Instance, Subscription
+from console.models import AuditLog, Instance, Subscription
 
 from private_servers import PrivateServer
 
@@ -29,3 +29,7 @@ def test_a_second_run_moves_the_demo_to_the_servers_of_now(tmp_path, settings, m
     assert Instance.objects.get(port=earlier.port).state == DumpState.OFFLINE
     assert sub.target.uri.startswith(redis_url.rsplit("/", 1)[0] + "/1?")
     assert sub.created_by == "admin"
+    # The demo goes through the product's own workflow, each step audited like a person's.
+    steps = list(AuditLog.objects.filter(object_id=now.pk).order_by("id").values_list("actor", "action"))
+    assert steps == [("admin", "instance_register"), ("admin", "apply"), ("make demo", "approve"),
+                     ("admin", "grant"), ("admin", "start_dump")]

@@ -11,11 +11,17 @@ from django.contrib.auth.models import User
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from console.choices import DumpState, InstanceStatus, MemberRole
-from console.models import AuditLog, Config, Group, Instance, Member, Subscription, SuperAdmin, Target
+from console.choices import DumpState, InstanceStatus
+from console.domain import catalog, config, instances, subscriptions
+from console.domain.errors import DomainError
+from console.models import Group, Instance, Subscription, Target
 from workers import source
 
 DEMO_SCHEMA = "tower_demo"
+
+
+# Whoever runs the demo on the server is trusted like the manage.py shell; the audit names them so.
+DEMO = "make demo"
 
 
 class Command(BaseCommand):
@@ -45,42 +51,58 @@ class Command(BaseCommand):
                 "customer VARCHAR(64) NOT NULL, amount DECIMAL(12,2) NOT NULL, status ENUM('new','paid','shipped') "
                 "NOT NULL DEFAULT 'new', created_at DATETIME(6) NOT NULL, note JSON NULL)"
             )
-        position = source.master_status(conn)
         conn.close()
 
         with transaction.atomic():
-            admin, created = User.objects.get_or_create(username="admin", defaults={"is_staff": True, "is_superuser": True})
+            admin, _ = User.objects.get_or_create(username="admin", defaults={"is_staff": True, "is_superuser": True})
             admin.is_staff = admin.is_superuser = True
             admin.set_password(password)
             admin.save()
-            SuperAdmin.objects.get_or_create(erp="admin")
-            group, _ = Group.objects.get_or_create(name="demo", defaults={"mark": "created by make demo"})
-            Member.objects.get_or_create(erp="admin", group=group, defaults={"role": MemberRole.CREATOR})
-            config = Config.current()
-            config.dump_user, config.dump_password = src.username or "root", src.password or ""
-            config.save()
-            instance = Instance.objects.filter(host=src.hostname, port=src.port).first()
-            if instance is None:
-                instance = Instance.objects.create(
-                    group=group, host=src.hostname, port=src.port, user=src.username or "root",
-                    password=src.password or "", slave_id=config.slave_id + 1, status=InstanceStatus.DUMP,
-                    state=DumpState.ONLINE, binlog_file=position["file"], binlog_pos=position["pos"],
-                    candidates=[settings.WORKER_NAME],
-                )
-                AuditLog.record("make demo", "demo_register", instance, after={"status": "dump"})
-            # The servers get new ports when they are started again: the demo's target and subscription follow
-            # them, and an earlier demo source is taken offline instead of failing to dump forever.
-            target, _ = Target.objects.update_or_create(
-                group=group, name="demo-redis",
-                defaults={"uri": f"{redis_url.rsplit('/', 1)[0]}/1?key={{$SchemaName}}-{{$TableName}}-{{$id}}"},
-            )
-            Subscription.objects.update_or_create(
-                name="demo-orders-to-redis",
-                defaults={"group": group, "instance": instance, "target": target, "tables": f"{DEMO_SCHEMA}.*"},
-                create_defaults={"group": group, "instance": instance, "target": target,
-                                 "tables": f"{DEMO_SCHEMA}.*", "created_by": "admin"},
-            )
-            Instance.objects.filter(group=group).exclude(pk=instance.pk).update(state=DumpState.OFFLINE)
+            try:
+                self.set_up(admin, src, redis_url)
+            except DomainError as exc:
+                raise CommandError(f"the demo could not be set up: {exc.message}") from exc
         self.stdout.write(self.style.SUCCESS(
             f"Tower demo: open http://127.0.0.1:{options['port']}/ and log in as  admin / {password}"
         ))
+
+    def set_up(self, admin, src, redis_url):
+        """The demo through the product's own operations, as an admin and the DBA would do it by hand."""
+        config.add_super_admin(DEMO, "admin")
+        group = Group.objects.filter(name="demo").first() or catalog.create_group(
+            admin, "demo", mark="created by make demo")
+        config.update_config(DEMO, dump_user=src.username or "root", dump_password=src.password or "")
+        instance = Instance.objects.filter(host=src.hostname, port=src.port).first()
+        if instance is None:
+            instance = self.register(admin, group, src)
+        # The servers get new ports when they are started again: the demo's target and subscription follow
+        # them, and an earlier demo source is taken offline instead of failing to dump forever.
+        uri = f"{redis_url.rsplit('/', 1)[0]}/1?key={{$SchemaName}}-{{$TableName}}-{{$id}}"
+        target = Target.objects.filter(group=group, name="demo-redis").first()
+        if target is None:
+            target = catalog.create_target(admin, group, name="demo-redis", uri=uri)
+        elif target.uri != uri:
+            target = catalog.update_target(admin, target, uri=uri)
+        sub = Subscription.objects.filter(name="demo-orders-to-redis").first()
+        if sub is not None and sub.instance_id != instance.pk:
+            subscriptions.delete_subscription(admin, sub)
+            sub = None
+        if sub is None:
+            subscriptions.create_subscription(admin, name="demo-orders-to-redis", instance=instance, target=target,
+                                              tables=f"{DEMO_SCHEMA}.*")
+        for old in Instance.objects.filter(group=group, status=InstanceStatus.DUMP, state=DumpState.ONLINE
+                                           ).exclude(pk=instance.pk):
+            instances.set_offline(admin, old)
+
+    def register(self, admin, group, src):
+        """Register the local MariaDB and take it through the approval workflow, the grant checks included."""
+        instance = instances.register_instance(admin, group, src.hostname, src.port, src.username or "root",
+                                               src.password or "")
+        instances.apply_instance(admin, instance)
+        instances.decide(DEMO, instance, True, "approved by make demo")
+        report = instances.run_grant(admin, instance)
+        if not report.ok:
+            raise CommandError("the demo source fails the grant checks: "
+                               + "; ".join(c.reason for c in report.failures()))
+        instances.start_dump(admin, instance)
+        return instance

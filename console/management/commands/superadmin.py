@@ -1,7 +1,12 @@
 """Super admins are managed only here and in Django admin: `manage.py superadmin add|remove|list [ERP]`."""
 from django.core.management.base import BaseCommand, CommandError
 
-from console.models import AuditLog, SuperAdmin
+from console.domain import config
+from console.domain.errors import DomainError
+from console.models import SuperAdmin
+
+# Whoever runs manage.py on the server is trusted: the audit names them by this.
+SHELL = "manage.py"
 
 
 class Command(BaseCommand):
@@ -18,14 +23,12 @@ class Command(BaseCommand):
             return
         if not erp:
             raise CommandError(f"superadmin {action} needs an ERP (username)")
-        if action == "add":
-            _, created = SuperAdmin.objects.get_or_create(erp=erp)
-            if created:
-                AuditLog.record("manage.py", "superadmin_add", message=erp)
-            self.stdout.write(f"{erp} is a super admin" + ("" if created else " (already)"))
-        else:
-            deleted, _ = SuperAdmin.objects.filter(erp=erp).delete()
-            if not deleted:
-                raise CommandError(f"{erp} is not a super admin")
-            AuditLog.record("manage.py", "superadmin_remove", message=erp)
-            self.stdout.write(f"{erp} is no longer a super admin")
+        try:
+            if action == "add":
+                created = config.add_super_admin(SHELL, erp)
+                self.stdout.write(f"{erp} is a super admin" + ("" if created else " (already)"))
+            else:
+                config.remove_super_admin(SHELL, erp)
+                self.stdout.write(f"{erp} is no longer a super admin")
+        except DomainError as exc:
+            raise CommandError(exc.message) from exc
