@@ -24,7 +24,6 @@ import uuid
 from contextlib import contextmanager
 
 import requests
-from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import F, Max
 from django.utils import timezone
@@ -47,19 +46,48 @@ CALLBACK_MAX_AGE_SECONDS = 300
 
 @contextmanager
 def model_rules():
-    """The model's own refusals (its transition table, its admin check) as DomainErrors."""
+    """The model's refusal of a step its state does not allow (its transition table) as a DomainError."""
     try:
         yield
     except TransitionError as exc:
         raise DomainError("state", str(exc)) from exc
-    except PermissionDenied as exc:
-        raise DomainError("forbidden", str(exc) or "permission denied") from exc
 
 
 def require_admin(caller, instance_or_group_id, what="do this"):
     group_id = getattr(instance_or_group_id, "group_id", instance_or_group_id)
     if not caller.can_admin(group_id):
         raise DomainError("forbidden", f"only an admin of this instance's group may {what}")
+
+
+def _step(actor, instance, action, message="", **changes):
+    """One workflow step, if the model's transition table allows it from the current state, audited under the
+    step's own name in the same transaction."""
+    with transaction.atomic(), model_rules():
+        before = instance.transition(action, **changes)
+        record(actor, action, instance, before=before, after=instance.state_snapshot(), message=message)
+
+
+def _change(actor, instance, action, **changes):
+    """A change to an instance in `dump`, audited under `action` in the same transaction."""
+    with transaction.atomic(), model_rules():
+        before = instance.change_while_dumping(action, **changes)
+        record(actor, action, instance, before=before, after={**before, **changes})
+
+
+def _start(binlog_file, binlog_pos, gtid_set, candidates) -> dict:
+    """What start_dump writes: the first position, the candidates, online."""
+    if not binlog_file or int(binlog_pos) < 4:
+        raise DomainError("invalid", "a dump starts from a real binlog position (file and pos >= 4)")
+    return dict(binlog_file=binlog_file, binlog_pos=int(binlog_pos), gtid_set=gtid_set or "",
+                candidates=list(candidates), state=DumpState.ONLINE, retry_times=0, last_error="")
+
+
+def _leader(instance, leader) -> dict:
+    """A new leader: its lease starts fresh, and the one it replaces is remembered (BinLake's preLeader)."""
+    changes = {"leader": leader, "lease_expires": None}
+    if instance.leader and instance.leader != leader:
+        changes["pre_leader"] = instance.leader
+    return changes
 
 
 def next_slave_id() -> int:
@@ -127,29 +155,27 @@ def register_by_manager(caller, group, host, port, user="", password="", slave_i
             for field, value in {**descriptive, "with_gtid": bool(gtid_set)}.items():
                 setattr(instance, field, value)
             instance.save(update_fields=[*descriptive, "with_gtid"])
-        with model_rules():
-            instance.apply(actor, request_id=f"manager-{instance.pk[:12]}", url="")
-            instance.approve(actor, comment="approved by BinLake's manager")
+        _step(actor, instance, "apply", request_id=f"manager-{instance.pk[:12]}", url="", comment="")
+        _step(actor, instance, "approve", message="approved by BinLake's manager",
+              comment="approved by BinLake's manager")
         try:
             report = source.check_grant(*source.instance_endpoint(instance))
         except source.SourceRefused as exc:
             raise DomainError("forbidden", str(exc)) from exc
         if not report.ok:
             raise DomainError("source", "; ".join(c.reason for c in report.failures()))
-        with model_rules():
-            instance.grant(actor)
+        _step(actor, instance, "grant")
         if binlog_file:
             sources.check_position(instance, binlog_file, int(binlog_pos))
             start = {"file": binlog_file, "pos": int(binlog_pos), "gtid": gtid_set or ""}
         else:
             start = {**sources.master_status(instance), "gtid": ""}
-        with model_rules():
-            instance.start_dump(actor, start["file"], start["pos"], gtid_set=start["gtid"],
-                                candidates=list(candidates) or fleet.live_worker_names()[:3])
-            if leader:
-                instance.set_leader(actor, leader)
-            if not online:
-                instance.set_offline(actor)
+        _step(actor, instance, "start_dump", **_start(start["file"], start["pos"], start["gtid"],
+                                                      list(candidates) or fleet.live_worker_names()[:3]))
+        if leader:
+            _change(actor, instance, "set_leader", **_leader(instance, leader))
+        if not online:
+            _change(actor, instance, "set_offline", state=DumpState.OFFLINE)
     instance.refresh_from_db()
     return instance
 
@@ -244,8 +270,7 @@ def apply_instance(caller, instance, callback_url="", detail_url="") -> Instance
             raise DomainError("source", f"the approval system refused the request (HTTP {response.status_code})")
         request_id = str(answer.get("dbsOrderId") or answer.get("requestId") or request_id)[:64]
         url = str(answer.get("url") or url)[:512]
-    with model_rules():
-        instance.apply(caller.actor, request_id=request_id, url=url)
+    _step(caller.actor, instance, "apply", request_id=request_id, url=url, comment="")
     return instance
 
 
@@ -254,8 +279,7 @@ def decide(caller, instance, approve: bool, comment="") -> Instance:
     caller = as_caller(caller)
     if not caller.is_super:
         raise DomainError("forbidden", "only the DBA callback or a super admin decides on a request")
-    with model_rules():
-        (instance.approve if approve else instance.refuse)(caller.actor, comment=comment)
+    _step(caller.actor, instance, "approve" if approve else "refuse", message=comment, comment=comment)
     return instance
 
 
@@ -271,7 +295,10 @@ def sign_callback(secret: str, timestamp: str, body: bytes) -> str:
 
 
 def handle_callback(body: bytes, signature: str, timestamp: str, now=None) -> Instance:
-    """Verify and apply a DBA decision. Raises CallbackError(status, message); changes nothing on error."""
+    """Verify and apply a DBA decision. Raises CallbackError(status, message); changes nothing on error but
+    one audit row (`dbs_callback_refused`) for a correctly signed callback it refused: its signature is
+    remembered so that a replay within the timestamp window is refused (409) even once the refusal's reason
+    (an instance's state, an open request) has gone; past the window the timestamp check refuses it."""
     secret = Config.current().callback_secret
     if not secret:
         raise CallbackError(503, "callbacks are disabled: no callback secret is configured")
@@ -284,19 +311,33 @@ def handle_callback(body: bytes, signature: str, timestamp: str, now=None) -> In
         raise CallbackError(401, "bad signature")
     if age > CALLBACK_MAX_AGE_SECONDS:
         raise CallbackError(401, "timestamp outside the allowed 5 minute window")
-    try:
-        payload = json.loads(body)
-        status = str(payload["approveStatus"]).strip().lower()
-        tower_id = str(payload["towerId"])
-        order_id = str(payload.get("dbsOrderId") or "")
-    except (ValueError, KeyError, TypeError):
-        raise CallbackError(400, "body must be JSON with approveStatus, approveUser, comment, towerId, dbsOrderId")
-    approve = status in ("approve", "approved", "agree", "pass", "1", "true")
-    if not approve and status not in ("refuse", "refused", "reject", "rejected", "oppose", "0", "false"):
-        raise CallbackError(400, f"unknown approveStatus '{payload['approveStatus']}'")
     digest = hashlib.sha256(signature.encode()).hexdigest()
     if AuditLog.objects.filter(action="dbs_callback", after__signature=digest).exists():
         raise CallbackError(409, "this callback was already applied (replay)")
+    if AuditLog.objects.filter(action="dbs_callback_refused", after__signature=digest).exists():
+        raise CallbackError(409, "this callback was already refused (replay)")
+    try:
+        return _apply_callback(body, digest)
+    except CallbackError as exc:
+        record("dbs", "dbs_callback_refused", after={"signature": digest, "status": exc.status},
+               message=str(exc)[:2000])
+        raise
+
+
+def _apply_callback(body: bytes, digest: str) -> Instance:
+    try:
+        payload = json.loads(body)
+        # A lone UTF-16 surrogate (a \\ud800 escape) decodes but no database column takes it.
+        json.dumps(payload, ensure_ascii=False).encode("utf-8")
+        status = str(payload["approveStatus"]).strip().lower()
+        tower_id = str(payload["towerId"])
+        order_id = str(payload.get("dbsOrderId") or "")
+    except (ValueError, KeyError, TypeError, RecursionError):  # RecursionError: JSON nested too deeply
+        raise CallbackError(400, "body must be JSON with approveStatus, approveUser, comment, towerId, dbsOrderId"
+                                 " (valid Unicode, not nested)") from None
+    approve = status in ("approve", "approved", "agree", "pass", "1", "true")
+    if not approve and status not in ("refuse", "refused", "reject", "rejected", "oppose", "0", "false"):
+        raise CallbackError(400, f"unknown approveStatus '{payload['approveStatus']}'")
     if order_id and AuditLog.objects.filter(action="dbs_callback", after__dbsOrderId=order_id).exists():
         raise CallbackError(409, f"a decision for order {order_id} was already applied")
     instance = Instance.objects.filter(pk=tower_id).first()
@@ -330,8 +371,7 @@ def run_grant(caller, instance):
     except source.SourceRefused as exc:  # e.g. the global account through a host mapping: a failed check
         report = source.GrantReport([source.CheckResult("reachable", False, str(exc))])
     if report.ok:
-        with model_rules():
-            instance.grant(caller.actor)
+        _step(caller.actor, instance, "grant")
     else:
         record(
             caller.actor, "grant_failed", instance,
@@ -349,8 +389,7 @@ def start_dump(caller, instance, max_candidates=3):
                                    " (only from agree)")
     status = sources.master_status(instance)
     candidates = fleet.live_worker_names()[:max_candidates]
-    with model_rules():
-        instance.start_dump(caller.actor, status["file"], status["pos"], gtid_set="", candidates=candidates)
+    _step(caller.actor, instance, "start_dump", **_start(status["file"], status["pos"], "", candidates))
     # The master position just read is also the first "master status" sample (the engine refreshes it later).
     Instance.objects.filter(pk=instance.pk).update(
         master_file=status["file"], master_pos=status["pos"], master_gtid=status.get("gtid", ""),
@@ -362,35 +401,35 @@ def start_dump(caller, instance, max_candidates=3):
 # --- operations on a dumping instance --------------------------------------------
 
 
-def _operate(caller, instance, method, *args):
+def _operate(caller, instance, action, **changes):
     caller = as_caller(caller)
-    require_admin(caller, instance, method.replace("_", " "))
-    with model_rules():
-        getattr(instance, method)(caller.actor, *args)
+    require_admin(caller, instance, action.replace("_", " "))
+    _change(caller.actor, instance, action, **changes)
     instance.refresh_from_db()
     return instance
 
 
 def set_online(caller, instance):
-    return _operate(caller, instance, "set_online")
+    return _operate(caller, instance, "set_online", state=DumpState.ONLINE)
 
 
 def set_offline(caller, instance):
-    return _operate(caller, instance, "set_offline")
+    return _operate(caller, instance, "set_offline", state=DumpState.OFFLINE)
 
 
 def set_leader(caller, instance, leader):
     if not leader:
         raise DomainError("invalid", "name the new leader")
-    return _operate(caller, instance, "set_leader", leader)
+    return _operate(caller, instance, "set_leader", **_leader(instance, leader))
 
 
 def set_candidates(caller, instance, candidates):
-    return _operate(caller, instance, "set_candidates", list(candidates))
+    return _operate(caller, instance, "set_candidates", candidates=[c for c in candidates if c])
 
 
 def reset_counter(caller, instance):
-    return _operate(caller, instance, "reset_counter")
+    return _operate(caller, instance, "reset_counter", retry_times=0, kill_times=0, next_start_at=None,
+                    last_error="")
 
 
 def set_position(caller, instance, binlog_file="", binlog_pos=4, gtid_set=""):
@@ -410,7 +449,8 @@ def set_position(caller, instance, binlog_file="", binlog_pos=4, gtid_set=""):
     if not binlog_file:
         if not gtid_set:
             raise DomainError("invalid", "give a binlog file and a position >= 4, or a GTID set")
-        return _operate(caller, instance, "set_binlog", "", 4, gtid_set)
+        return _operate(caller, instance, "set_binlog", binlog_file="", binlog_pos=4, gtid_set=gtid_set,
+                        with_gtid=True)
     try:
         binlog_pos = int(binlog_pos)
     except (TypeError, ValueError):
@@ -456,10 +496,10 @@ def move_dump(caller, instance, worker_name):
     if not fleet.is_alive(worker_name):
         raise DomainError("not_found", f"capture '{worker_name}' is not a live worker")
     require_admin(caller, instance, "move its dump")
-    with model_rules():
+    with transaction.atomic():
         if worker_name not in instance.candidates:
-            instance.set_candidates(caller.actor, [*instance.candidates, worker_name])
-        instance.set_leader(caller.actor, worker_name)
+            _change(caller.actor, instance, "set_candidates", candidates=[*instance.candidates, worker_name])
+        _change(caller.actor, instance, "set_leader", **_leader(instance, worker_name))
     return instance
 
 
@@ -497,9 +537,10 @@ def register_source(caller, host, port, user, password, group_name="default"):
         )
         record(actor, "register_source", instance, after={"host": host, "port": port, "group": group.name},
                message="registered by a super admin's API job")
-        instance.apply(actor, request_id=f"api-{instance.pk[:12]}", url="")
-        instance.approve(actor, comment="registered by a super admin's API job")
-        instance.grant(actor)
-        instance.start_dump(actor, status["file"], status["pos"], status["gtid"],
-                            candidates=fleet.live_worker_names()[:3])
+        _step(actor, instance, "apply", request_id=f"api-{instance.pk[:12]}", url="", comment="")
+        _step(actor, instance, "approve", message="registered by a super admin's API job",
+              comment="registered by a super admin's API job")
+        _step(actor, instance, "grant")
+        _step(actor, instance, "start_dump", **_start(status["file"], status["pos"], status["gtid"],
+                                                      fleet.live_worker_names()[:3]))
     return instance

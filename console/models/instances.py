@@ -1,13 +1,10 @@
-from django.core.exceptions import PermissionDenied
-from django.db import models, transaction
+from django.db import models
 from django.utils import timezone
 
 from console.choices import DumpState, InstanceStatus
 from console.fields import EncryptedTextField
 from console.ids import md5_id
-from console.permissions import can_admin_group, is_super_admin
 
-from .audit import AuditLog
 from .base import Md5IdModel
 from .groups import Group
 
@@ -89,99 +86,37 @@ class Instance(Md5IdModel):
     def compute_id(self) -> str:
         return md5_id(f"{self.host}:{self.port}")
 
-    # --- approval workflow -------------------------------------------------
+    # --- state: the transition table; who may move it, and the audit, are console.domain.instances' ---
 
-    def _snapshot(self):
+    def state_snapshot(self) -> dict:
+        """The workflow and dump-control fields, as audit records keep them (never the password)."""
         return {f: getattr(self, f) for f in AUDITED_FIELDS}
 
-    def _check_admin(self, actor):
-        if actor is not None and not isinstance(actor, str) and not can_admin_group(actor, self.group_id):
-            raise PermissionDenied("only an admin of this instance's group may do this")
-
-    def _transition(self, action, actor, message="", **changes):
+    def transition(self, action, **changes) -> dict:
+        """Take workflow step `action` (TRANSITIONS) with `changes`; returns the state before. Locks the row, so
+        call it inside a transaction; refuses a step the current state does not allow (TransitionError)."""
         sources, target = TRANSITIONS[action]
-        with transaction.atomic():
-            current = type(self).objects.select_for_update().get(pk=self.pk)
-            if current.status not in sources:
-                allowed = ", ".join(s.value for s in sources)
-                raise TransitionError(
-                    f"cannot {action.replace('_', ' ')} instance {self} in state '{current.status}'"
-                    f" (only from: {allowed})"
-                )
-            before = current._snapshot()
-            self.status = target
-            for field, value in changes.items():
-                setattr(self, field, value)
-            self.save()
-            AuditLog.record(actor, action, self, before=before, after=self._snapshot(), message=message)
+        current = type(self).objects.select_for_update().get(pk=self.pk)
+        if current.status not in sources:
+            allowed = ", ".join(s.value for s in sources)
+            raise TransitionError(
+                f"cannot {action.replace('_', ' ')} instance {self} in state '{current.status}' (only from: {allowed})"
+            )
+        before = current.state_snapshot()
+        self.status = target
+        for field, value in changes.items():
+            setattr(self, field, value)
+        self.save()
+        return before
 
-    def apply(self, actor, request_id, url=""):
-        self._check_admin(actor)
-        self._transition("apply", actor, request_id=request_id, url=url, comment="")
-
-    def approve(self, actor, comment=""):
-        """The DBA side's decision; `actor` names the approver (the callback is authenticated by its signature)."""
-        if actor is not None and not isinstance(actor, str) and not is_super_admin(actor):
-            raise PermissionDenied("only the DBA callback or a super admin decides on a request")
-        self._transition("approve", actor, message=comment, comment=comment)
-
-    def refuse(self, actor, comment=""):
-        if actor is not None and not isinstance(actor, str) and not is_super_admin(actor):
-            raise PermissionDenied("only the DBA callback or a super admin decides on a request")
-        self._transition("refuse", actor, message=comment, comment=comment)
-
-    def grant(self, actor):
-        """Called once the source checks passed (workers.source.check_grant)."""
-        self._check_admin(actor)
-        self._transition("grant", actor)
-
-    def start_dump(self, actor, binlog_file, binlog_pos, gtid_set="", candidates=()):
-        self._check_admin(actor)
-        if not binlog_file or int(binlog_pos) < 4:
-            raise TransitionError("a dump starts from a real binlog position (file and pos >= 4)")
-        self._transition(
-            "start_dump", actor,
-            binlog_file=binlog_file, binlog_pos=int(binlog_pos), gtid_set=gtid_set or "",
-            candidates=list(candidates), state=DumpState.ONLINE, retry_times=0, last_error="",
-        )
-
-    # --- operations on a dumping instance -----------------------------------
-
-    def _operate(self, action, actor, message="", **changes):
-        self._check_admin(actor)
-        with transaction.atomic():
-            current = type(self).objects.select_for_update().get(pk=self.pk)
-            if current.status != InstanceStatus.DUMP:
-                raise TransitionError(f"cannot {action.replace('_', ' ')}: instance {self} is not in state 'dump'")
-            before = current._snapshot()
-            for field, value in changes.items():
-                setattr(self, field, value)
-            # Keep runtime fields the engine owns as they are in the DB.
-            type(self).objects.filter(pk=self.pk).update(**changes, update_time=timezone.now())
-            AuditLog.record(actor, action, self, before=before, after={**before, **changes}, message=message)
-
-    def set_online(self, actor):
-        self._operate("set_online", actor, state=DumpState.ONLINE)
-
-    def set_offline(self, actor):
-        self._operate("set_offline", actor, state=DumpState.OFFLINE)
-
-    def set_binlog(self, actor, binlog_file="", binlog_pos=4, gtid_set=""):
-        if not gtid_set and (not binlog_file or int(binlog_pos) < 4):
-            raise TransitionError("give a binlog file and a position >= 4, or a GTID set")
-        self._operate(
-            "set_binlog", actor, binlog_file=binlog_file or "", binlog_pos=int(binlog_pos or 0),
-            gtid_set=gtid_set or "", with_gtid=bool(gtid_set),
-        )
-
-    def set_leader(self, actor, leader):
-        changes = {"leader": leader, "lease_expires": None}
-        if self.leader and self.leader != leader:
-            changes["pre_leader"] = self.leader
-        self._operate("set_leader", actor, **changes)
-
-    def set_candidates(self, actor, candidates):
-        self._operate("set_candidates", actor, candidates=[c for c in candidates if c])
-
-    def reset_counter(self, actor):
-        self._operate("reset_counter", actor, retry_times=0, kill_times=0, next_start_at=None, last_error="")
+    def change_while_dumping(self, action, **changes) -> dict:
+        """Change dump-control fields of an instance in `dump` (TransitionError otherwise); returns the state
+        before. Only the given fields are written: the engine's runtime fields stay as the database has them."""
+        current = type(self).objects.select_for_update().get(pk=self.pk)
+        if current.status != InstanceStatus.DUMP:
+            raise TransitionError(f"cannot {action.replace('_', ' ')}: instance {self} is not in state 'dump'")
+        before = current.state_snapshot()
+        for field, value in changes.items():
+            setattr(self, field, value)
+        type(self).objects.filter(pk=self.pk).update(**changes, update_time=timezone.now())
+        return before
