@@ -122,3 +122,15 @@ class AuditLogAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+@admin.register(models.OIDCIdentity)
+class OIDCIdentityAdmin(admin.ModelAdmin):
+    """Which local user an OIDC subject signs in as: removing a row unlinks it (the user stays)."""
+
+    list_display = ("sub", "user", "created")
+    search_fields = ("sub", "user__username")
+    readonly_fields = ("sub", "user", "created")
+
+    def has_add_permission(self, request):
+        return False  # only the OIDC backend links an identity, to a user it created

@@ -5,6 +5,8 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
 from django.db import models
 
+from workers.masking import MASK
+
 PREFIX = "fernet:"
 
 
@@ -46,4 +48,5 @@ class EncryptedTextField(models.TextField):
 
 
 def mask(secret: str) -> str:
-    return "" if not secret else "******"
+    """A whole secret (a password field), hidden; URIs and options are masked by workers.masking."""
+    return "" if not secret else MASK

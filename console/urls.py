@@ -1,14 +1,33 @@
 """The browser console's pages (their paths are part of the product: scripts and bookmarks use them)."""
-from django.urls import include, path
+import functools
 
+from django.http import Http404
+from django.urls import include, path
+from mozilla_django_oidc import urls as oidc_urls
+
+from console.auth.redirects import oidc_enabled
 from console.auth.views import login_view, logout_view
 from console.views import audit, bindings, callback, config, dashboard, groups, instances, members, monitor, operations, rules, targets, workflow
+
+
+def only_with_oidc(view):
+    """Single sign-on's pages exist while OIDC is configured: its views need the provider's settings."""
+
+    @functools.wraps(view)
+    def wrapper(request, *args, **kwargs):
+        if not oidc_enabled():
+            raise Http404("single sign-on (OIDC) is not configured")
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
 
 urlpatterns = [
     path("", dashboard.dashboard, name="dashboard"),
     path("login/", login_view, name="login"),
     path("logout/", logout_view, name="logout"),
-    path("oidc/", include("mozilla_django_oidc.urls")),
+    path("oidc/", include([path(str(p.pattern), only_with_oidc(p.callback), name=p.name)
+                           for p in oidc_urls.urlpatterns])),
 
     path("groups/", groups.GroupListView.as_view(), name="group_list"),
     path("groups/add/", groups.GroupCreateView.as_view(), name="group_add"),

@@ -94,14 +94,64 @@ CREATE TABLE `auth_user_user_permissions` (
   CONSTRAINT `auth_user_user_permissions_user_id_a95ead1b_fk_auth_user_id` FOREIGN KEY (`user_id`) REFERENCES `auth_user` (`id`)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_general_ci;
 
-DROP TABLE IF EXISTS `authtoken_token`;
-CREATE TABLE `authtoken_token` (
-  `key` varchar(40) NOT NULL,
-  `created` datetime(6) NOT NULL,
-  `user_id` int(11) NOT NULL,
-  PRIMARY KEY (`key`),
-  UNIQUE KEY `user_id` (`user_id`),
-  CONSTRAINT `authtoken_token_user_id_35299eff_fk_auth_user_id` FOREIGN KEY (`user_id`) REFERENCES `auth_user` (`id`)
+DROP TABLE IF EXISTS `axes_accessattempt`;
+CREATE TABLE `axes_accessattempt` (
+  `id` int(11) NOT NULL AUTO_INCREMENT,
+  `user_agent` varchar(255) NOT NULL,
+  `ip_address` char(39) DEFAULT NULL,
+  `username` varchar(255) DEFAULT NULL,
+  `http_accept` varchar(1025) NOT NULL,
+  `path_info` varchar(255) NOT NULL,
+  `attempt_time` datetime(6) NOT NULL,
+  `get_data` longtext NOT NULL,
+  `post_data` longtext NOT NULL,
+  `failures_since_start` int(10) unsigned NOT NULL CHECK (`failures_since_start` >= 0),
+  PRIMARY KEY (`id`),
+  UNIQUE KEY `axes_accessattempt_username_ip_address_user_agent_8ea22282_uniq` (`username`,`ip_address`,`user_agent`),
+  KEY `axes_accessattempt_ip_address_10922d9c` (`ip_address`),
+  KEY `axes_accessattempt_user_agent_ad89678b` (`user_agent`),
+  KEY `axes_accessattempt_username_3f2d4ca0` (`username`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_general_ci;
+
+DROP TABLE IF EXISTS `axes_accessattemptexpiration`;
+CREATE TABLE `axes_accessattemptexpiration` (
+  `access_attempt_id` int(11) NOT NULL,
+  `expires_at` datetime(6) NOT NULL,
+  PRIMARY KEY (`access_attempt_id`),
+  CONSTRAINT `axes_accessattemptex_access_attempt_id_6b73a47a_fk_axes_acce` FOREIGN KEY (`access_attempt_id`) REFERENCES `axes_accessattempt` (`id`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_general_ci;
+
+DROP TABLE IF EXISTS `axes_accessfailurelog`;
+CREATE TABLE `axes_accessfailurelog` (
+  `id` int(11) NOT NULL AUTO_INCREMENT,
+  `user_agent` varchar(255) NOT NULL,
+  `ip_address` char(39) DEFAULT NULL,
+  `username` varchar(255) DEFAULT NULL,
+  `http_accept` varchar(1025) NOT NULL,
+  `path_info` varchar(255) NOT NULL,
+  `attempt_time` datetime(6) NOT NULL,
+  `locked_out` tinyint(1) NOT NULL,
+  PRIMARY KEY (`id`),
+  KEY `axes_accessfailurelog_user_agent_ea145dda` (`user_agent`),
+  KEY `axes_accessfailurelog_ip_address_2e9f5a7f` (`ip_address`),
+  KEY `axes_accessfailurelog_username_a8b7e8a4` (`username`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_general_ci;
+
+DROP TABLE IF EXISTS `axes_accesslog`;
+CREATE TABLE `axes_accesslog` (
+  `id` int(11) NOT NULL AUTO_INCREMENT,
+  `user_agent` varchar(255) NOT NULL,
+  `ip_address` char(39) DEFAULT NULL,
+  `username` varchar(255) DEFAULT NULL,
+  `http_accept` varchar(1025) NOT NULL,
+  `path_info` varchar(255) NOT NULL,
+  `attempt_time` datetime(6) NOT NULL,
+  `logout_time` datetime(6) DEFAULT NULL,
+  `session_hash` varchar(64) NOT NULL,
+  PRIMARY KEY (`id`),
+  KEY `axes_accesslog_ip_address_86b417e5` (`ip_address`),
+  KEY `axes_accesslog_user_agent_0e659004` (`user_agent`),
+  KEY `axes_accesslog_username_df93064b` (`username`)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_general_ci;
 
 DROP TABLE IF EXISTS `checkpoints`;
@@ -283,6 +333,19 @@ CREATE TABLE `instances` (
   CONSTRAINT `instances_group_id_c6aad71a_fk_groups_id` FOREIGN KEY (`group_id`) REFERENCES `groups` (`id`)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_general_ci;
 
+DROP TABLE IF EXISTS `knox_authtoken`;
+CREATE TABLE `knox_authtoken` (
+  `digest` varchar(128) NOT NULL,
+  `created` datetime(6) NOT NULL,
+  `user_id` int(11) NOT NULL,
+  `expiry` datetime(6) DEFAULT NULL,
+  `token_key` varchar(25) NOT NULL,
+  PRIMARY KEY (`digest`),
+  KEY `knox_authtoken_user_id_e5a5d899_fk_auth_user_id` (`user_id`),
+  KEY `knox_authtoken_token_key_8f4f7d47` (`token_key`),
+  CONSTRAINT `knox_authtoken_user_id_e5a5d899_fk_auth_user_id` FOREIGN KEY (`user_id`) REFERENCES `auth_user` (`id`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_general_ci;
+
 DROP TABLE IF EXISTS `mq_filter_relation`;
 CREATE TABLE `mq_filter_relation` (
   `create_time` datetime(6) NOT NULL,
@@ -316,6 +379,18 @@ CREATE TABLE `mq_rule` (
   KEY `mq_rule_target_id_89935b83_fk_targets_id` (`target_id`),
   CONSTRAINT `mq_rule_group_id_166081d3_fk_groups_id` FOREIGN KEY (`group_id`) REFERENCES `groups` (`id`),
   CONSTRAINT `mq_rule_target_id_89935b83_fk_targets_id` FOREIGN KEY (`target_id`) REFERENCES `targets` (`id`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_general_ci;
+
+DROP TABLE IF EXISTS `oidc_identity`;
+CREATE TABLE `oidc_identity` (
+  `id` bigint(20) NOT NULL AUTO_INCREMENT,
+  `sub` varchar(255) NOT NULL,
+  `created` datetime(6) NOT NULL,
+  `user_id` int(11) NOT NULL,
+  PRIMARY KEY (`id`),
+  UNIQUE KEY `sub` (`sub`),
+  UNIQUE KEY `user_id` (`user_id`),
+  CONSTRAINT `oidc_identity_user_id_d8aad110_fk_auth_user_id` FOREIGN KEY (`user_id`) REFERENCES `auth_user` (`id`)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_general_ci;
 
 DROP TABLE IF EXISTS `rule`;

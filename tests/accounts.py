@@ -4,7 +4,7 @@ import json
 
 from django.contrib.auth import get_user_model
 from django.test import Client
-from rest_framework.authtoken.models import Token
+from knox.models import AuthToken
 
 from console.choices import MemberRole
 from console.models import Member, SuperAdmin
@@ -19,7 +19,7 @@ def make_user(username, group=None, role=MemberRole.USER, super_admin=False):
         Member.objects.create(erp=username, group=group, role=role)
     if super_admin:
         SuperAdmin.objects.create(erp=username)
-    user.token = Token.objects.create(user=user).key
+    user.token = AuthToken.objects.create(user=user)[1]
     return user
 
 

@@ -12,8 +12,8 @@
 | TOWER_LOG_LEVEL | INFO | root log level (changeable at run time through /api/v1/log) |
 | TOWER_WORKER_NAME | hostname | the name a Celery worker registers under in `waves` |
 | TOWER_LOCAL_LOGIN | 1 | offer username/password login at /login/ (0 turns it off when SSO is used) |
-| TOWER_LOGIN_MAX_FAILURES | 5 | failed logins per username (and per IP, x4) before the login is locked |
-| TOWER_LOGIN_LOCK_MINUTES | 15 | how long failures are remembered and a lock lasts |
+| TOWER_LOGIN_FAILURE_LIMIT | 5 | failed password sign-ins per username (console, /admin/, HTTP Basic together) before it is locked |
+| TOWER_LOGIN_COOLOFF_MINUTES | 15 | how long a lock lasts (failures older than this no longer count) |
 | TOWER_OIDC_CLIENT_ID | (unset: OIDC off) | OIDC client id; OIDC login is on when this and the endpoints are set |
 | TOWER_OIDC_CLIENT_SECRET | | OIDC client secret (also the HS256 key of the id token) |
 | TOWER_OIDC_AUTHORIZATION_URL, TOWER_OIDC_TOKEN_URL, TOWER_OIDC_USERINFO_URL | | OIDC provider endpoints |
@@ -21,6 +21,7 @@
 | TOWER_OIDC_SIGN_ALGO | HS256 | id token signature algorithm |
 | TOWER_OIDC_SCOPES | openid email profile | scopes requested |
 | TOWER_OIDC_LOGOUT_URL | | provider logout URL to send the browser to after /logout/ |
+| TOWER_OIDC_ALLOWED_DOMAINS | (unset: any) | comma separated e-mail domains; OIDC sign-in then needs a verified e-mail in one of them |
 | TOWER_SSO_VERIFY_URL | (unset: ticket SSO off) | BinLake-style ticket SSO: URL that verifies a ticket and answers JSON {erp, email, orgName} |
 | TOWER_SSO_VERIFY_METHOD | GET | GET (ticket as query parameter) or POST (form field) |
 | TOWER_SSO_TICKET_PARAM | ticket | name of the ticket parameter sent to the verify URL |
@@ -33,14 +34,21 @@
 | TOWER_LEASE_TTL | 8 | seconds a dump leader's lease lives without renewal (a candidate takes over after it) |
 | TOWER_SOURCE_NETWORKS | (unset: any) | comma separated CIDRs; Tower connects to a source only at an address inside them (docs/architecture.md) |
 | TOWER_DUMP_STALL_LIMIT | 120 | seconds a dump loop may be held (e.g. by a target that stops answering) while its lease is still renewed |
+| TOWER_TOKEN_TTL_HOURS | 2160 (90 days) | lifetime of a new API token (`manage.py token create`); 0: new tokens never expire |
+| TOWER_SECURE_COOKIES | 0 | session and CSRF cookies only over HTTPS (turn on in production) |
+| TOWER_HSTS_SECONDS | 0 | HSTS max-age, subdomains included (31536000 in production; 0: no HSTS header) |
+| TOWER_HSTS_PRELOAD | 0 | add `preload` to HSTS: consent to browsers' preload lists, hard to undo (off, check --deploy's W021 is silenced) |
+| TOWER_SSL_REDIRECT | 0 | redirect plain HTTP requests to HTTPS |
+| TOWER_BEHIND_TLS_PROXY | 0 | trust `X-Forwarded-Proto: https` from the proxy in front (only when it always sets or strips that header) |
 """
 import os
 import socket
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
 
-from tower.keys import load_or_create_key
+from tower.keys import keep_private, load_or_create_key, private_dir
 from tower.services_env import load_into_environ
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -61,7 +69,8 @@ def env_bool(name, default=False):
 
 
 DATA_DIR = Path(env("TOWER_DATA_DIR", BASE_DIR / "data")).resolve()
-DATA_DIR.mkdir(parents=True, exist_ok=True)
+# Keys and the metadata DB live here: only Tower's own user may read it (docs/architecture.md).
+private_dir(DATA_DIR)
 
 SECRET_KEY = env("TOWER_SECRET_KEY") or load_or_create_key(DATA_DIR / "secret.key", "django")
 ENCRYPTION_KEYS = (env("TOWER_ENCRYPTION_KEY") or load_or_create_key(DATA_DIR / "encryption.key", "fernet")).split(",")
@@ -76,8 +85,9 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "axes",  # failed sign-in lockout, shared by every process through the database
     "rest_framework",
-    "rest_framework.authtoken",
+    "knox",  # API tokens, stored as digests with an expiry
     "django_filters",
     "django_tables2",
     "drf_spectacular",
@@ -125,6 +135,9 @@ DATABASES = {
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Created (or tightened) 0600 before SQLite opens it; SQLite gives its journal files the same mode.
+    if DATABASES["default"]["NAME"] != ":memory:":
+        keep_private(Path(DATABASES["default"]["NAME"]))
     # Workers and the web server write the same file: wait on locks instead of failing.
     DATABASES["default"]["OPTIONS"] = {"timeout": 30, "transaction_mode": "IMMEDIATE"}
     DATABASES["default"]["CONN_MAX_AGE"] = 0
@@ -153,6 +166,7 @@ LOGOUT_REDIRECT_URL = "/login/"
 
 # --- console authentication (console/auth/) -----------------------------------
 AUTHENTICATION_BACKENDS = [
+    "console.auth.lockout.LockoutBackend",  # first: a locked username is refused before any password check
     "django.contrib.auth.backends.ModelBackend",
     "console.auth.oidc.TowerOIDCBackend",  # inert unless the OIDC_* settings below are set
     "console.auth.ticket.TicketSSOBackend",  # inert unless TOWER_SSO_VERIFY_URL is set
@@ -160,11 +174,32 @@ AUTHENTICATION_BACKENDS = [
 MIDDLEWARE += [
     "console.auth.middleware.TicketSSOMiddleware",
     "console.auth.middleware.ConsoleLoginRequiredMiddleware",
+    "console.auth.middleware.DeniedAuditMiddleware",
+    "axes.middleware.AxesMiddleware",
 ]
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "tower"}}
 TOWER_LOCAL_LOGIN = env_bool("TOWER_LOCAL_LOGIN", True)
-TOWER_LOGIN_MAX_FAILURES = int(env("TOWER_LOGIN_MAX_FAILURES", "5"))
-TOWER_LOGIN_LOCK_MINUTES = int(env("TOWER_LOGIN_LOCK_MINUTES", "15"))
+# django-axes (console/auth/lockout.py): one lockout for /login/, /admin/login/ and HTTP Basic, kept in the
+# database so every web process agrees. By username only: a per-address lock would lock out a whole office
+# behind one NAT address, and scripts sharing a host, because of one mistyped password.
+AXES_FAILURE_LIMIT = int(env("TOWER_LOGIN_FAILURE_LIMIT", "5"))
+AXES_COOLOFF_TIME = timedelta(minutes=int(env("TOWER_LOGIN_COOLOFF_MINUTES", "15")))
+AXES_LOCKOUT_PARAMETERS = ["username"]
+# axes warns when the address is not a lockout parameter; by username alone, failures from every address and
+# user agent add up (AccessAttempt rows are summed per username), so rotating them gains an attacker nothing.
+SILENCED_SYSTEM_CHECKS = ["axes.W006"]
+AXES_RESET_ON_SUCCESS = True
+# Attempts while locked do not push the end of the lock further out: it ends one cool-off after it began.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_LOCKOUT_CALLABLE = "console.auth.lockout.lockout_response"
+AXES_DISABLE_ACCESS_LOG = True  # sign-ins are audited in AuditLog (console.domain.audit.record_login)
+AXES_IPWARE_META_PRECEDENCE_ORDER = ("REMOTE_ADDR",)  # X-Forwarded-For is client-controlled
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
 if env("TOWER_OIDC_CLIENT_ID"):
     OIDC_RP_CLIENT_ID = env("TOWER_OIDC_CLIENT_ID")
     OIDC_RP_CLIENT_SECRET = env("TOWER_OIDC_CLIENT_SECRET", "")
@@ -176,6 +211,7 @@ if env("TOWER_OIDC_CLIENT_ID"):
     OIDC_RP_SCOPES = env("TOWER_OIDC_SCOPES", "openid email profile")
     OIDC_OP_LOGOUT_URL = env("TOWER_OIDC_LOGOUT_URL", "")
 OIDC_TIMEOUT = 10
+TOWER_OIDC_ALLOWED_DOMAINS = [d.strip().lower() for d in env("TOWER_OIDC_ALLOWED_DOMAINS", "").split(",") if d.strip()]
 TOWER_SSO_VERIFY_URL = env("TOWER_SSO_VERIFY_URL", "")
 TOWER_SSO_VERIFY_METHOD = env("TOWER_SSO_VERIFY_METHOD", "GET").upper()
 TOWER_SSO_TICKET_PARAM = env("TOWER_SSO_TICKET_PARAM", "ticket")
@@ -187,7 +223,7 @@ DJANGO_TABLES2_TEMPLATE = "django_tables2/bootstrap4.html"
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "knox.auth.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -195,7 +231,40 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # JSON with the body size, depth and Unicode checks of every surface (console/api/parsers.py).
+    "DEFAULT_PARSER_CLASSES": [
+        "console.api.parsers.CheckedJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
+    "EXCEPTION_HANDLER": "console.api.parsers.exception_handler",  # a body past the upload limit: 413
 }
+
+# The largest request body any surface reads (Django's default, stated: a MetaData, a changefeed or a form
+# is a few KB); the native API's JSON parser applies it too.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+
+# `Authorization: Token <key>` on every surface (console/api/compat/auth.py uses the same knox lookup).
+_TOKEN_TTL_HOURS = int(env("TOWER_TOKEN_TTL_HOURS", str(24 * 90)))
+REST_KNOX = {
+    "TOKEN_TTL": timedelta(hours=_TOKEN_TTL_HOURS) if _TOKEN_TTL_HOURS > 0 else None,
+    "AUTH_HEADER_PREFIX": "Token",
+}
+
+# --- HTTPS in production (all off by default: a development server speaks plain HTTP) ---------------
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env_bool("TOWER_SECURE_COOKIES")
+SESSION_COOKIE_HTTPONLY = True
+SECURE_HSTS_SECONDS = int(env("TOWER_HSTS_SECONDS", "0"))
+SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_SECONDS > 0
+SECURE_HSTS_PRELOAD = env_bool("TOWER_HSTS_PRELOAD")
+if not SECURE_HSTS_PRELOAD:
+    # Preloading is an operator's decision per domain (browsers ship the list; leaving it takes months).
+    SILENCED_SYSTEM_CHECKS.append("security.W021")
+SECURE_SSL_REDIRECT = env_bool("TOWER_SSL_REDIRECT")
+if env_bool("TOWER_BEHIND_TLS_PROXY"):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Tower API",
@@ -232,6 +301,10 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # URIs and secret=value pairs in any message or traceback are masked before a handler writes them
+    "filters": {"mask_secrets": {"()": "workers.masking.MaskSecrets"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["mask_secrets"]}},
     "root": {"handlers": ["console"], "level": env("TOWER_LOG_LEVEL", "INFO")},
+    # django-axes logs every sign-in at INFO; AuditLog keeps those. Its warnings (failures, lockouts) stay.
+    "loggers": {"axes": {"level": "WARNING"}},
 }

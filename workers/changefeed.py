@@ -33,11 +33,15 @@ transaction, and equal to the checkpoint_ts the changefeed shows right after it.
                          (first matcher that matches a table wins): table ->
                          TABLE_ORDER, rowid / index-value -> BUSINESS_KEY_ORDER
                          (primary key), ts -> TRANSACTION_ORDER, default ->
-                         INSTANCE_ORDER. Other sinks ignore sink_config.
+                         INSTANCE_ORDER. Other sinks ignore sink_config. Other
+                         sink_config keys are refused (check_sink_config), as is
+                         a sink URI or options["sink"] setting off the allow-lists
+                         of workers/sinks/options.py.
 """
 from dataclasses import replace
 from urllib.parse import urlsplit
 
+from workers.sinks.options import check_options, check_uri
 from workers.tso import position_ts
 
 DISPATCH_ORDER = {
@@ -77,9 +81,23 @@ def check_start_ts(instance, start_ts) -> None:
         )
 
 
+SINK_CONFIG_KEYS = ("dispatchers", "protocol")  # what sink_options acts on; anything else is refused
+
+
 def check_sink_config(sink_uri, options) -> None:
-    """ValueError when the changefeed's sink_config asks a kafka/amqp sink for a protocol Tower cannot write."""
+    """ValueError when the job's sink settings are refused: a sink URI parameter or an options["sink"]
+    setting off the allow-lists of workers.sinks.options, a sink_config key Tower does not act on, or a
+    protocol a kafka/amqp sink cannot write."""
+    problems = check_uri(sink_uri)
+    sink = (options or {}).get("sink")
+    if sink is not None:
+        problems += check_options(urlsplit(sink_uri or "").scheme.lower(), sink)
     config = (options or {}).get("sink_config") or {}
+    if isinstance(config, dict):
+        problems += [f"sink_config '{key}' is not supported (Tower acts on: {', '.join(SINK_CONFIG_KEYS)})"
+                     for key in config if key not in SINK_CONFIG_KEYS]
+    if problems:
+        raise ValueError("; ".join(problems))
     protocol = config.get("protocol") if isinstance(config, dict) else None
     if protocol and urlsplit(sink_uri or "").scheme.lower() in MQ_SCHEMES and protocol not in SINK_PROTOCOLS:
         raise ValueError(f"protocol '{protocol}' is not supported by Tower's kafka/amqp sinks "

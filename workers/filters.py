@@ -14,6 +14,11 @@ BinLake filters and MQ rules, as pure functions over RowChange/SchemaChange:
 Bifrost's per-subscription options (FieldList, FilterQuery, FilterUpdate)
 are applied by the engine in workers/subscriptions.py (SubscriptionRuntime.select).
 
+Table regexes are user input run against every table name, in the dump loop and in web requests, so
+they compile and match with RE2 (``compile_user_regex``): matching takes time linear in the name, whatever
+the pattern. RE2 has no backreferences, lookarounds, atomic groups or possessive quantifiers; a pattern
+using one is refused with a message naming the construct.
+
 Everything is compiled once (regexes, column sets) and per-table decisions are
 cached, so the per-row cost is a dict lookup and, when columns are shaped, one
 dict comprehension. Nothing here touches the ORM per row: ``rules_for`` and
@@ -22,10 +27,11 @@ the configuration changes.
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Iterable, Optional
+
+import re2
 
 from workers.events import RowChange
 
@@ -74,17 +80,69 @@ def parse_fake_cols(text) -> dict:
     return result
 
 
-def compile_table_regex(pattern: str) -> re.Pattern:
+def _re2_options():
+    options = re2.Options()
+    options.log_errors = False  # a refused pattern is the user's error, reported to them, not a log line
+    return options
+
+
+_RE2_OPTIONS = _re2_options()
+
+# Constructs Python's `re` has and RE2 has not, by how RE2's error text starts after "invalid perl operator: ".
+_PERL_OPERATORS = (
+    ("(?=", "a lookahead (?=...)"),
+    ("(?!", "a negative lookahead (?!...)"),
+    ("(?<=", "a lookbehind (?<=...)"),
+    ("(?<!", "a negative lookbehind (?<!...)"),
+    ("(?>", "an atomic group (?>...)"),
+    ("(?#", "a comment group (?#...)"),
+    ("(?(", "a conditional group (?(...)...)"),
+)
+
+
+def _unsupported(pattern: str, error: str) -> Optional[str]:
+    """The construct RE2's error points at when it is one Python's `re` accepts, else None."""
+    escape = error.partition("invalid escape sequence: \\")[2]
+    if escape[:1] and escape[0] in "123456789":
+        return f"a backreference (\\{escape})"
+    if escape == "Z":
+        return "\\Z (use $ or \\z)"
+    operator = error.partition("invalid perl operator: ")[2]
+    if operator.startswith("(?P") and "(?P=" in pattern:
+        return "a named backreference (?P=name)"
+    for start, construct in _PERL_OPERATORS:
+        if operator.startswith(start):
+            return construct
+    if error.startswith("bad repetition operator: ") and error.endswith("+"):
+        return f"a possessive quantifier ({error.rpartition(' ')[2]})"
+    return None
+
+
+def compile_user_regex(pattern: str, field_name: str = "table_name"):
+    """A user's regular expression compiled with RE2 (the ``re``-like ``re2`` module): its ``fullmatch``,
+    ``search`` and ``match`` run in time linear in the text. FilterError(field_name, why) when RE2 cannot
+    compile it; the message names a construct Python's ``re`` has and RE2 has not."""
     try:
-        return re.compile(pattern)
-    except re.error as exc:
-        raise FilterError("table_name", f"invalid regular expression '{pattern}': {exc}") from None
+        return re2.compile(pattern, _RE2_OPTIONS)
+    except re2.error as exc:
+        error = exc.args[0].decode("utf-8", "replace") if exc.args and isinstance(exc.args[0], bytes) else str(exc)
+        construct = _unsupported(pattern, error)
+        if construct:
+            reason = (f"{construct} is not supported: Tower matches table regexes with RE2, which guarantees "
+                      f"linear-time matching and has no backreferences, lookarounds or atomic groups")
+        else:
+            reason = error
+        raise FilterError(field_name, f"Not a valid regular expression: {reason}") from None
+
+
+def compile_table_regex(pattern: str):
+    return compile_user_regex(pattern, "table_name")
 
 
 @dataclass(frozen=True)
 class CompiledFilter:
     type: str  # "WHITE" | "BLACK"
-    table_re: re.Pattern
+    table_re: object  # compile_user_regex's compiled pattern
     events: Optional[frozenset]  # None: all
     white_columns: frozenset = frozenset()
     black_columns: frozenset = frozenset()
@@ -139,14 +197,17 @@ def unmatched_filters(filters, table_names: Iterable[str]) -> list:
     return result
 
 
-def source_tables(conn) -> list:
-    """'schema.table' for every base table of a source (system schemas left out), for unmatched_filters."""
+def source_tables(conn, limit: Optional[int] = None) -> list:
+    """'schema.table' for every base table of a source (system schemas left out), for unmatched_filters;
+    the first `limit` of them in name order when a limit is given."""
+    sql = ("SELECT TABLE_SCHEMA, TABLE_NAME FROM information_schema.TABLES WHERE TABLE_TYPE = 'BASE TABLE' "
+           "AND TABLE_SCHEMA NOT IN ('mysql', 'information_schema', 'performance_schema', 'sys') "
+           "ORDER BY TABLE_SCHEMA, TABLE_NAME")
     with conn.cursor() as cur:
-        cur.execute(
-            "SELECT TABLE_SCHEMA, TABLE_NAME FROM information_schema.TABLES WHERE TABLE_TYPE = 'BASE TABLE' "
-            "AND TABLE_SCHEMA NOT IN ('mysql', 'information_schema', 'performance_schema', 'sys') "
-            "ORDER BY TABLE_SCHEMA, TABLE_NAME"
-        )
+        if limit is None:
+            cur.execute(sql)
+        else:
+            cur.execute(sql + " LIMIT %s", (int(limit),))
         return [f"{s}.{t}" for s, t in cur.fetchall()]
 
 

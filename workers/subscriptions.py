@@ -23,7 +23,11 @@ RETRY_BACKOFF_MAX = 8.0  # seconds between retries of a failing MustBeSuccess su
 
 
 class TableMatcher:
-    """`tables`: comma separated `schema.table` patterns with * wildcards; `!pattern` excludes."""
+    """`tables`: comma separated `schema.table` patterns with * wildcards; `!pattern` excludes.
+
+    The patterns are user input matched with fnmatch, not RE2: fnmatch translates each `*` into an atomic
+    group (`(?>.*?x)`), which RE2 cannot compile and which never backtracks, so a pattern with many `*`
+    still matches in time proportional to its length times the name's."""
 
     def __init__(self, spec: str):
         self.spec = spec

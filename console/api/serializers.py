@@ -7,6 +7,7 @@ from console.models import (
     Target, Wave,
 )
 from console.permissions import can_admin_group, visible_group_ids
+from workers.masking import mask_options, mask_text
 
 PORT_VALIDATORS = [MinValueValidator(1), MaxValueValidator(65535)]
 
@@ -139,6 +140,11 @@ class TargetSerializer(serializers.ModelSerializer):
             raise serializers.ValidationError("options must be an object")
         return value
 
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        data["options"] = instance.display_options  # secret-named options are write-only, like the URI
+        return data
+
 
 INSTANCE_RUNTIME_FIELDS = [
     "status", "state", "comment", "request_id", "url", "slave_uuid", "meta_version", "with_gtid", "binlog_file",
@@ -186,6 +192,11 @@ class SubscriptionSerializer(serializers.ModelSerializer):
                             "fullsync_started", "created_by", "create_time", "update_time"]
         # A taken name is the domain's 409, as on TiCDC and CCR.
         extra_kwargs = {"name": {"validators": []}, "start_ts": {"min_value": 0}, "target_ts": {"min_value": 0}}
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        data["options"], data["error"] = mask_options(data.get("options")), mask_text(data.get("error"))
+        return data
 
 
 class AuditLogSerializer(serializers.ModelSerializer):

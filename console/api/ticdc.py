@@ -261,14 +261,17 @@ def git_hash() -> str:
         return ""
 
 
+# Where the fleet runs (addresses, pids, the code's commit) helps an attacker more than a group's user: only
+# super admins see them; everyone else gets the same shapes with those fields blank.
+
 @endpoint("GET")
 def status(request, caller):
     wave = Wave.objects.filter(name=settings.WORKER_NAME).first()
     return json_response({
         "version": VERSION,
-        "git_hash": git_hash(),
+        "git_hash": git_hash() if caller.is_super else "",
         "id": settings.WORKER_NAME,
-        "pid": os.getpid(),
+        "pid": os.getpid() if caller.is_super else 0,
         "is_owner": bool(wave and wave.is_owner),
     })
 
@@ -426,7 +429,8 @@ def processor(request, caller, changefeed_id, capture_id):
 @endpoint("GET")
 def captures(request, caller):
     return json_response([
-        {"id": w.name, "is_owner": w.is_owner, "address": f"{w.ip}:{w.port}"} for w in fleet.live_workers()
+        {"id": w.name, "is_owner": w.is_owner, "address": f"{w.ip}:{w.port}" if caller.is_super else ""}
+        for w in fleet.live_workers()
     ])
 
 

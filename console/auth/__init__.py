@@ -1,1 +1,1 @@
-"""Console sign-in: local passwords (throttled), OIDC, and BinLake-style ticket SSO."""
+"""Console sign-in: local passwords (locked out by django-axes), OIDC, and BinLake-style ticket SSO."""

@@ -1,11 +1,14 @@
-"""Sign-in enforcement for the browser console and the ticket-SSO session bridge."""
+"""Sign-in enforcement for the browser console, the ticket-SSO session bridge, and the audit of refusals (403)."""
 import hashlib
 
 from django.conf import settings
 from django.contrib.auth import BACKEND_SESSION_KEY, authenticate, login, logout
 from django.core.cache import cache
 
+from console.domain.audit import record_denied
+
 from .redirects import unauthenticated_response
+from .signals import client_address
 
 SESSION_TICKET_KEY = "tower_sso_ticket"
 TICKET_BACKEND = "console.auth.ticket.TicketSSOBackend"
@@ -66,3 +69,28 @@ class ConsoleLoginRequiredMiddleware:
         if request.user.is_authenticated:
             return None
         return unauthenticated_response(request)
+
+
+class DeniedAuditMiddleware:
+    """Every 403 on any surface (console, native API, compatibility APIs) is an audit record of who was refused.
+
+    The compatibility APIs identify their caller themselves and leave it on the request (compat/auth.py);
+    DRF sets request.user on the Django request when it authenticates.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if response.status_code == 403:
+            record_denied(self.actor(request), request.method, request.get_full_path(), client_address(request))
+        return response
+
+    @staticmethod
+    def actor(request):
+        caller = getattr(request, "tower_caller", None)
+        if caller is not None:
+            return caller.actor
+        user = getattr(request, "user", None)
+        return user if user is not None and user.is_authenticated else None

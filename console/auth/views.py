@@ -10,7 +10,7 @@ from django.views.decorators.csrf import csrf_protect
 
 from console.forms.auth import LoginForm
 
-from . import throttle
+from . import lockout
 from .redirects import oidc_enabled, ticket_sso_enabled, with_param
 
 
@@ -35,22 +35,18 @@ def login_view(request):
             form.add_error(None, "Password sign-in is turned off on this site; use single sign-on.")
             status = 403
         elif form.is_valid():
-            username = form.cleaned_data["username"]
-            ip = throttle.client_ip(request)
-            locked = throttle.lock_reason(username, ip)
-            if locked:
-                form.add_error(None, locked)
+            # django-axes counts the failure and refuses a locked username (console.auth.lockout).
+            user = authenticate(request, username=form.cleaned_data["username"], password=form.cleaned_data["password"])
+            if user is not None:
+                login(request, user)
+                return redirect(next_url)
+            if lockout.is_locked_out(request):
+                lockout.answered(request)
+                form.add_error(None, lockout.message())
                 status = 429
             else:
-                user = authenticate(request, username=username, password=form.cleaned_data["password"])
-                if user is None:
-                    throttle.record_failure(username, ip)
-                    form.add_error(None, throttle.lock_reason(username, ip) or "Wrong username or password.")
-                    status = 401
-                else:
-                    throttle.reset(username, ip)
-                    login(request, user)
-                    return redirect(next_url)
+                form.add_error(None, "Wrong username or password.")
+                status = 401
         else:
             status = 400
     context = {

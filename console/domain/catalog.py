@@ -39,6 +39,8 @@ from console.domain.errors import DomainError
 from console.ids import md5_id
 from console.models import Filter, Group, Member, MqFilterRelation, MqRule, Target, kind_of_uri
 from console.permissions import group_role
+from workers.masking import restore_masked
+from workers.sinks.options import check_options, check_uri
 
 NAME_RE = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
 COLUMN_RE = re.compile(r"^[A-Za-z0-9_$]+$")
@@ -104,12 +106,25 @@ def _name_free(name, group=None):
         raise DomainError("exists", f"A group named '{name}' already exists.", "name")
 
 
+# Names a user could mistake for Tower's own, or take to catch what Tower files under them: BinLake's manager
+# registers an instance without a group in `default`, so whoever created `default` would admin it. Only the
+# manager, a system party and super admins create these (in any letter case).
+RESERVED_GROUP_NAMES = ("default", "admin", "root", "system", "manager", "tower", "api")
+
+
+def _name_allowed(caller, name, group=None):
+    renamed = group is None or name.lower() != group.name.lower()
+    if renamed and name.lower() in RESERVED_GROUP_NAMES and not caller.is_super:
+        raise DomainError("invalid", f"'{name}' is a reserved group name: choose another one.", "name")
+
+
 def create_group(caller, name, mark="") -> Group:
     """Any signed-in user may create a group and becomes its creator."""
     caller = as_caller(caller)
     if caller.user is not None and not getattr(caller.user, "is_authenticated", False):
         raise DomainError("forbidden", "Sign in to create a group.")
     data = clean_group(name, mark)
+    _name_allowed(caller, data["name"])
     _name_free(data["name"])
     with transaction.atomic():
         group = Group(**data)
@@ -128,6 +143,7 @@ def update_group(caller, group, **changes) -> Group:
     _only(changes, ("name", "mark"), "a group")
     _require_admin(caller, group.pk, "edit it")
     data = clean_group(changes.get("name", group.name), changes.get("mark", group.mark))
+    _name_allowed(caller, data["name"], group)
     _name_free(data["name"], group)
     before = snapshot(group)
     with transaction.atomic():
@@ -277,13 +293,13 @@ def _fake_cols(value):
 
 def clean_filter(values: dict) -> dict:
     """Every field of a filter checked and in its stored form: what the dump loop can compile."""
-    from workers.filters import validate_filter
+    from workers.filters import FilterError, compile_user_regex, validate_filter
 
     table_name = _text(values.get("table_name"), "table_name", 255, required=True, label="table regex")
     try:
-        re.compile(table_name)
-    except re.error as exc:
-        raise DomainError("invalid", f"Not a valid regular expression: {exc}", "table_name") from None
+        compile_user_regex(table_name)  # RE2, as the engine matches it: linear time, no backreferences
+    except FilterError as exc:
+        raise DomainError("invalid", exc.message, exc.field_name) from None
     data = {
         "name": _text(values.get("name"), "name", 128),
         "type": _choice(values.get("type") or FilterType.WHITE, "type", FilterType.values),
@@ -484,19 +500,22 @@ def clean_target(values: dict) -> dict:
         raise DomainError("invalid", "A sink URI is required.", "uri")
     uri = uri.strip()
     try:
-        kind_of_uri(uri)
-        parts = urlsplit(uri)
-        parts.port
+        kind_of_uri(uri)  # scheme, hosts and ports: a Kafka URI may list several brokers
     except ValidationError as exc:
         raise DomainError("invalid", exc.messages[0], "uri") from None
-    except ValueError:
-        raise DomainError("invalid", "The port in the URI is not a number.", "uri") from None
+    parts = urlsplit(uri)
     if parts.scheme.lower() != "blackhole" and not parts.hostname:
         raise DomainError("invalid", "The URI needs a host.", "uri")
+    problems = check_uri(uri)  # only listed client settings reach a client library (workers/sinks/options.py)
+    if problems:
+        raise DomainError("invalid", "; ".join(problems), "uri")
     options = values.get("options")
     options = {} if options is None else options
     if not isinstance(options, dict):
         raise DomainError("invalid", "Options must be a JSON object.", "options")
+    problems = check_options(parts.scheme.lower(), options)
+    if problems:
+        raise DomainError("invalid", "; ".join(problems), "options")
     return {"name": _text(values.get("name"), "name", 128, required=True), "uri": uri, "options": options}
 
 
@@ -520,6 +539,8 @@ def update_target(caller, target, **changes) -> Target:
     _only(changes, ("group", *TARGET_FIELDS), "a target")
     _require_admin(caller, target.group_id, "edit its targets")
     _fixed(target, changes, "group", "a target")
+    if "options" in changes:  # options read masked and sent back as they were keep their stored secrets
+        changes["options"] = restore_masked(changes["options"], target.options)
     data = clean_target({**{name: getattr(target, name) for name in TARGET_FIELDS}, **changes})
     _target_name_free(target.group_id, data["name"], target)
     before = snapshot(target)

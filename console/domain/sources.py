@@ -4,22 +4,35 @@ Every such question goes through `ask`, so an unreachable or refused source is a
 `source` (or `forbidden` when Tower will not send the credentials there) with the same wording. The SQL
 itself lives in workers.source, shared with the engine.
 """
+import time
+
 import pymysql
 
 from console.choices import InstanceStatus
+from console.domain import audit
 from console.domain.errors import DomainError
 from console.models import Instance
 from workers import source
 
 
-def ask(instance, question, host_mapping=None):
-    """Run `question(conn)` on a connection to the instance; DomainError when that cannot be done."""
+def ask(instance, question, host_mapping=None, **timeouts):
+    """Run `question(conn)` on a connection to the instance; DomainError when that cannot be done.
+
+    `timeouts` (connect_timeout, read_timeout in seconds) replace workers.source.connect's defaults.
+    Each use of the instance's stored credentials is audited: one row naming the question."""
+    name = getattr(question, "__name__", type(question).__name__)
     try:
-        conn = source.connect_instance(instance, host_mapping=host_mapping)
+        conn = source.connect_instance(instance, host_mapping=host_mapping, **timeouts)
     except source.SourceRefused as exc:
-        raise DomainError("forbidden", str(exc)) from exc
+        raise DomainError("forbidden", str(exc)) from exc  # the credentials were not sent: nothing to audit
     except Exception as exc:  # pymysql errors, DNS, refused: all mean "cannot reach"
+        audit.record_source_connect(instance, name, "cannot connect")
         raise DomainError("source", f"cannot connect to {instance}: {getattr(exc, 'args', [exc])[-1]}") from exc
+    try:
+        audit.record_source_connect(instance, name, "connected")
+    except BaseException:
+        conn.close()
+        raise
     try:
         return question(conn)
     except DomainError:
@@ -92,19 +105,40 @@ def check_position(instance, binlog_file, binlog_pos):
     ask(instance, question)
 
 
+# tables_matched_by_no_filter runs inside the request that saved the filter, so what it may cost is capped:
+# at most FILTER_CHECK_INSTANCES instances, no new one started once FILTER_CHECK_BUDGET seconds have passed,
+# each connected within FILTER_CHECK_CONNECT_TIMEOUT and each read answered within FILTER_CHECK_READ_TIMEOUT,
+# at most FILTER_CHECK_TABLES names read from each, each name matched by RE2 in time linear in its length.
+# Worst case about FILTER_CHECK_BUDGET + FILTER_CHECK_CONNECT_TIMEOUT + FILTER_CHECK_READ_TIMEOUT seconds.
+FILTER_CHECK_INSTANCES = 5
+FILTER_CHECK_TABLES = 10_000
+FILTER_CHECK_BUDGET = 5.0
+FILTER_CHECK_CONNECT_TIMEOUT = 2
+FILTER_CHECK_READ_TIMEOUT = 3
+
+
 def tables_matched_by_no_filter(flt) -> list:
     """Instances of the filter's group on which its table regex matches no table: ['host:port', …].
 
-    Unreachable instances are left out (nothing can be said about them)."""
-    from workers.filters import source_tables, unmatched_filters
+    A hint after a save, not a check: unreachable instances and those past the caps above are left out
+    (nothing can be said about them), and only each source's first FILTER_CHECK_TABLES tables are looked at."""
+    from workers import filters
 
+    def source_tables(conn):  # named as the question it asks (the audit row shows it)
+        return filters.source_tables(conn, limit=FILTER_CHECK_TABLES)
+
+    deadline = time.monotonic() + FILTER_CHECK_BUDGET
+    instances = Instance.objects.filter(group_id=flt.group_id).exclude(status=InstanceStatus.INIT).order_by("pk")
     misses = []
-    for instance in Instance.objects.filter(group_id=flt.group_id).exclude(status=InstanceStatus.INIT):
+    for instance in instances[:FILTER_CHECK_INSTANCES]:
+        if time.monotonic() >= deadline:
+            break
         try:
-            tables = ask(instance, source_tables)
+            tables = ask(instance, source_tables, connect_timeout=FILTER_CHECK_CONNECT_TIMEOUT,
+                         read_timeout=FILTER_CHECK_READ_TIMEOUT)
         except DomainError:
             continue
-        if unmatched_filters([flt], tables):
+        if filters.unmatched_filters([flt], tables):
             misses.append(str(instance))
     return misses
 

@@ -251,7 +251,9 @@ def create_subscription(caller, *, name, instance, target=None, sink_uri=None, g
     instance's group, the instance approved and dumping (`dump`: a start_ts is checked against its position),
     target / MQ rule / `group` (when the surface names one) of the instance's group, table rules, start_ts and
     target_ts (unsigned 63-bit, target_ts > start_ts, start_ts not older than what the instance has read) and
-    the sink config (workers.changefeed.check_sink_config). With a start_ts the checkpoint is written at once.
+    the sink settings (workers.changefeed.check_sink_config: sink_config, and the sink URI's query and
+    options["sink"] against the allow-lists of workers/sinks/options.py). With a start_ts the checkpoint is
+    written at once.
     """
     caller = as_caller(caller)
     _check_name(name)

@@ -25,7 +25,8 @@ class TargetForm(ParsingModelForm):
     def __init__(self, *args, groups=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.initial["uri"] = ""  # never echo the stored URI (it may carry credentials)
-        self.initial["options"] = json.dumps(self.instance.options or {}) if self.instance.pk else "{}"
+        # secret-named options are shown masked; saved back unchanged, catalog.update_target keeps the stored ones
+        self.initial["options"] = json.dumps(self.instance.display_options or {}) if self.instance.pk else "{}"
         if self.instance.pk:
             del self.fields["group"]
             self.fields["uri"].help_text = f"Stored: {self.instance.display_uri}. Leave blank to keep it."

@@ -1,6 +1,7 @@
 from .audit import AuditLog
 from .config import Config
 from .groups import Group, Member, SuperAdmin
+from .identities import OIDCIdentity
 from .instances import TRANSITIONS, Instance, TransitionError
 from .rules import Filter, MqFilterRelation, MqRule, Rule
 from .runtime import Checkpoint, FlowSample, Wave
@@ -9,6 +10,6 @@ from .targets import Target, kind_of_uri, masked_uri
 
 __all__ = [
     "AuditLog", "Checkpoint", "Config", "Filter", "FlowSample", "Group", "Instance", "Member", "MqFilterRelation",
-    "MqRule", "Rule", "Subscription", "SuperAdmin", "Target", "TRANSITIONS", "TransitionError", "Wave",
+    "MqRule", "OIDCIdentity", "Rule", "Subscription", "SuperAdmin", "Target", "TRANSITIONS", "TransitionError", "Wave",
     "kind_of_uri", "masked_uri",
 ]

@@ -93,8 +93,19 @@ class ObjectListView(View):
         response["Content-Disposition"] = f'attachment; filename="{self.model._meta.db_table}.csv"'
         writer = csv.writer(response)
         for row in table.as_values(exclude_columns=("actions",)):
-            writer.writerow(row)
+            writer.writerow([inert_cell(value) for value in row])
         return response
+
+
+# A spreadsheet runs a cell starting with one of these as a formula (=HYPERLINK(...) sends the data away);
+# names, comments and URIs are the users' own text, so an exported cell never starts with one.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def inert_cell(value):
+    """The value, as text with a leading ' when a spreadsheet would take it for a formula (OWASP's rule)."""
+    text = "" if value is None else str(value)
+    return f"'{text}" if text.startswith(FORMULA_STARTS) else value
 
 
 class ObjectEditView(View):

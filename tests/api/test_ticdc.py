@@ -1,5 +1,6 @@
 """TiCDC OpenAPI v1 (docs/compatibility.md): the TiCDC OpenAPI page's requests replayed, every endpoint, auth, scoping, refusals."""
 import logging
+import os
 from datetime import timedelta
 
 import pytest
@@ -38,7 +39,10 @@ def test_status_and_health(world, api, waves, settings):
     settings.WORKER_NAME = "wave-1"
     status = api(world.bob.token).get("/api/v1/status").json()
     assert set(status) == {"version", "git_hash", "id", "pid", "is_owner"}
-    assert status["id"] == "wave-1" and status["is_owner"] is True and status["pid"] > 0
+    assert status["id"] == "wave-1" and status["is_owner"] is True
+    # Where the fleet runs is for super admins: a group's user gets the shape with those fields blank.
+    assert (status["pid"], status["git_hash"]) == (0, "")
+    assert api(world.root.token).get("/api/v1/status").json()["pid"] == os.getpid()
     assert api(world.bob.token).get("/api/v1/health").status_code == 200
     Wave.objects.update(state="dead")
     unhealthy = api(world.bob.token).get("/api/v1/health")
@@ -193,9 +197,12 @@ def test_processors(world, api):
 
 
 def test_captures_and_owner_resign(world, api, waves, unchanged):
-    captures = api(world.bob.token).get("/api/v1/captures").json()
+    captures = api(world.root.token).get("/api/v1/captures").json()
     assert captures == [{"id": "wave-1", "is_owner": True, "address": "10.9.0.1:8300"},
                         {"id": "wave-2", "is_owner": False, "address": "10.9.0.2:8300"}]
+    captures = api(world.bob.token).get("/api/v1/captures").json()
+    assert captures == [{"id": "wave-1", "is_owner": True, "address": ""},
+                        {"id": "wave-2", "is_owner": False, "address": ""}]
     with unchanged():
         assert api(world.alice.token).post("/api/v1/owner/resign").status_code == 403
     assert api(world.root.token).post("/api/v1/owner/resign").status_code == 202

@@ -34,10 +34,15 @@ def db_rows():
     """Every row of every console table, {model name: {pk: {field: value}}}: a refused request must leave it equal."""
     from django.apps import apps
 
-    return {
-        model.__name__: {row["pk"]: row for row in model._base_manager.values("pk", *[f.attname for f in model._meta.concrete_fields])}
-        for model in apps.get_app_config("console").get_models()
-    }
+    from console.domain.audit import ACCESS_ACTIONS
+
+    def rows(model):
+        queryset = model._base_manager.all()
+        if model.__name__ == "AuditLog":  # sign-ins, refusals, source connections: records of access, not changes
+            queryset = queryset.exclude(action__in=ACCESS_ACTIONS)
+        return queryset.values("pk", *[f.attname for f in model._meta.concrete_fields])
+
+    return {model.__name__: {row["pk"]: row for row in rows(model)} for model in apps.get_app_config("console").get_models()}
 
 
 def db_changes(before, after):

@@ -60,6 +60,19 @@ def test_create_group_makes_the_caller_its_creator(team):
     assert Group.objects.count() == 3
 
 
+@pytest.mark.parametrize("name", ["default", "Default", "admin", "ROOT", "system", "manager", "tower", "api"])
+def test_reserved_group_names_are_for_tower_itself(team, name):
+    error = refused("invalid", catalog.create_group, team.ursula, name)
+    assert (error.field, error.message) == ("name", f"'{name}' is a reserved group name: choose another one.")
+    assert refused("invalid", catalog.update_group, team.adam, team.alpha, name=name).field == "name"
+    assert sorted(Group.objects.values_list("name", flat=True)) == ["alpha", "beta"]
+    # BinLake's manager files instances without a group in `default`: it, system parties and super admins may.
+    reserved = catalog.create_group("manager", name)
+    assert catalog.update_group("manager", reserved, mark="the manager's").name == name
+    catalog.delete_group(team.sam, reserved)
+    assert catalog.create_group(team.sam, name).name == name
+
+
 def test_rename_rekeys_and_only_the_creator_or_a_super_admin_deletes(team):
     refused("forbidden", catalog.update_group, team.ursula, team.alpha, mark="x")
     refused("exists", catalog.update_group, team.adam, team.alpha, name="beta")
@@ -190,13 +203,22 @@ def test_mq_rule_with_filters_and_links(team):
 
 @pytest.mark.parametrize("uri,message", [
     ("ftp://host/x", "unsupported sink URI scheme 'ftp'"),
-    ("redis://host:port/0", "The port in the URI is not a number."),
+    ("redis://host:port/0", "the port of 'host:port' in the sink URI is not a number from 0 to 65535"),
+    ("redis://u:p@h1,h2/0", "a redis sink URI names one host (only kafka and mongodb take a list)"),
+    ("kafka://h1:9092,h2:x/t", "the port of 'h2:x' in the sink URI is not a number from 0 to 65535"),
+    ("kafka://h1:9092,,h2:9092/t", "every entry of the kafka sink URI's host list needs a host"),
+    ("mysql://u:p@h1,h2/db", "unsupported sink URI scheme 'mysql'"),
     ("redis:///0", "The URI needs a host."),
     ("", "A sink URI is required."),
 ])
 def test_target_uri_validation(team, uri, message):
     assert refused("invalid", catalog.create_target, team.adam, team.alpha, name="t", uri=uri).message.startswith(message)
     assert not Target.objects.exists()
+
+
+def test_a_kafka_target_lists_its_brokers(team):
+    target = catalog.create_target(team.adam, team.alpha, name="brokers", uri="kafka://u:p@h1:9092,h2:9092/t")
+    assert (target.kind, target.display_uri) == ("kafka", "kafka://u:******@h1:9092,h2:9092/t")
 
 
 def test_target_lifecycle_keeps_the_uri_secret(team):

@@ -1,4 +1,9 @@
-"""Targets. `open_sink(uri, options)` returns the Sink for the URI's scheme."""
+"""Targets. `open_sink(uri, options)` returns the Sink for the URI's scheme.
+
+Every sink refuses (Sink.__init__: a permanent SinkError) a URI or options with a setting not on the
+allow-lists of workers/sinks/options.py before it or its client library acts on them: the domain checks them
+when a user gives them, this catches whatever was written around it.
+"""
 from importlib import import_module
 from urllib.parse import urlsplit
 

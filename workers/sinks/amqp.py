@@ -40,7 +40,8 @@ URI query parameters:
     confirm_timeout seconds to wait for the broker (connect, declare, confirms of a
                     batch; default 60): a blocked or silent broker fails the write
                     (it is also pika's stack_timeout unless that is given)
-Other query parameters (heartbeat, connection_attempts, …) go to pika.
+Other query parameters go to pika: only those of the allow-list in options.py (heartbeat,
+connection_attempts, …; never ssl_options or tcp_options), which Sink.__init__ enforces.
 
 Options read: topic (an MQ rule's topic: the routing key), order_type,
 business_keys, with_trx, protocol, instance as for Kafka; the message key is sent as the `key` header (RabbitMQ has no partitions:

@@ -32,6 +32,7 @@ URI query parameters:
 
 Options read: `source` (a mysql:// URL) or the subscription's instance, to read
 the source table's columns (information_schema) when creating a table.
+Any other setting is refused (options.py): the client is built from the URI's host, port and credentials.
 """
 import re
 from urllib.parse import parse_qs, unquote, urlsplit

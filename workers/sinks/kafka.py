@@ -9,7 +9,9 @@ re-delivers the batch from the committed position (consumers deduplicate by the
 The topic may be a template (`{$SchemaName}`, `{$TableName}`, see templates.py).
 
 URI query parameters: protocol (canal-json, default; or maxwell), order_type,
-with_trx (0/1), timeout (seconds to wait for acknowledgements, default 30).
+with_trx (0/1), timeout (seconds to wait for acknowledgements, default 30), and
+librdkafka properties of the allow-list in options.py (`?acks=all&compression.type=lz4`);
+TiCDC's harmless sink-URI parameters (partition-num, kafka-version, ...) are accepted and ignored.
 A `user:password@` in the URI turns on SASL PLAIN.
 
 Options read (the MQ rule's settings, given by the engine; they win over the URI):
@@ -25,7 +27,8 @@ Options read (the MQ rule's settings, given by the engine; they win over the URI
                     "business_keys": optional}: the first entry whose matcher matches `schema.table`
                     keys that table's messages; other tables use order_type (TiCDC's dispatchers,
                     mapped by workers/changefeed.py)
-    producer_config extra librdkafka settings (dict)
+    producer_config extra librdkafka settings (dict; only the allow-list of options.py, which
+                    Sink.__init__ enforces before any producer exists); they win over the URI's
 """
 from fnmatch import fnmatchcase
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -34,6 +37,7 @@ from confluent_kafka import KafkaError, KafkaException, Producer
 
 from .base import Sink, SinkError
 from .messages import Keyer, encoder, framed, transaction_marker
+from .options import client_properties
 from .templates import render
 
 
@@ -114,6 +118,7 @@ class KafkaSink(Sink):
                 "security.protocol": "SASL_PLAINTEXT", "sasl.mechanisms": "PLAIN",
                 "sasl.username": unquote(parts.username), "sasl.password": unquote(parts.password or ""),
             })
+        self.config.update(client_properties(uri))
         self.config.update(opts.get("producer_config") or {})
         self._producer = None
 

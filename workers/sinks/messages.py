@@ -33,11 +33,11 @@ With `with_trx` each transaction is framed by BEGIN and COMMIT messages
 carrying the transaction's position.
 """
 import json
-import re
 import time
 from dataclasses import replace as dc_replace
 
 from workers.events import RowChange, SchemaChange
+from workers.filters import compile_user_regex
 
 from .encoding import json_row, json_safe, key_text
 
@@ -151,7 +151,7 @@ class Keyer:
         if isinstance(business_keys, str):
             business_keys = [c.strip() for c in business_keys.split(",") if c.strip()]
         if business_keys and all(isinstance(k, (list, tuple)) and len(k) == 2 for k in business_keys):
-            business_keys = [(re.compile(pattern), tuple(cols)) for pattern, cols in business_keys]
+            business_keys = [(compile_user_regex(pattern), tuple(cols)) for pattern, cols in business_keys]
             self._by_regex = True
         else:
             self._by_regex = False

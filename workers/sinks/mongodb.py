@@ -14,7 +14,9 @@ Both the database (URI path) and the collection are templates
 
 URI query parameters of Tower: collection, batch_size (default 1000), ddl
 (1: TRUNCATE empties and DROP TABLE drops the collection; default 0). Every
-other parameter (w, journal, authSource, …) goes to pymongo.
+other parameter goes to pymongo: only those of the allow-list in options.py (w, journal,
+authSource, …; never a tls*File, nor an authMechanism that reaches the machine's credentials), which
+Sink.__init__ enforces.
 
 Values (docs/types.md): integers as int64, or Decimal128 beyond int64 (BIGINT
 UNSIGNED); DECIMAL as Decimal128 when its digits fit (34), else its exact text;

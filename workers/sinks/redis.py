@@ -11,6 +11,9 @@ The key is a template (templates.py: `{$SchemaName}`, `{$TableName}`,
 `{$EventType}`, `{$<column>}`), compiled once per sink. The default key is
 `{$SchemaName}-{$TableName}-{$__pk__}`: the values of a composite key joined
 by `-`; a table without a primary key is keyed by an md5 of the row.
+
+key, mode and ttl (URI query or options) are all a redis target takes: the client is built from the URI's
+host, port, db and credentials only, and any other setting is refused (options.py).
 """
 from urllib.parse import parse_qs, urlsplit
 

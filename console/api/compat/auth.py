@@ -1,9 +1,11 @@
 """Who is calling a compatibility surface.
 
-Every machine surface takes `Authorization: Token <key>` (DRF tokens, one per
-user, `manage.py drf_create_token <username>`); a token acts with its user's
-permissions. The Bifrost surface also takes HTTP Basic with a Tower user's
-password; the manager MetaData surface also takes the manager token of
+Every machine surface takes `Authorization: Token <key>` (knox tokens, stored
+as digests with an expiry, `manage.py token create <username>`), looked up as
+the native API's knox.auth.TokenAuthentication does; a token acts with its
+user's permissions. The Bifrost surface also takes HTTP Basic with a Tower user's
+password, under the same lockout as /login/ (console/auth/lockout.py); the
+manager MetaData surface also takes the manager token of
 Config.current().manager_token, which acts as a super admin (BinLake's manager
 is trusted with every instance), either as `Authorization: Token <it>` or in
 BinLake's own header `token: <it>`. Sessions are not accepted here: these views
@@ -14,9 +16,18 @@ import binascii
 import hmac
 
 from django.contrib.auth import authenticate
-from rest_framework.authtoken.models import Token
+from django.core.cache import cache
+from knox.auth import TokenAuthentication
+from rest_framework.exceptions import AuthenticationFailed
 
+from console.auth import lockout
+from console.auth.signals import client_address
+from console.domain.audit import record_login
 from console.domain.caller import Caller
+
+# A script polling with Basic signs in on every request: its successful sign-ins are audited once per user and
+# address in this many seconds (failures always are).
+BASIC_LOGIN_AUDIT_SECONDS = 15 * 60
 
 
 class AuthFailed(Exception):
@@ -30,10 +41,12 @@ def _authorization(request):
 
 
 def _token_user(key):
-    token = Token.objects.select_related("user").filter(key=key).first()
-    if token is None or not token.user.is_active:
+    # knox refuses an unknown or expired key (and deletes the expired row) or an inactive user.
+    try:
+        user, _token = TokenAuthentication().authenticate_credentials(key.encode())
+    except AuthenticationFailed:
         return None
-    return token.user
+    return user
 
 
 def _manager_token_matches(key) -> bool:
@@ -53,12 +66,26 @@ def _basic_user(request, value):
     username, sep, password = decoded.partition(":")
     if not sep:
         return None
+    # Through Django's authenticate with the request: django-axes counts a failure here as on /login/
+    # and refuses a locked username whatever the password (console.auth.lockout).
     user = authenticate(request, username=username, password=password)
-    return user if user is not None and user.is_active else None
+    if user is None and lockout.is_locked_out(request):
+        lockout.answered(request)
+        raise AuthFailed(lockout.message())
+    if user is None or not user.is_active:
+        return None
+    if cache.add(f"tower:basic-login:{user.pk}:{client_address(request)}", 1, BASIC_LOGIN_AUDIT_SECONDS):
+        record_login(user.get_username(), "basic", client_address(request), user=user)
+    return user
 
 
 def identify(request, *, basic=False, manager_token=False) -> Caller:
-    """The caller of a machine request, or AuthFailed."""
+    """The caller of a machine request, or AuthFailed; kept on the request for the audit of a refusal."""
+    request.tower_caller = _identify(request, basic=basic, manager_token=manager_token)
+    return request.tower_caller
+
+
+def _identify(request, *, basic=False, manager_token=False) -> Caller:
     scheme, value = _authorization(request)
     if manager_token and not scheme:
         # BinLake's manager sends its token in a header of its own; only the manager token is taken there.

@@ -2,6 +2,8 @@
 import json
 import re
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.http import JsonResponse
 
 # Every integer column is at most a signed 64-bit one (BinLake's and Doris' longs, TiCDC's ts): a bigger
@@ -14,33 +16,78 @@ class BadBody(Exception):
     """The request body is not what the endpoint takes."""
 
 
+# No request of any surface nests deeper than a few levels (TiCDC's sink_config is the deepest): a deeper
+# document is hostile, and would only exhaust the stack of whatever walks it next.
+MAX_JSON_DEPTH = 32
+
+
+def loads(raw):
+    """Decoded JSON that is safe to hand on: BadBody when it is malformed, nested deeper than MAX_JSON_DEPTH,
+    holds NaN/Infinity, an integer outside the signed 64-bit range or a string that is not valid Unicode."""
+    try:
+        value = json.loads(raw, parse_constant=_no_constant)
+    except RecursionError:
+        raise BadBody(f"the JSON document is nested deeper than {MAX_JSON_DEPTH} levels") from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BadBody(f"malformed JSON: {exc}") from exc
+    check_decoded(value)
+    return value
+
+
+def _no_constant(name):
+    raise BadBody(f"malformed JSON: {name} is not a number JSON allows")
+
+
+def body_of(request) -> bytes:
+    """request.body, bounded by DATA_UPLOAD_MAX_MEMORY_SIZE: BadBody past it."""
+    try:
+        return request.body
+    except RequestDataTooBig:
+        raise BadBody(f"the request body is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes") from None
+
+
 def json_body(request, *, required=True):
     """The request's JSON object. An empty body is {} unless `required`."""
-    raw = request.body
+    raw = body_of(request)
     if not raw.strip():
         if required:
             raise BadBody("the request body must be a JSON object")
         return {}
-    try:
-        data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise BadBody(f"malformed JSON: {exc}") from exc
+    data = loads(raw)
     if not isinstance(data, dict):
         raise BadBody("the request body must be a JSON object")
-    check_int64(data)
     return data
 
 
-def check_int64(value, field="body"):
-    """BadBody when any integer inside a decoded JSON value is outside the signed 64-bit range."""
-    if isinstance(value, dict):
-        for key, item in value.items():
-            check_int64(item, f"{field}.{key}" if field != "body" else str(key))
-    elif isinstance(value, list):
-        for i, item in enumerate(value):
-            check_int64(item, f"{field}[{i}]")
-    elif isinstance(value, int) and not isinstance(value, bool) and not INT64_MIN <= value <= INT64_MAX:
-        raise BadBody(f"{field} is out of range (a signed 64-bit integer)")
+def check_decoded(value, field="body"):
+    """BadBody when a decoded JSON value nests deeper than MAX_JSON_DEPTH, or holds an integer outside the
+    signed 64-bit range or a string (or key) that cannot be encoded (a lone UTF-16 surrogate, which JSON's
+    \\u escapes and json.loads' surrogatepass let through and no database column takes)."""
+    stack = [(value, field, 0)]  # iterative: the depth check is what protects the stack
+    while stack:
+        value, field, depth = stack.pop()
+        if isinstance(value, (dict, list)) and depth >= MAX_JSON_DEPTH:
+            raise BadBody(f"the JSON document is nested deeper than {MAX_JSON_DEPTH} levels")
+        if isinstance(value, dict):
+            for key, item in value.items():
+                path = f"{field}.{key}" if field != "body" else str(key)
+                _check_text(key, path)
+                stack.append((item, path, depth + 1))
+        elif isinstance(value, list):
+            stack.extend((item, f"{field}[{i}]", depth + 1) for i, item in enumerate(value))
+        elif isinstance(value, str):
+            _check_text(value, field)
+        elif isinstance(value, int) and not isinstance(value, bool) and not INT64_MIN <= value <= INT64_MAX:
+            raise BadBody(f"{field} is out of range (a signed 64-bit integer)")
+
+
+def _check_text(text, field):
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            raise BadBody(f"{field.encode('utf-8', 'replace').decode()} is not valid Unicode"
+                          " (a lone UTF-16 surrogate)") from None
 
 
 def json_response(data, status=200):

@@ -141,7 +141,7 @@ def to_server(subscription) -> dict:
         "ToServerKey": target.name,
         "BinlogFileNum": position.file_number,
         "BinlogPosition": position.binlog_pos,
-        "PluginParam": {**target.options, "SinkUri": target.display_uri},
+        "PluginParam": {**target.display_options, "SinkUri": target.display_uri},
         "Status": {SubscriptionState.NORMAL: "running", SubscriptionState.STOPPED: "stopped"}.get(
             status.state, status.state),
         "Error": status.error,

@@ -9,7 +9,8 @@ encoding the request used (plain JSON, or hex(gzip(JSON)) as text/plain).
 
 Failure codes (with the HTTP status they come with):
 
-    1001  400  the body is not a MetaData: bad JSON/hex/gzip, a field of the wrong type, host or port missing
+    1001  400  the body is not a MetaData: bad JSON/hex/gzip (or gzip inflating past 10 MB, JSON nested
+               deeper than 32 levels, a lone UTF-16 surrogate), a field of the wrong type, host or port missing
     1002  404  no such instance (or not one of the caller's groups)
     1003  403  the caller may not change this instance
     1004  409  not allowed in the instance's state (e.g. not `dump` yet; /remove/node/ while ONLINE)
@@ -59,7 +60,7 @@ from django.http import HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from console.api.compat.auth import AuthFailed, challenge, identify
-from console.api.compat.base import BadBody, as_int, as_str, check_int64, json_response
+from console.api.compat.base import BadBody, as_int, as_str, body_of, json_response, loads
 from console.choices import DumpState, MemberRole
 from console.models import Group, Instance, Member, TransitionError
 from console.domain import catalog, instances, progress, sources
@@ -73,6 +74,10 @@ HTTP_STATUS = {BAD_BODY: 400, NOT_FOUND: 404, FORBIDDEN: 403, ILLEGAL_STATE: 409
 
 DOMAIN_CODES = {"invalid": BAD_VALUE, "forbidden": FORBIDDEN, "not_found": NOT_FOUND, "exists": EXISTS,
                 "state": ILLEGAL_STATE, "source": SOURCE_ERROR}
+
+
+# A MetaData document is a few KB; hex(gzip()) of a bomb is small and inflates without end: inflate at most this.
+MAX_INFLATED_BYTES = 10 * 1024 * 1024
 
 
 class MetaError(Exception):
@@ -92,14 +97,11 @@ def decode_body(raw: bytes):
     encoding = "json"
     if not text.startswith(b"{"):
         try:
-            text = gzip.decompress(binascii.unhexlify(text))
-        except (binascii.Error, ValueError, OSError, EOFError, zlib.error) as exc:
+            text = gunzip(binascii.unhexlify(text), MAX_INFLATED_BYTES)
+        except (binascii.Error, ValueError, EOFError, zlib.error) as exc:
             raise MetaError(BAD_BODY, "the body is neither JSON nor hex(gzip(JSON))") from exc
         encoding = "hexgzip"
-    try:
-        meta = json.loads(text)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise MetaError(BAD_BODY, f"malformed JSON: {exc}") from exc
+    meta = loads(text)
     if not isinstance(meta, dict):
         raise MetaError(BAD_BODY, "the body must be a MetaData object")
     for key in ("dbInfo", "slave", "master", "counter"):
@@ -108,11 +110,24 @@ def decode_body(raw: bytes):
     if meta.get("candidate") is not None and not (
             isinstance(meta["candidate"], list) and all(isinstance(c, str) for c in meta["candidate"])):
         raise MetaError(BAD_BODY, "candidate must be a list of host names")
-    check_int64(meta)
     for key in ("slave", "master"):
         if meta.get(key) and "transactionId" in meta[key]:
             meta[key]["transactionId"] = transaction_id(meta[key]["transactionId"], f"{key}.transactionId")
     return meta, encoding
+
+
+def gunzip(data: bytes, limit: int) -> bytes:
+    """gzip.decompress (every member) that stops with BadBody once the output would pass `limit` bytes."""
+    out = bytearray()
+    while data:
+        inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+        out += inflater.decompress(data, limit + 1 - len(out))
+        if len(out) > limit:
+            raise BadBody(f"the gzip body inflates to more than {limit} bytes")
+        if not inflater.eof:
+            raise EOFError("truncated gzip stream")
+        data = inflater.unused_data.lstrip(b"\0")  # gzip.decompress also ignores zero padding after a member
+    return bytes(out)
 
 
 def transaction_id(value, field) -> int:
@@ -219,7 +234,7 @@ def manager_endpoint(view):
             response["WWW-Authenticate"] = challenge()
             return response
         try:
-            meta, encoding = decode_body(request.body)
+            meta, encoding = decode_body(body_of(request))
             return view(request, caller, meta, encoding)
         except BadBody as exc:
             return answer(BAD_BODY, str(exc))
