@@ -11,7 +11,21 @@ app.autodiscover_tasks(["workers"])
 
 
 # Engine worker hosts: consume the worker's own dump queue and heartbeat into `waves` (workers.workerhost).
-from celery.signals import celeryd_after_setup, worker_ready, worker_shutdown, worker_shutting_down  # noqa: E402
+from celery.signals import (  # noqa: E402
+    after_setup_logger, after_setup_task_logger, celeryd_after_setup, worker_ready, worker_shutdown,
+    worker_shutting_down,
+)
+
+
+@after_setup_logger.connect
+@after_setup_task_logger.connect
+def _mask_secrets_in_logs(logger, **kwargs):
+    """Celery sets up its own handlers in place of the settings' LOGGING: they mask secrets too."""
+    from workers.masking import MaskSecrets
+
+    for handler in logger.handlers:
+        if not any(isinstance(f, MaskSecrets) for f in handler.filters):
+            handler.addFilter(MaskSecrets())
 
 
 @celeryd_after_setup.connect

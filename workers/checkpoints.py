@@ -11,6 +11,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from console.models import Checkpoint, Instance, Subscription
+from workers.masking import mask_text
 
 from . import changefeed
 from .lease import Fenced
@@ -74,7 +75,8 @@ def commit(instance_id, worker, version, position, binlog_when, runtimes, fields
 def _write_status(rt, now):
     changes = dict(update_time=now)
     if rt.failure is not None:
-        changes.update(error=rt.failure["error"][:4000], error_wait_data=rt.failure["event"])
+        # Every member of the group sees it: a client library's message may quote a URI or a password.
+        changes.update(error=mask_text(rt.failure["error"])[:4000], error_wait_data=rt.failure["event"])
         if rt.failing:
             changes["state"] = "error"
     else:

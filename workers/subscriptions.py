@@ -17,6 +17,8 @@ from workers.changefeed import attach as attach_changefeed, sink_options as chan
 from workers.events import Batch, Position, SchemaChange
 from workers.filters import mq_rule_options, rules_for
 from workers.sinks import open_sink
+from workers.sinks.base import SinkError
+from workers.sinks.options import MQ_KINDS
 from workers.sinks.encoding import json_row
 
 RETRY_BACKOFF_MAX = 8.0  # seconds between retries of a failing MustBeSuccess subscription
@@ -114,15 +116,14 @@ class SubscriptionRuntime:
         options = dict(sub.target.options or {})
         options.update((sub.options or {}).get("sink", {}) if isinstance(sub.options, dict) else {})
         options.update(changefeed_sink_options(sub))  # TiCDC sink_config: protocol, dispatchers
-        if sub.mq_rule_id:
+        if sub.mq_rule_id and sub.target.kind in MQ_KINDS:
             options.update(mq_rule_options(sub.mq_rule, self.rules))
         if self.sink is None or self.target_uri != sub.target.uri or options != self.sink_options:
             if self.sink is not None:
                 self.sink.close()
-            self.sink = open_sink(sub.target.uri, options, subscription=sub)
-            self.target_uri = sub.target.uri
-            self.sink_options = options
-        if self.skip_next and self.failing and self.failure:
+            self.sink, self.target_uri, self.sink_options = None, sub.target.uri, options
+            self._open_sink(sub, options)
+        if self.skip_next and self.failing and self.failure and self.failure.get("commit_seq") is not None:
             self.skip_event = (self.failure["commit_seq"], self.failure["seq"])
             self.next_retry = 0.0  # retry now, without the missed event
         elif self.skip_next and not self.failing and self.skip_event is None and sub.error_wait_data:
@@ -130,9 +131,27 @@ class SubscriptionRuntime:
             if "commit_seq" in data:
                 self.skip_event = (data["commit_seq"], data.get("seq", 0))
 
+    def _open_sink(self, sub, options):
+        """Open the target. One that can never be opened as configured (a refused setting, a URI without a
+        topic) parks this subscription alone, with the reason as its error, until its target or options change;
+        the instance's other subscriptions go on."""
+        try:
+            self.sink = open_sink(sub.target.uri, options, subscription=sub)
+        except SinkError as exc:
+            if exc.retryable:
+                raise
+            if self.failure is None or self.failure.get("error") != str(exc):
+                self.failure = {"error": str(exc), "event": None, "commit_seq": None, "seq": 0}
+                self.errors_now += 1
+                self.status_dirty = True
+            self.failing = True
+            return
+        if self.failing and self.failure is not None and self.failure.get("event") is None:
+            self.failing, self.failure, self.status_dirty = False, None, True  # the target was fixed
+
     @property
     def active(self) -> bool:
-        return self.state in ("normal", "error") and not self.failing
+        return self.state in ("normal", "error") and not self.failing and self.sink is not None
 
     def wants_table(self, schema, table) -> bool:
         return self.tables(schema, table)
@@ -330,7 +349,7 @@ class SubscriptionRuntime:
         self.backoff = min(self.backoff * 2, RETRY_BACKOFF_MAX)
 
     def due_for_retry(self, now) -> bool:
-        return self.failing and now >= self.next_retry
+        return self.failing and self.sink is not None and now >= self.next_retry
 
     def close(self):
         if self.sink is not None:

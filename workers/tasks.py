@@ -22,6 +22,7 @@ from console.models import Config, Instance
 
 from . import lease, workerhost
 from .dump import Dump
+from .masking import mask_text
 from .flow import prune
 
 log = logging.getLogger(__name__)
@@ -102,7 +103,7 @@ def record_failure(instance_id, worker, version, exc):
         return
     retry = instance.retry_times + 1
     Instance.objects.filter(pk=instance_id, leader_version=version).update(
-        retry_times=retry, last_error=f"{type(exc).__name__}: {exc}"[:4000],
+        retry_times=retry, last_error=mask_text(f"{type(exc).__name__}: {exc}")[:4000],
         next_start_at=timezone.now() + timedelta(seconds=backoff_seconds(retry)), update_time=timezone.now(),
     )
 

@@ -164,6 +164,38 @@ def test_a_replay_cut_by_kill_9_is_finished_after_takeover(workers, source, redi
     assert sorted(int(k.rsplit(b"-", 1)[1]) for k in client.scan_iter(f"{s}-t-*")) == list(range(1, rows + 1))
 
 
+def test_a_target_that_cannot_be_opened_parks_only_its_subscription(workers, source, redis_url):
+    """A target whose settings the engine refuses (written around the checks, e.g. by an older version) stops
+    its own subscription with the reason; the instance's other subscriptions keep delivering, and fixing the
+    target lets it catch up."""
+    from console.models import Target
+
+    s = source.schema
+    source.execute(f"CREATE TABLE `{s}`.t (id INT PRIMARY KEY, v INT)")
+    instance = make_instance(source)
+    good_url, good = empty_redis_db(redis_url, 12)
+    bad_url, bad = empty_redis_db(redis_url, 11)
+    make_subscription(instance, good_url, name="good", tables=f"{s}.t")
+    broken = make_subscription(instance, bad_url, name="broken", tables=f"{s}.t")
+    separator = "&" if "?" in bad_url else "?"
+    Target.objects.filter(pk=broken.target_id).update(uri=f"{bad_url}{separator}ssl_ca_certs=/etc/passwd")
+    workers.start("w1")
+    workers.start_beat()
+    source.execute(f"INSERT INTO `{s}`.t VALUES (1, 1)")
+    wait_for(lambda: good.get(f"{s}-t-1"), 30, message="the good subscription's delivery")
+
+    def parked():
+        broken.refresh_from_db()
+        return broken.state == "error" and broken.error
+
+    wait_for(parked, 30, message="the broken subscription to show its error")
+    assert broken.error.startswith("target settings refused: URI parameter 'ssl_ca_certs' is not allowed")
+    assert bad.dbsize() == 0
+    Target.objects.filter(pk=broken.target_id).update(uri=bad_url)
+    wait_for(lambda: bad.get(f"{s}-t-1"), 30, message="the fixed target to catch up")
+    wait_for(lambda: Subscription.objects.get(pk=broken.pk).state == "normal", 30, message="the error to clear")
+
+
 def test_gtid_resume_after_kill(workers, source, redis_url):
     s = source.schema
     source.execute(f"CREATE TABLE `{s}`.t (id INT PRIMARY KEY, v INT)")

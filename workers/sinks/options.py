@@ -19,8 +19,10 @@ from urllib.parse import parse_qsl, urlsplit
 # Tower's own bookkeeping on a target (the target a TiCDC/CCR job made for itself).
 COMMON_OPTIONS = frozenset({"created_for"})
 
-# What an MQ rule or a changefeed's sink_config set on kafka and amqp sinks (workers/sinks/kafka.py).
+# What an MQ rule or a changefeed's sink_config set on kafka and amqp sinks (workers/sinks/kafka.py), the
+# kinds that read them; an MQ rule's filters apply to a subscription of any kind, its topic and keys do not.
 MQ_OPTIONS = frozenset({"topic", "protocol", "order_type", "business_keys", "with_trx", "instance"})
+MQ_KINDS = frozenset({"kafka", "amqp"})
 
 # librdkafka producer properties (in a kafka URI's query, or in the `producer_config` option): tuning,
 # delivery guarantees and credentials given inline. Not: plugin.library.paths, interceptors, ssl.engine.*,
