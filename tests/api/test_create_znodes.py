@@ -163,3 +163,14 @@ def test_manager_refusals_change_nothing(world, api, manager_token, source_addre
         assert manager.post("/create/znodes/", zero).json()["code"] == 1007
         assert manager.post("/create/znodes/", body(host="10.1.0.1", port=3306)).json()["code"] == 1005
     assert not Group.objects.filter(name="default").exists()
+
+
+def test_a_missing_group_and_another_groups_name_get_the_same_refusal(world, api, unchanged):
+    """The manager's answer must not tell which group names exist."""
+    alice = api(world.alice.token)
+    with unchanged():
+        missing = alice.post("/create/znodes/", {"group": "no-such-team", "dbInfo": {"host": "10.7.0.1", "port": 3306}})
+        other = alice.post("/create/znodes/", {"group": "team-b", "dbInfo": {"host": "10.7.0.1", "port": 3306}})
+    assert (missing.status_code, other.status_code) == (403, 403)
+    assert missing.json()["message"] == "you may not register instances in group 'no-such-team'"
+    assert other.json()["message"] == "you may not register instances in group 'team-b'"

@@ -276,11 +276,10 @@ def _group_for_new_instance(caller, meta):
             return Group.objects.get(pk=admin_groups[0])
     name = name or "default"
     group = Group.objects.filter(name=name).first()
-    if group is None:
-        if not caller.is_super:
-            raise MetaError(FORBIDDEN, f"group '{name}' does not exist")
+    if group is None and caller.is_super:
         group = catalog.create_group(caller, name, mark="created by the manager API")
-    if not caller.can_admin(group.pk):
+    # One answer whether the group is missing or someone else's: it must not tell which group names exist.
+    if group is None or not caller.can_admin(group.pk):
         raise MetaError(FORBIDDEN, f"you may not register instances in group '{name}'")
     return group
 
