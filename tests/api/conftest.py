@@ -9,6 +9,7 @@ from console.models import (
 )
 
 from accounts import Api, make_user
+from manager_meta import MANAGER_TOKEN
 
 
 @pytest.fixture
@@ -88,3 +89,12 @@ def waves(db):
         Wave.objects.create(name="wave-2", ip="10.9.0.2", port=8300, state=WorkerState.ALIVE, last_heartbeat=now),
         Wave.objects.create(name="wave-dead", ip="10.9.0.3", port=8300, state=WorkerState.DEAD),
     ]
+
+
+@pytest.fixture
+def manager_token(db):
+    """BinLake's manager token, configured (Config.manager_token)."""
+    config = Config.current()
+    config.manager_token = MANAGER_TOKEN
+    config.save()
+    return MANAGER_TOKEN

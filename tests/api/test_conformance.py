@@ -12,7 +12,8 @@ import json
 import pytest
 
 from console.choices import InstanceStatus
-from console.models import AuditLog, Config, Instance, Subscription
+from console.models import AuditLog, Instance, Subscription
+from manager_meta import NEW_DB, new_db
 
 OK = {"code": 1000, "message": ""}
 HUGE = [2**63, 2**64, -(2**63) - 1]
@@ -25,18 +26,6 @@ def meta(host="10.1.0.1", port=3306, **parts):
     return body
 
 
-NEW_DB = {
-    "dbInfo": {"slaveId": 0, "host": "10.7.0.1", "port": 3307, "user": "binlake", "password": "pw-7",
-               "createTime": 0, "state": "ONLINE", "rule": [], "metaVersion": 1, "slaveUUID": "uuid-7"},
-    "slave": {"binlogFile": "mysql-bin.000009", "binlogPos": 154, "executedGtidSets": "", "leader": "wave-1",
-              "leaderVersion": 0, "binlogWhen": 0, "transactionId": 0, "instanceIp": "10.7.0.1",
-              "withGTID": False, "preLeader": ""},
-    "master": None,
-    "counter": {"retryTimes": 0, "killTimes": 0},
-    "terminal": None,
-    "candidate": ["wave-1", "wave-2"],
-    "zk": None,
-}
 
 
 def hexgzip(obj) -> str:
@@ -47,18 +36,8 @@ def un_hexgzip(raw: bytes):
     return json.loads(gzip.decompress(binascii.unhexlify(raw)))
 
 
-def new_db(**slave):
-    body = copy.deepcopy(NEW_DB)
-    body["slave"].update(slave)
-    return body
 
 
-@pytest.fixture
-def manager_token(world):
-    config = Config.current()
-    config.manager_token = "manager-secret"
-    config.save()
-    return "manager-secret"
 
 
 def token_header(api, key):

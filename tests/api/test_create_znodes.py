@@ -1,6 +1,5 @@
 """BinLake's /create/znodes/ registers through the domain: a group admin's instance waits for the DBA's
 approval; the manager's token (the DBA side) takes it through every workflow step, each audited as "manager"."""
-import copy
 
 import pymysql
 import pytest
@@ -8,34 +7,15 @@ from django.test import Client
 
 from console.choices import DumpState, InstanceStatus
 from console.domain.audit import ACCESS_ACTIONS
-from console.models import AuditLog, Config, Group, Instance
+from console.models import AuditLog, Group, Instance
+from manager_meta import NEW_DB, new_db
 
-NEW_DB = {
-    "dbInfo": {"slaveId": 0, "host": "10.7.0.1", "port": 3307, "user": "binlake", "password": "pw-7",
-               "createTime": 0, "state": "ONLINE", "rule": [], "metaVersion": 1, "slaveUUID": "uuid-7"},
-    "slave": {"binlogFile": "mysql-bin.000009", "binlogPos": 154, "executedGtidSets": "", "leader": "wave-1",
-              "leaderVersion": 0, "binlogWhen": 0, "transactionId": "", "instanceIp": "10.7.0.1",
-              "withGTID": False, "preLeader": ""},
-    "master": None,
-    "counter": {"retryTimes": 0, "killTimes": 0},
-    "terminal": None,
-    "candidate": ["wave-1", "wave-2"],
-    "zk": None,
-}
 
 
 def body(**db_info):
-    data = copy.deepcopy(NEW_DB)
-    data["dbInfo"].update(db_info)
-    return data
+    return new_db(db_info)
 
 
-@pytest.fixture
-def manager_token(db):
-    config = Config.current()
-    config.manager_token = "manager-secret"
-    config.save()
-    return "manager-secret"
 
 
 @pytest.fixture

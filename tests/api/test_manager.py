@@ -7,6 +7,7 @@ import pytest
 
 from console.choices import DumpState, InstanceStatus
 from console.models import AuditLog, Checkpoint, Instance, Subscription
+from manager_meta import NEW_DB
 
 OK = {"code": 1000, "message": ""}
 
@@ -40,18 +41,6 @@ def binary_logs(source_address):
         conn.close()
 
 
-NEW_DB = {
-    "dbInfo": {"slaveId": 0, "host": "10.7.0.1", "port": 3307, "user": "binlake", "password": "pw-7",
-               "createTime": 0, "state": "ONLINE", "rule": [], "metaVersion": 1, "slaveUUID": "uuid-7"},
-    "slave": {"binlogFile": "mysql-bin.000009", "binlogPos": 154, "executedGtidSets": "", "leader": "wave-1",
-              "leaderVersion": 0, "binlogWhen": 0, "transactionId": "", "instanceIp": "10.7.0.1",
-              "withGTID": False, "preLeader": ""},
-    "master": None,
-    "counter": {"retryTimes": 0, "killTimes": 0},
-    "terminal": None,
-    "candidate": ["wave-1", "wave-2"],
-    "zk": None,
-}
 
 
 @pytest.mark.parametrize("path", [
