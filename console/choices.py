@@ -100,13 +100,13 @@ class WorkerState(models.TextChoices):
 
 
 class FlowWindow(models.TextChoices):
-    """Bifrost's flow windows: (points, seconds per point)."""
+    """Bifrost's flow windows (values keep Bifrost's spelling; labels are what people read): (points, seconds per point)."""
 
-    MINUTE = "minute", "minute"
-    TENMINUTE = "tenminute", "tenminute"
-    HOUR = "hour", "hour"
-    EIGHTHOUR = "eighthour", "eighthour"
-    DAY = "day", "day"
+    MINUTE = "minute", "1 minute"
+    TENMINUTE = "tenminute", "10 minutes"
+    HOUR = "hour", "1 hour"
+    EIGHTHOUR = "eighthour", "8 hours"
+    DAY = "day", "1 day"
 
 
 FLOW_WINDOWS = {

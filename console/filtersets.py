@@ -2,7 +2,7 @@
 import django_filters
 from django.db.models import Q
 
-from console.choices import DumpState, FilterType, InstanceStatus, MemberRole, OrderType, TargetKind
+from console.choices import DumpState, FilterType, InstanceStatus, MemberRole, OrderType, SubscriptionState, TargetKind
 from console.models import AuditLog, Filter, Group, Instance, Member, MqRule, Rule, Subscription, Target
 
 
@@ -34,8 +34,8 @@ class GroupFilterSet(ScopedFilterSet):
 
 class MemberFilterSet(ScopedFilterSet):
     search_fields = ("erp", "email", "org_name")
-    group = django_filters.ModelChoiceFilter(queryset=Group.objects.none())
-    role = django_filters.ChoiceFilter(choices=MemberRole.choices)
+    group = django_filters.ModelChoiceFilter(queryset=Group.objects.none(), empty_label="Any group")
+    role = django_filters.ChoiceFilter(choices=MemberRole.choices, empty_label="Any role")
 
     class Meta:
         model = Member
@@ -44,8 +44,8 @@ class MemberFilterSet(ScopedFilterSet):
 
 class FilterFilterSet(ScopedFilterSet):
     search_fields = ("name", "table_name", "events")
-    group = django_filters.ModelChoiceFilter(queryset=Group.objects.none())
-    type = django_filters.ChoiceFilter(choices=FilterType.choices)
+    group = django_filters.ModelChoiceFilter(queryset=Group.objects.none(), empty_label="Any group")
+    type = django_filters.ChoiceFilter(choices=FilterType.choices, empty_label="Any type")
 
     class Meta:
         model = Filter
@@ -54,8 +54,8 @@ class FilterFilterSet(ScopedFilterSet):
 
 class MqRuleFilterSet(ScopedFilterSet):
     search_fields = ("name", "topic")
-    group = django_filters.ModelChoiceFilter(queryset=Group.objects.none())
-    order_type = django_filters.ChoiceFilter(choices=OrderType.choices)
+    group = django_filters.ModelChoiceFilter(queryset=Group.objects.none(), empty_label="Any group")
+    order_type = django_filters.ChoiceFilter(choices=OrderType.choices, empty_label="Any order")
 
     class Meta:
         model = MqRule
@@ -64,8 +64,8 @@ class MqRuleFilterSet(ScopedFilterSet):
 
 class TargetFilterSet(ScopedFilterSet):
     search_fields = ("name",)
-    group = django_filters.ModelChoiceFilter(queryset=Group.objects.none())
-    kind = django_filters.ChoiceFilter(choices=TargetKind.choices)
+    group = django_filters.ModelChoiceFilter(queryset=Group.objects.none(), empty_label="Any group")
+    kind = django_filters.ChoiceFilter(choices=TargetKind.choices, empty_label="Any kind")
 
     class Meta:
         model = Target
@@ -74,9 +74,9 @@ class TargetFilterSet(ScopedFilterSet):
 
 class InstanceFilterSet(ScopedFilterSet):
     search_fields = ("host", "leader", "last_error")
-    group = django_filters.ModelChoiceFilter(queryset=Group.objects.none())
-    status = django_filters.ChoiceFilter(choices=InstanceStatus.choices)
-    state = django_filters.ChoiceFilter(choices=DumpState.choices)
+    group = django_filters.ModelChoiceFilter(queryset=Group.objects.none(), empty_label="Any group")
+    status = django_filters.ChoiceFilter(choices=InstanceStatus.choices, empty_label="Any status")
+    state = django_filters.ChoiceFilter(choices=DumpState.choices, empty_label="Any dump state")
 
     class Meta:
         model = Instance
@@ -85,7 +85,7 @@ class InstanceFilterSet(ScopedFilterSet):
 
 class RuleBindingFilterSet(ScopedFilterSet):
     search_fields = ("instance__host", "rule__topic")
-    group = django_filters.ModelChoiceFilter(queryset=Group.objects.none())
+    group = django_filters.ModelChoiceFilter(queryset=Group.objects.none(), empty_label="Any group")
 
     class Meta:
         model = Rule
@@ -94,7 +94,8 @@ class RuleBindingFilterSet(ScopedFilterSet):
 
 class SubscriptionFilterSet(ScopedFilterSet):
     search_fields = ("name", "tables", "error")
-    group = django_filters.ModelChoiceFilter(queryset=Group.objects.none())
+    group = django_filters.ModelChoiceFilter(queryset=Group.objects.none(), empty_label="Any group")
+    state = django_filters.ChoiceFilter(choices=SubscriptionState.choices, empty_label="Any state")
 
     class Meta:
         model = Subscription
@@ -103,7 +104,7 @@ class SubscriptionFilterSet(ScopedFilterSet):
 
 class AuditFilterSet(ScopedFilterSet):
     search_fields = ("object_repr", "message", "object_id")
-    group = django_filters.ModelChoiceFilter(queryset=Group.objects.none())
+    group = django_filters.ModelChoiceFilter(queryset=Group.objects.none(), empty_label="Any group")
     actor = django_filters.CharFilter(lookup_expr="icontains")
     action = django_filters.CharFilter(lookup_expr="icontains")
     object_type = django_filters.CharFilter(lookup_expr="iexact", label="Object type")

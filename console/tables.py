@@ -1,6 +1,9 @@
 """List tables (django-tables2): sortable columns, links to details and actions."""
+import json
+
 import django_tables2 as tables
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
+from django.utils.text import Truncator
 
 from console.domain.subscriptions import job_status
 from console.models import AuditLog, Filter, Group, Instance, Member, MqRule, Rule, Subscription, Target
@@ -81,6 +84,9 @@ class InstanceTable(tables.Table):
     def render_status(self, value):
         return status_badge(value)
 
+    def value_status(self, value):  # the CSV export: the status alone, no badge markup
+        return value
+
 
 class WorkflowTable(tables.Table):
     address = tables.Column(accessor="host", verbose_name="Instance", linkify=("workflow_detail", {"pk": tables.A("pk")}))
@@ -99,6 +105,9 @@ class WorkflowTable(tables.Table):
     def render_status(self, value):
         return status_badge(value)
 
+    def value_status(self, value):
+        return value
+
 
 class RuleBindingTable(tables.Table):
     instance = tables.Column(linkify=("instance_detail", {"pk": tables.A("instance_id")}))
@@ -115,7 +124,7 @@ class RuleBindingTable(tables.Table):
 
 
 class SubscriptionTable(tables.Table):
-    name = tables.Column(linkify=("subscription_edit", {"pk": tables.A("pk")}))
+    name = tables.Column(linkify=("subscription_detail", {"pk": tables.A("pk")}))
     progress = tables.Column(empty_values=(), orderable=False, verbose_name="Full sync")
 
     class Meta:
@@ -134,6 +143,10 @@ class SubscriptionTable(tables.Table):
     def value_state(self, record):  # the CSV export: the state alone
         return job_status(record).state
 
+    def value_progress(self, record):  # the CSV export: "done/total (percent%)", no progress-bar markup
+        p = record.fullsync_progress
+        return "" if p is None else f"{p['done']}/{p['total']} ({p['percent']:g}%)"
+
     def render_progress(self, record):
         p = record.fullsync_progress
         if p is None:
@@ -142,18 +155,88 @@ class SubscriptionTable(tables.Table):
         return format_html(
             '<div class="progress" style="min-width:8rem" title="{} / {} rows, {} rows/s{}">'
             '<div class="progress-bar{}" role="progressbar" style="width: {}%" aria-valuenow="{}" aria-valuemin="0" '
-            'aria-valuemax="100">{}%</div></div><small class="text-muted">{} / {} rows, {} rows/s{}</small>',
+            'aria-valuemax="100" aria-label="Full sync of {}" aria-valuetext="{}%, {} of {} rows">{}%</div></div>'
+            '<small class="text-muted">{} / {} rows, {} rows/s{}</small>',
             p["done"], p["total"], p["rows_per_s"], eta, " progress-bar-striped progress-bar-animated" if p["running"] else
-            " bg-success", p["percent"], p["percent"], p["percent"], p["done"], p["total"], p["rows_per_s"], eta,
+            " bg-success", p["percent"], p["percent"], record.name, p["percent"], p["done"], p["total"], p["percent"],
+            p["done"], p["total"], p["rows_per_s"], eta,
         )
+
+
+# What one cell of the audit list may show: a few changed fields, each value cut short. The whole record is
+# on its own page (/audit/<id>/), so a row never grows to the width of a full snapshot.
+AUDIT_FIELDS_SHOWN = 6
+AUDIT_VALUE_CHARS = 40
+AUDIT_MESSAGE_CHARS = 120
+AUDIT_CELL_STYLE = "max-width: 24rem; overflow-wrap: anywhere"
+
+
+def _short(value):
+    text = value if isinstance(value, str) and value else json.dumps(value, sort_keys=True, default=str)
+    return Truncator(text).chars(AUDIT_VALUE_CHARS)
+
+
+def _empty(value):
+    return value is None or value == "" or value == [] or value == {}
+
+
+def audit_changes(before, after) -> list:
+    """The record as "field: old → new" lines: on a create the fields set, on a delete "deleted"; fields only
+    in `before` are left out (an operation's after-snapshot names only what it wrote)."""
+    before = before if isinstance(before, dict) else None
+    after = after if isinstance(after, dict) else None
+    if before and after is None:
+        return ["deleted"]
+    if after is None:
+        return []
+    if not before:
+        return [f"{field}: {_short(value)}" for field, value in after.items() if not _empty(value)]
+    return [f"{field}: {_short(before[field])} → {_short(value)}" if field in before else f"{field}: {_short(value)}"
+            for field, value in after.items() if field not in before or before[field] != value]
 
 
 class AuditTable(tables.Table):
     object_repr = tables.Column(verbose_name="Object")
-    before = tables.JSONColumn(orderable=False)
-    after = tables.JSONColumn(orderable=False)
+    message = tables.Column(attrs={"td": {"class": "audit-cell", "style": AUDIT_CELL_STYLE}})
+    changes = tables.Column(empty_values=(), orderable=False, verbose_name="Changes",
+                            attrs={"td": {"class": "audit-cell", "style": AUDIT_CELL_STYLE}})
+    details = tables.LinkColumn("audit_detail", args=[tables.A("pk")], text="Full record", empty_values=(),
+                                orderable=False, verbose_name="", exclude_from_export=True)
+    # The full snapshots only in the CSV export.
+    before = tables.JSONColumn(orderable=False, visible=False)
+    after = tables.JSONColumn(orderable=False, visible=False)
 
     class Meta:
         model = AuditLog
-        fields = ("time", "actor", "action", "object_type", "object_repr", "group", "message", "before", "after")
-        attrs = {"class": "table table-sm table-hover small"}
+        fields = ("time", "actor", "action", "object_type", "object_repr", "group", "message", "changes", "details",
+                  "before", "after")
+        attrs = {"class": "table table-sm table-hover small audit-table"}
+
+    def render_object_repr(self, value):
+        return Truncator(value).chars(AUDIT_MESSAGE_CHARS)
+
+    def value_object_repr(self, value):
+        return value
+
+    def render_message(self, value):
+        return Truncator(value).chars(AUDIT_MESSAGE_CHARS)
+
+    def value_message(self, value):
+        return value
+
+    def render_changes(self, record):
+        lines = audit_changes(record.before, record.after)
+        extra = len(lines) - AUDIT_FIELDS_SHOWN
+        shown = format_html_join("", "<li>{}</li>", ((line,) for line in lines[:AUDIT_FIELDS_SHOWN]))
+        more = format_html('<li class="text-muted">and {} more</li>', extra) if extra > 0 else ""
+        return format_html('<ul class="list-unstyled mb-0" style="{}">{}{}</ul>', AUDIT_CELL_STYLE, shown, more) \
+            if lines else "—"
+
+    def value_changes(self, record):
+        return "; ".join(audit_changes(record.before, record.after))
+
+    def value_before(self, value):
+        return "" if value is None else json.dumps(value, sort_keys=True, default=str)
+
+    def value_after(self, value):
+        return "" if value is None else json.dumps(value, sort_keys=True, default=str)

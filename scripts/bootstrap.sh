@@ -66,3 +66,15 @@ if [ "$have_sha" != "$want" ] || [ "$have_rank" -lt $rank ]; then
     || { echo "bootstrap: dev requirements did not install"; exit 1; }
   echo "$rank $want" > $stamp
 fi
+
+# The browser tests inject axe-core (npm) into pages; the stamp holds the lock file's sha like the pip one.
+if [ $rank -ge 2 ]; then
+  npm_stamp=tests/browser/node_modules/.lock.sha
+  npm_want=$(sha256sum tests/browser/package-lock.json | cut -d' ' -f1)
+  if [ "$(cat $npm_stamp 2>/dev/null || true)" != "$npm_want" ]; then
+    command -v npm >/dev/null || { echo "bootstrap: npm (Node.js) is needed for the browser tests' axe-core"; exit 1; }
+    echo "bootstrap: installing tests/browser packages (npm ci)"
+    npm ci --prefix tests/browser --no-audit --no-fund --loglevel=error
+    echo "$npm_want" > $npm_stamp
+  fi
+fi

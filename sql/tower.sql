@@ -328,6 +328,7 @@ CREATE TABLE `instances` (
   `status_time` datetime(6) DEFAULT NULL,
   `group_id` varchar(32) NOT NULL,
   `decoder_stats` longtext CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL CHECK (json_valid(`decoder_stats`)),
+  `full_sync_first` tinyint(1) NOT NULL,
   PRIMARY KEY (`id`),
   UNIQUE KEY `instances_group_host_port_uniq` (`group_id`,`host`,`port`),
   CONSTRAINT `instances_group_id_c6aad71a_fk_groups_id` FOREIGN KEY (`group_id`) REFERENCES `groups` (`id`)
@@ -445,6 +446,7 @@ CREATE TABLE `subscriptions` (
   `instance_id` varchar(32) NOT NULL,
   `mq_rule_id` varchar(32) DEFAULT NULL,
   `target_id` bigint(20) NOT NULL,
+  `fullsync_finished` datetime(6) DEFAULT NULL,
   PRIMARY KEY (`id`),
   UNIQUE KEY `name` (`name`),
   KEY `subscriptions_target_id_0e10641b_fk_targets_id` (`target_id`),

@@ -152,6 +152,10 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
+# One date format on every page, with the zone: "2026-12-01 21:03:41 UTC" in TIME_ZONE. The format module
+# makes the localized formats (templates, django-tables2's DateTimeColumn) say the same.
+DATETIME_FORMAT = SHORT_DATETIME_FORMAT = "Y-m-d H:i:s T"
+FORMAT_MODULE_PATH = ["tower.formats"]
 
 STATIC_URL = "/static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
@@ -219,7 +223,10 @@ TOWER_SSO_COOKIE = env("TOWER_SSO_COOKIE", "sso.jd.com")
 TOWER_SSO_LOGIN_URL = env("TOWER_SSO_LOGIN_URL", "")
 TOWER_SSO_LOGOUT_URL = env("TOWER_SSO_LOGOUT_URL", "")
 TOWER_SSO_RETURN_PARAM = env("TOWER_SSO_RETURN_PARAM", "ReturnUrl")
-DJANGO_TABLES2_TEMPLATE = "django_tables2/bootstrap4.html"
+DJANGO_TABLES2_TEMPLATE = "django_tables2/bootstrap4-responsive.html"  # wide tables scroll in their own box on phones
+# After a form error only the fields with errors are marked: a green "valid" tick on an untouched (or empty
+# password) field would say it was checked and accepted, which nothing did.
+BOOTSTRAP4 = {"success_css_class": ""}
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

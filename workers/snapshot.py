@@ -366,7 +366,10 @@ def saver(subscription_id) -> Callable:
         fields = {"fullsync_state": fullsync.state, "fullsync_done": fullsync.rows_done,
                   "fullsync_total": max(fullsync.total or 0, fullsync.rows_done)}
         if fullsync.finished:
-            fields["phase"] = SyncPhase.INCREMENTAL
+            from django.utils import timezone
+
+            # The finish time keeps the finished sync's rows/s (Subscription.fullsync_progress) where it ended.
+            fields.update(phase=SyncPhase.INCREMENTAL, fullsync_finished=timezone.now())
         Subscription.objects.filter(pk=subscription_id).update(**fields)
     return save
 

@@ -380,16 +380,37 @@ def run_grant(caller, instance):
     return report
 
 
-def start_dump(caller, instance, max_candidates=3):
-    """First position = the master's current position; candidates = live workers; → dump, online."""
+def start_dump(caller, instance, position=None, full_sync=False, max_candidates=3):
+    """The dump starts (→ dump, online) with live workers as candidates, from where the caller chose:
+
+    - "from now" (no position): the master's current position;
+    - "from a position" (`position` = (binlog_file, binlog_pos)): checked by sources.check_position first;
+    - "full sync then follow" (`full_sync`): from now, and the instance records it (Instance.full_sync_first),
+      so every subscription later created on it copies its tables first, then follows the binlog. Subscriptions
+      exist only once an instance dumps, so at this step there are none to mark.
+    """
     caller = as_caller(caller)
     require_admin(caller, instance, "start the dump")
+    if position is not None and full_sync:
+        raise DomainError("invalid", "start either from a position or with a full sync, not both")
     if instance.status != InstanceStatus.AGREE:
         raise DomainError("state", f"cannot start dump: instance {instance} is in state '{instance.status}'"
                                    " (only from agree)")
     status = sources.master_status(instance)
+    start_file, start_pos = status["file"], status["pos"]
+    if position is not None:
+        start_file, start_pos = position[0], position[1]
+        if not isinstance(start_file, str) or not start_file:
+            raise DomainError("invalid", "give the binlog file to start from", field="binlog_file")
+        try:
+            start_pos = int(start_pos)
+        except (TypeError, ValueError):
+            raise DomainError("invalid", "the position must be an integer", field="binlog_pos") from None
+        sources.check_position(instance, start_file, start_pos)
     candidates = fleet.live_worker_names()[:max_candidates]
-    _step(caller.actor, instance, "start_dump", **_start(status["file"], status["pos"], "", candidates))
+    how = "from a position" if position is not None else "full sync then follow" if full_sync else "from now"
+    _step(caller.actor, instance, "start_dump", message=how,
+          **_start(start_file, start_pos, "", candidates), full_sync_first=bool(full_sync))
     # The master position just read is also the first "master status" sample (the engine refreshes it later).
     Instance.objects.filter(pk=instance.pk).update(
         master_file=status["file"], master_pos=status["pos"], master_gtid=status.get("gtid", ""),

@@ -169,3 +169,201 @@ def table_has_rows(instance, database, table="", host_mapping=None) -> bool:
         return False
 
     return ask(instance, question, host_mapping=host_mapping)
+
+
+# position_at_time reads the binlog over the replication protocol (SHOW BINLOG EVENTS has no event times).
+# It registers as a replica of its own, never with the dump's server_id: a second replica with the same id
+# would make the server drop the running dump's connection.
+POSITION_SCAN_SERVER_ID_BASE = 2**31
+
+
+def position_at_time(instance, when: int) -> dict:
+    """{'file', 'pos', 'when'}: where the first transaction written at or after `when` (epoch seconds) starts.
+
+    The newest binary log that began at or before `when` is found by the time of each file's first event,
+    then read from its start to the first transaction (GTID event, or BEGIN / DDL without GTIDs) stamped at or
+    after `when`. DomainError("invalid") when the server has nothing written at or after `when`, or when its
+    oldest binary log began after `when` (what was written since then is no longer on the server)."""
+    from pymysqlreplication import BinLogStreamReader
+    from pymysqlreplication.event import FormatDescriptionEvent, GtidEvent, MariadbGtidEvent, QueryEvent
+
+    at = timezone_text(when)
+
+    def reader(settings, file, events):
+        return BinLogStreamReader(
+            connection_settings=settings, server_id=POSITION_SCAN_SERVER_ID_BASE + instance.slave_id % 2**30,
+            blocking=False, log_file=file, log_pos=4, resume_stream=True, only_events=events,
+            pymysql_wrapper=source.SourceConnection, enable_logging=False, freeze_schema=True,
+        )
+
+    def file_start(settings, file):
+        stream = reader(settings, file, [FormatDescriptionEvent])
+        try:
+            event = stream.fetchone()
+            return event.timestamp if event is not None else None
+        finally:
+            stream.close()
+
+    def question(conn):
+        logs = [name for name, _size in source.binary_logs(conn)]
+        if not logs:
+            raise DomainError("invalid", f"{instance} has no binary logs (binary logging is off)")
+        host, port, user, password = source.instance_endpoint(instance)
+        settings = {"host": host, "port": int(port), "user": user, "passwd": password or "", "charset": "utf8mb4",
+                    "connect_timeout": 5, "read_timeout": 30}
+        oldest = file_start(settings, logs[0])
+        if oldest is not None and oldest > when:
+            raise DomainError("invalid", f"the oldest binary log on {instance} ({logs[0]}) began at"
+                                         f" {timezone_text(oldest)}, after {at}: the changes written since then are"
+                                         " no longer on the server")
+        low, high = 0, len(logs) - 1  # the newest file that began at or before `when`
+        while low < high:
+            middle = (low + high + 1) // 2
+            started = file_start(settings, logs[middle])
+            if started is not None and started <= when:
+                low = middle
+            else:
+                high = middle - 1
+        stream = reader(settings, logs[low], [GtidEvent, MariadbGtidEvent, QueryEvent])
+        try:
+            after_gtid = False
+            for event in stream:
+                # A BEGIN or DDL right after a GTID event is that transaction's second event, and a COMMIT ends
+                # one: neither is where a transaction starts.
+                starts = not (isinstance(event, QueryEvent)
+                              and (after_gtid or event.query.strip().upper() == "COMMIT"))
+                after_gtid = isinstance(event, (GtidEvent, MariadbGtidEvent))
+                if starts and event.timestamp >= when:
+                    return {"file": stream.log_file, "pos": event.packet.log_pos - event.packet.event_size,
+                            "when": event.timestamp}
+        finally:
+            stream.close()
+        raise DomainError("invalid", f"nothing was written to the binary logs of {instance} at or after {at}:"
+                                     f" they end before it")
+
+    return ask(instance, question)
+
+
+def timezone_text(epoch) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(epoch))
+
+
+# --- form helpers: test a connection, list a source's schema, preview a table regex ---------------------------
+# They answer a button or a picker while someone waits, so each is bounded: short timeouts (check_grant's
+# own for a test), at most SCHEMA_LIST_LIMIT names read, a regex of at most PREVIEW_PATTERN_MAX characters
+# matched by RE2.
+SCHEMA_CONNECT_TIMEOUT = 3
+SCHEMA_READ_TIMEOUT = 5
+SCHEMA_LIST_LIMIT = 500
+PREVIEW_PATTERN_MAX = 1000
+SYSTEM_SCHEMAS = ("mysql", "information_schema", "performance_schema", "sys")
+
+
+def test_connection(caller, host, port, user="", password="", group=None, instance=None):
+    """What `grant` checks (reachable and signed in, log_bin, binlog_format ROW, row image and metadata FULL,
+    replication privileges) for these connection values, changing nothing: a workers.source.GrantReport.
+
+    Only an admin of the group (of the instance when editing one) may ask. The connection goes through
+    workers.source (TOWER_SOURCE_NETWORKS, no cleartext password). A blank user means the DBA's global dump
+    account, which goes only to an approved instance's own address; a blank password on an edit form means
+    the instance's stored one, for its own user and address. A use of stored credentials is audited."""
+    from console.domain.caller import as_caller
+    from console.domain.instances import HOST_RE
+
+    caller = as_caller(caller)
+    group_id = instance.group_id if instance is not None else getattr(group, "pk", None)
+    if group_id is None:
+        raise DomainError("invalid", "Choose the group the instance is for.", "group")
+    if not caller.can_admin(group_id):
+        raise DomainError("forbidden", "Only an admin of the group may test a connection to a source.")
+    host = host.strip() if isinstance(host, str) else ""
+    if not HOST_RE.match(host):
+        raise DomainError("invalid", "Give the source's host name or IP address.", "host")
+    try:
+        port = int(port)
+    except (TypeError, ValueError):
+        raise DomainError("invalid", "Port must be an integer.", "port") from None
+    if not 0 < port < 65536:
+        raise DomainError("invalid", "Port must be between 1 and 65535.", "port")
+    own_address = instance is not None and (host, port) == (instance.host, instance.port)
+    stored = own_address and (not user or (user == instance.user and not password))
+    if not user and not own_address:
+        raise DomainError("invalid", "Give the dump user to test: the global dump account is used only for the "
+                                     "address a DBA approved, once the instance is registered and approved.", "user")
+    if stored:
+        try:
+            host, port, user, password = source.instance_endpoint(instance, host_mapping={})
+        except source.SourceRefused as exc:
+            raise DomainError("forbidden", str(exc)) from exc
+    report = source.check_grant(host, port, user, password)
+    if stored:
+        audit.record_source_connect(instance, "test_connection", "connected" if report.checks[0].ok else "cannot connect")
+    return report
+
+
+def _readable_instance(caller, instance):
+    from console.domain.caller import as_caller
+
+    if not as_caller(caller).can_view(instance.group_id):
+        raise DomainError("not_found", "No such instance.")
+
+
+def list_schema(caller, instance, schema="") -> dict:
+    """For pickers: {'schemas': [...]} of the source, or with `schema` {'schema', 'tables': {table: [column,
+    ...]}}; at most SCHEMA_LIST_LIMIT names each ('truncated' says when more exist). Members of the instance's
+    group only."""
+    _readable_instance(caller, instance)
+    schema = (schema or "").strip()
+    if len(schema) > 64:
+        raise DomainError("invalid", "A schema name has at most 64 characters.", "schema")
+    limit = SCHEMA_LIST_LIMIT
+
+    def schema_names(conn):
+        with conn.cursor() as cur:
+            cur.execute("SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME NOT IN (%s, %s, %s, %s) "
+                        "ORDER BY SCHEMA_NAME LIMIT %s", (*SYSTEM_SCHEMAS, limit + 1))
+            names = [row[0] for row in cur.fetchall()]
+        return {"schemas": names[:limit], "truncated": len(names) > limit}
+
+    def schema_columns(conn):
+        with conn.cursor() as cur:
+            cur.execute("SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s "
+                        "AND TABLE_TYPE = 'BASE TABLE' ORDER BY TABLE_NAME LIMIT %s", (schema, limit + 1))
+            names = [row[0] for row in cur.fetchall()]
+            truncated, names = len(names) > limit, names[:limit]
+            tables = {name: [] for name in names}
+            if names:
+                cur.execute("SELECT TABLE_NAME, COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = %s "
+                            "AND TABLE_NAME IN (" + ",".join(["%s"] * len(names)) + ") "
+                            "ORDER BY TABLE_NAME, ORDINAL_POSITION LIMIT %s", (schema, *names, limit + 1))
+                rows = cur.fetchall()
+                truncated = truncated or len(rows) > limit
+                for table, column in rows[:limit]:
+                    tables[table].append(column)
+        return {"schema": schema, "tables": tables, "truncated": truncated}
+
+    question = schema_columns if schema else schema_names
+    return ask(instance, question, connect_timeout=SCHEMA_CONNECT_TIMEOUT, read_timeout=SCHEMA_READ_TIMEOUT)
+
+
+def preview_table_regex(caller, instance, pattern) -> dict:
+    """{'matched': ['schema.table', ...], 'truncated'}: which of the source's first SCHEMA_LIST_LIMIT tables a
+    filter's table regex matches (RE2, as the dump matches it). Members of the instance's group only."""
+    from workers import filters
+
+    _readable_instance(caller, instance)
+    if not isinstance(pattern, str) or not pattern:
+        raise DomainError("invalid", "Give a table regex, e.g. shop\\.orders_.*", "pattern")
+    if len(pattern) > PREVIEW_PATTERN_MAX:
+        raise DomainError("invalid", f"A table regex has at most {PREVIEW_PATTERN_MAX} characters.", "pattern")
+    try:
+        regex = filters.compile_user_regex(pattern)
+    except filters.FilterError as exc:
+        raise DomainError("invalid", exc.message, "pattern") from exc
+
+    def source_tables(conn):
+        return filters.source_tables(conn, limit=SCHEMA_LIST_LIMIT + 1)
+
+    tables = ask(instance, source_tables, connect_timeout=SCHEMA_CONNECT_TIMEOUT, read_timeout=SCHEMA_READ_TIMEOUT)
+    return {"matched": [name for name in tables[:SCHEMA_LIST_LIMIT] if regex.fullmatch(name)],
+            "truncated": len(tables) > SCHEMA_LIST_LIMIT}

@@ -279,6 +279,8 @@ def create_subscription(caller, *, name, instance, target=None, sink_uri=None, g
     instance = Instance.objects.select_related("group").get(pk=instance.pk)  # its status and position as of now
     if instance.status != InstanceStatus.DUMP:
         raise DomainError("state", f"instance {instance} is not approved for dumping yet (status '{instance.status}')")
+    if instance.full_sync_first and not start_ts:  # its dump was started "full sync then follow"
+        flags["full_sync"] = True
     _check_changefeed(instance, target.uri if target is not None else sink_uri, options, start_ts)
     try:
         with transaction.atomic():
@@ -614,16 +616,43 @@ def move_checkpoint(sub, instance, binlog_file, binlog_pos, gtid) -> dict:
     return before
 
 
-def force_fullsync(caller, job):
-    """Copy the job's tables again from scratch, then stream (CCR's skip_by=fullsync and /force_fullsync)."""
+def _fullsync_tables(job, tables):
+    """The 'schema.table' names to copy, each one the job's `tables` rules select (no wildcards: the engine
+    copies exactly the tables listed in fullsync_state["tables"])."""
+    from workers.subscriptions import TableMatcher
+
+    if not isinstance(tables, (list, tuple)) or not tables or not all(isinstance(t, str) for t in tables):
+        raise DomainError("invalid", "give the tables to copy as a non-empty list of 'schema.table' names",
+                          field="tables")
+    matcher, names = TableMatcher(job.tables), []
+    for name in (t.strip() for t in tables):
+        if not TABLE_RULE_RE.match(name) or name.startswith("!") or any(c in name for c in "*?[]"):
+            raise DomainError("invalid", f"'{name}' is not a 'schema.table' name (no wildcards)", field="tables")
+        if not matcher(*name.split(".", 1)):
+            raise DomainError("invalid", f"{name} is not one of the job's tables ({job.tables})", field="tables")
+        if name not in names:
+            names.append(name)
+    return names
+
+
+def force_fullsync(caller, job, tables=None):
+    """Copy the job's tables again from scratch, then stream (CCR's skip_by=fullsync and /force_fullsync).
+
+    `tables` ('schema.table' names the job's rules select) copies only those: the engine
+    (workers.snapshot.for_subscription) copies the tables fullsync_state names and lists the job's tables
+    itself only when it names none."""
+    caller = as_caller(caller)
     _require_admin(caller, job.group_id)
+    chosen = None if tables is None else _fullsync_tables(job, tables)
     with transaction.atomic():
         current = Subscription.objects.select_for_update().get(pk=job.pk)
         before = {"phase": current.phase, "fullsync_done": current.fullsync_done}
         Subscription.objects.filter(pk=job.pk).update(
-            phase=SyncPhase.FULL_SYNC, fullsync_total=0, fullsync_done=0, fullsync_state={}, fullsync_started=None,
+            phase=SyncPhase.FULL_SYNC, fullsync_total=0, fullsync_done=0,
+            fullsync_state={"tables": chosen} if chosen else {}, fullsync_started=None,
         )
-        record(caller.actor, "force_fullsync", job, before=before, after={"phase": SyncPhase.FULL_SYNC})
+        after = {"phase": SyncPhase.FULL_SYNC, **({"tables": chosen} if chosen else {})}
+        record(caller.actor, "force_fullsync", job, before=before, after=after)
     job.refresh_from_db()
     return job
 

@@ -2,6 +2,8 @@ from django import forms
 
 from console.models import Group, Instance, MqRule, Rule, Target
 
+from . import pickers
+
 
 class RuleBindingForm(forms.ModelForm):
     """Bind an instance to an MQ rule of the same group (BinLake's `rule` row); console.domain.bindings.bind
@@ -34,21 +36,27 @@ class SubscriptionForm(forms.Form):
                 "target_ts")
 
     group = forms.ModelChoiceField(queryset=Group.objects.none())
-    name = forms.CharField(max_length=128, help_text="letters, digits, '_', '-' and '.'; also its TiCDC "
-                                                     "changefeed id and CCR job name")
+    name = forms.CharField(max_length=128, help_text="Letters, digits, '_', '-' and '.', e.g. orders-to-cache. "
+                                                     "Also its id on the TiCDC and Doris CCR APIs.")
     instance = forms.ModelChoiceField(queryset=Instance.objects.none())
     target = forms.ModelChoiceField(queryset=Target.objects.none())
     mq_rule = forms.ModelChoiceField(queryset=MqRule.objects.none(), required=False, label="MQ rule")
-    tables = forms.CharField(initial="*.*", help_text="comma separated schema.table patterns (* wildcards, ! excludes)")
-    field_list = forms.CharField(required=False, help_text="comma separated columns; empty = all")
-    filter_query = forms.BooleanField(required=False, help_text="drop DDL/query events")
-    filter_update = forms.BooleanField(required=False, help_text="drop updates changing no selected column")
+    tables = forms.CharField(initial="*.*", help_text="Comma separated schema.table patterns: * is a wildcard, ! "
+                                                             "excludes, e.g. shop.orders,shop.order_*,!shop.order_tmp.")
+    field_list = forms.CharField(required=False, help_text="The columns sent, comma separated, e.g. id,status,amount. "
+                                                                 "Empty = all columns.")
+    filter_query = forms.BooleanField(required=False, help_text="Do not send DDL and other statements "
+                                                                       "(CREATE, ALTER, DROP, ...): rows only.")
+    filter_update = forms.BooleanField(required=False, help_text="Do not send an update that changes none of "
+                                                                        "the columns sent.")
     must_be_success = forms.BooleanField(required=False, initial=True,
-                                         help_text="retry a failing change forever instead of skipping it")
+                                         help_text="Retry a change the target refuses until it is "
+                                                   "accepted (the subscription waits), instead of skipping it.")
     start_ts = forms.IntegerField(required=False, initial=0, label="Start ts",
-                                  help_text="TiCDC ts to start at (0 = now); not older than the instance's position")
+                                  help_text="Where to start, as a TiCDC timestamp (0 = from now); not "
+                                            "older than the instance's position.")
     target_ts = forms.IntegerField(required=False, initial=0, label="Target ts",
-                                   help_text="TiCDC ts to finish at (0 = never)")
+                                   help_text="Where to stop, as a TiCDC timestamp (0 = never).")
 
     def __init__(self, *args, instance=None, groups=None, **kwargs):
         job = instance if instance is not None and instance.pk else None
@@ -66,6 +74,7 @@ class SubscriptionForm(forms.Form):
                 self.fields[name].disabled = True
         else:
             self.fields["group"].queryset = groups
+        pickers.hook(self, "instance", tables="tables", field_list="columns")
 
     def clean_start_ts(self):
         return self.cleaned_data["start_ts"] or 0

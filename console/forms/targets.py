@@ -14,9 +14,20 @@ class TargetForm(ParsingModelForm):
 
     uri = SecretField(
         label="Sink URI", widget=forms.TextInput(attrs={"autocomplete": "off", "placeholder": "redis://host:port/0"}),
-        help_text="blackhole://, redis://, mongodb://, clickhouse://, kafka://, amqp://",
+        help_text="Where changes go, e.g. redis://:password@cache:6379/0, kafka://broker1:9092,broker2:9092/topic, "
+                  "amqp://user:password@mq:5672/vhost, mongodb://user:password@mongo:27017/{$SchemaName}, "
+                  "clickhouse://default@ch:9000/analytics, or blackhole:// (discards everything; for trials). "
+                  "Write-only: a password in it is never shown again.",
     )
-    options = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}), help_text="JSON object")
+    options = forms.CharField(
+        required=False, widget=forms.Textarea(attrs={"rows": 3}),
+        help_text='Target settings as a JSON object, e.g. for Redis {"mode": "set", "key": '
+                  '"{$SchemaName}:{$TableName}:{$id}", "ttl": 3600} (mode "set" stores each row under its key, '
+                  '"list" pushes every change onto the key). Names and keys are templates: {$SchemaName} and '
+                  "{$TableName} of the change, {$EventType} (insert, update or delete, in lower case) and "
+                  "{$<column>}, that column's value in the row (e.g. {$id}). The default Redis key is "
+                  "{$SchemaName}-{$TableName}-{$__pk__} (the primary key values joined by -).",
+    )
 
     class Meta:
         model = Target

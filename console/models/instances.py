@@ -74,6 +74,9 @@ class Instance(Md5IdModel):
     # Written by the dump: rows its generated decoders decoded ("generated_rows"), rows the library decoded
     # instead ("fallback_rows", "fallback_events", "fallback_reasons": {reason: events}). Cumulative.
     decoder_stats = models.JSONField(default=dict, blank=True)
+    # Set when the dump was started with "full sync then follow": each subscription created on the instance
+    # copies its tables first, then follows the binlog (console.domain.subscriptions.create_subscription).
+    full_sync_first = models.BooleanField(default=False)
 
     class Meta:
         db_table = "instances"

@@ -103,11 +103,3 @@ class SubscriptionEditView(ObjectEditView):
             return self.render(job, form, status=refusal_status(exc))
         messages.success(request, f"Saved subscription '{job}'.")
         return redirect(self.list_url_name)
-
-
-class SubscriptionDeleteView(ObjectDeleteView):
-    model = Subscription
-    list_url_name = "subscription_list"
-
-    def remove(self, job):
-        jobs.delete_subscription(self.request.user, job)

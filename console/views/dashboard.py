@@ -1,12 +1,13 @@
-"""/: instances by state, lag leaders, recent errors (all scoped to the user's groups)."""
+"""/: instances by state, lag leaders, recent errors (all scoped to the user's groups); the figures are live."""
 from django.db.models import Count
-from django.shortcuts import render
 
 from console.choices import InstanceStatus
 from console.models import AuditLog, Filter, Group, Instance, MqRule, Subscription, Target
 from console.permissions import visible_group_ids
 
 from .generic import scoped
+from .live import render_live
+from .monitor import instance_behind
 
 
 def dashboard(request):
@@ -15,9 +16,12 @@ def dashboard(request):
     by_status = dict(instances.values_list("status").annotate(n=Count("id")))
     group_ids = visible_group_ids(user)
     audit = AuditLog.objects.all() if group_ids is None else AuditLog.objects.filter(group_id__in=group_ids)
-    return render(request, "console/dashboard.html", {
+    dumping = instances.filter(status=InstanceStatus.DUMP).select_related("group").prefetch_related("subscriptions")
+    # An instance is as far behind as its furthest subscription (monitor.instance_behind), so rank on that.
+    leaders = sorted(((i, instance_behind(i)) for i in dumping), key=lambda r: (-r[1].seconds, -r[1].bytes, r[0].host))
+    return render_live(request, "console/dashboard.html", "console/partials/dashboard_live.html", {
         "by_status": [(s.value, by_status.get(s.value, 0)) for s in InstanceStatus],
-        "lag_leaders": instances.filter(status=InstanceStatus.DUMP).select_related("group").order_by("-lag_seconds", "-lag_bytes")[:10],
+        "lag_leaders": leaders[:10],
         "instance_errors": instances.exclude(last_error="").select_related("group").order_by("-status_time")[:10],
         "subscription_errors": scoped(Subscription, user).exclude(error="").select_related("instance")[:10],
         "counts": {

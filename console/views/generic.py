@@ -59,6 +59,23 @@ def check_posted_group(request, field="group"):
     require_group_admin(request.user, group_id, "create objects in it")
 
 
+# What each list is for, shown when it is empty (with the next step: its Add button, or whom to ask).
+EMPTY_TEXTS = {
+    "Group": "A group owns instances, filters, MQ rules, targets and subscriptions, and decides who sees them. "
+             "Create one to start: you become its creator and admin.",
+    "Member": "Members are the people who may see a group's objects; admins also change them.",
+    "Filter": "A filter picks the tables (by a schema.table regex), events and columns an MQ rule sends.",
+    "MqRule": "An MQ rule names a topic and the filters whose changes go to it; bind it to an instance to use it.",
+    "Target": "A target is where changes are delivered: Redis, Kafka, RabbitMQ, MongoDB or ClickHouse "
+              "(its URI and options).",
+    "Instance": "An instance is a MySQL/MariaDB server whose binlog Tower reads. Register one, apply for "
+                "approval on the workflow page, then grant it.",
+    "Rule": "A binding attaches an MQ rule to an instance, so the instance's changes go to the rule's topic.",
+    "Subscription": "A subscription sends an instance's changes (tables and columns you choose) to a target.",
+    "AuditLog": "Every change made on any surface is recorded here.",
+}
+
+
 class ObjectListView(View):
     """A sortable, filterable, paginated table of the user's objects, with a CSV export."""
 
@@ -67,6 +84,7 @@ class ObjectListView(View):
     filterset_class = None
     title = ""
     add_url_name = None
+    empty_text = None  # what the list is for, shown when it is empty: EMPTY_TEXTS[model name] by default
     group_field = "group"
     template_name = "console/object_list.html"
 
@@ -82,6 +100,9 @@ class ObjectListView(View):
         return render(request, self.template_name, {
             "title": self.title, "table": table, "filterset": filterset, "count": filterset.qs.count(),
             "add_url_name": self.add_url_name if admin_groups(request.user).exists() else None,
+            "empty_text": self.empty_text or EMPTY_TEXTS.get(self.model.__name__, ""),
+            "addable": self.add_url_name is not None,
+            "filtered": any(value for key, value in request.GET.items() if key not in ("page", "sort")),
             **self.extra_context(),
         })
 

@@ -3,11 +3,12 @@
 The rules (the creator's membership is changed only by a super admin, 'creator' is never assigned) are
 console.domain.catalog's.
 """
+from django.conf import settings
 from django.contrib import messages
 from django.shortcuts import redirect, render
 from django.views import View
 
-from console.domain import catalog
+from console.domain import accounts, catalog
 from console.domain.errors import DomainError
 from console.filtersets import MemberFilterSet
 from console.forms.fields import admin_groups
@@ -40,14 +41,32 @@ class MemberAddView(View):
         if form.is_valid():
             values = form.values()
             try:
-                member = catalog.add_member(request.user, values.pop("group"), **values)
+                member, link = accounts.invite_member(request.user, values.pop("group"), **values)
             except DomainError as exc:
                 forbid_on_refusal(exc)
                 form.add_domain_error(exc)
             else:
-                messages.success(request, f"Added {member.erp} to {member.group} as {member.role}.")
-                return redirect("group_detail", pk=member.group_id)
+                # Held server-side for the one page that shows it (as Django's own reset view holds its token),
+                # never in a URL; the page drops it once shown.
+                request.session[INVITE_SESSION_KEY] = {"member": member.pk, "link": link or ""}
+                return redirect("member_invited", pk=member.pk)
         return self.render(form, status=400)
+
+
+INVITE_SESSION_KEY = "tower_member_invite"
+
+
+def member_invited(request, pk):
+    """After adding a member: how they sign in (SSO, the set-password link shown this once, or their password)."""
+    member = get_scoped_object(Member, request.user, pk, queryset=Member.objects.select_related("group"))
+    held = request.session.get(INVITE_SESSION_KEY) or {}
+    if held.get("member") == member.pk:
+        del request.session[INVITE_SESSION_KEY]
+    link = held.get("link") if held.get("member") == member.pk else None
+    return render(request, "console/members/invited.html", {
+        "member": member, "link": request.build_absolute_uri(link) if link else "", "shown": link is not None,
+        "sso": accounts.sso_signs_in(), "expires_hours": settings.PASSWORD_RESET_TIMEOUT // 3600,
+    })
 
 
 def _refused(request, member, error):

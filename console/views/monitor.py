@@ -1,15 +1,73 @@
-"""/monitor/: master vs dumped position, lag, retries, leader, last error; flow charts per window."""
+"""/monitor/: master vs dumped position, lag, retries, leader, last error; flow charts per window.
+
+The list and the detail are live pages: their figures are fragments htmx polls with ?partial=1
+(console.views.live), and the chart re-reads /monitor/<id>/flow/ on a timer (static/console/flow.js).
+"""
+from dataclasses import dataclass
 from datetime import datetime
 from datetime import timezone as dt_timezone
 
 from django.http import JsonResponse
-from django.shortcuts import render
 
 from console.choices import FLOW_WINDOWS, FlowWindow, InstanceStatus
 from console.domain import progress
+from console.domain.subscriptions import job_lag
 from console.models import Instance, Subscription
+from workers.events import Position
 
 from .generic import get_scoped_object, scoped
+from .live import render_live
+
+
+@dataclass
+class Behind:
+    """How far an instance is behind its source: its dump's lag, or its most-behind subscription's when larger."""
+
+    bytes: int
+    seconds: int
+    events: int
+    subscription: str = ""  # the subscription the figures come from; "" when they are the dump's own
+
+
+def instance_behind(instance, subscriptions=None) -> Behind:
+    """An instance is as far behind as the furthest of its subscriptions: the dump may be current while a failing
+    job sits at an old position (console.domain.subscriptions.job_lag, progress.lag_bytes)."""
+    behind = Behind(max(instance.lag_bytes, 0), max(instance.lag_seconds, 0), max(instance.lag_events, 0))
+    jobs = instance.subscriptions.all() if subscriptions is None else subscriptions
+    for job in jobs:
+        seq, seconds = job_lag(job)
+        if not seq:
+            continue
+        size = progress.lag_bytes(instance, progress.job_progress(job))
+        if (size, seconds) > (behind.bytes, behind.seconds):
+            behind = Behind(max(size, behind.bytes), max(seconds, behind.seconds), behind.events, str(job))
+    return behind
+
+
+@dataclass
+class MasterPosition:
+    text: str
+    stale_since: datetime | None = None  # the time of a master sample older than the dumped position
+
+
+def master_position(instance) -> MasterPosition:
+    """The master's position as the status sampler last read it. The dump moves between two samples, so a sample
+    can be behind the dumped position: the master is then at least there, and the sample is marked stale."""
+    if not instance.master_file:
+        return MasterPosition("-")
+    sampled = f"{instance.master_file}:{instance.master_pos} {instance.master_gtid}".strip()
+    if instance.binlog_file and (Position(instance.master_file, instance.master_pos).commit_seq
+                                 < Position(instance.binlog_file, instance.binlog_pos).commit_seq):
+        return MasterPosition(f"{instance.binlog_file}:{instance.binlog_pos}", instance.status_time)
+    return MasterPosition(sampled)
+
+
+def _rows(instances, subscriptions):
+    by_instance = {}
+    for job in subscriptions:
+        by_instance.setdefault(job.instance_id, []).append(job)
+    rows = [(i, instance_behind(i, by_instance.get(i.pk, [])), master_position(i)) for i in instances]
+    return sorted(rows, key=lambda r: (-r[1].seconds, -r[1].bytes, r[0].host))
 
 
 def monitor_list(request):
@@ -17,17 +75,19 @@ def monitor_list(request):
     group = request.GET.get("group")
     if group:
         instances = instances.filter(group_id=group)
-    return render(request, "console/monitor/list.html", {
-        "instances": instances.order_by("-lag_seconds", "host"),
-        "subscriptions": scoped(Subscription, request.user).filter(instance__in=instances).select_related("instance", "target"),
+    subscriptions = list(scoped(Subscription, request.user).filter(instance__in=instances)
+                         .select_related("instance", "target"))
+    return render_live(request, "console/monitor/list.html", "console/partials/monitor_list.html", {
+        "rows": _rows(instances, subscriptions), "subscriptions": subscriptions,
     })
 
 
 def monitor_detail(request, pk):
     instance = get_scoped_object(Instance, request.user, pk, queryset=Instance.objects.select_related("group"))
-    return render(request, "console/monitor/detail.html", {
-        "instance": instance, "windows": [w.value for w in FlowWindow],
-        "subscriptions": instance.subscriptions.select_related("target"),
+    subscriptions = list(instance.subscriptions.select_related("target", "instance"))
+    return render_live(request, "console/monitor/detail.html", "console/partials/monitor_status.html", {
+        "instance": instance, "windows": FlowWindow.choices, "subscriptions": subscriptions,
+        "behind": instance_behind(instance, subscriptions), "master": master_position(instance),
     })
 
 
@@ -50,12 +110,14 @@ def monitor_flow(request, pk):
     if window not in FLOW_WINDOWS:
         return JsonResponse({"error": f"window must be one of {', '.join(w.value for w in FlowWindow)}"}, status=400)
     points = flow_points(instance, window)
+    behind, master = instance_behind(instance), master_position(instance)
     return JsonResponse({
         "instance": str(instance), "window": window,
         "labels": [p[0] for p in points], "count": [p[1] for p in points], "bytes": [p[2] for p in points],
         "status": {
-            "master": f"{instance.master_file}:{instance.master_pos}", "dumped": f"{instance.binlog_file}:{instance.binlog_pos}",
-            "lag_bytes": instance.lag_bytes, "lag_seconds": instance.lag_seconds, "retry_times": instance.retry_times,
-            "leader": instance.leader, "last_error": instance.last_error,
+            "master": master.text, "master_stale_since": master.stale_since.isoformat() if master.stale_since else None,
+            "dumped": f"{instance.binlog_file}:{instance.binlog_pos}",
+            "lag_bytes": behind.bytes, "lag_seconds": behind.seconds, "lag_subscription": behind.subscription,
+            "retry_times": instance.retry_times, "leader": instance.leader, "last_error": instance.last_error,
         },
     })

@@ -22,6 +22,7 @@ class TargetEditView(ObjectEditView):
     title = "target"
     list_url_name = "target_list"
     delete_url_name = "target_delete"
+    template_name = "console/targets/form.html"  # the form with its "Test target" button
 
     def write(self, form, target):
         values = form.values()

@@ -1,7 +1,14 @@
 // Flow chart of the monitor page: events/s and bytes/s for the chosen window, from /monitor/<id>/flow/.
+// The chart re-reads its data every few seconds while the tab is visible, and at once when it is shown again.
 (function () {
   var canvas = document.getElementById("flow-chart");
   if (!canvas) { return; }
+  var REFRESH_MS = 5000;
+  // Chart.js resizes the canvas after its box changes (a ResizeObserver): until then a narrowed page must clip
+  // the old, wider canvas rather than scroll sideways.
+  canvas.parentNode.style.position = "relative";
+  canvas.parentNode.style.overflow = "hidden";
+  var current = "minute";
   var chart = new Chart(canvas, {
     type: "line",
     data: { labels: [], datasets: [
@@ -15,20 +22,25 @@
     fetch(canvas.dataset.url + "?window=" + encodeURIComponent(windowName), { headers: { "Accept": "application/json" }, credentials: "same-origin" })
       .then(function (r) { return r.json(); })
       .then(function (data) {
+        if (windowName !== current) { return; }  // an answer for a window the user has left
         chart.data.labels = (data.labels || []).map(function (t) { return t.substring(11, 19); });
         chart.data.datasets[0].data = data.count || [];
         chart.data.datasets[1].data = data.bytes || [];
         chart.update();
         document.getElementById("flow-empty").hidden = (data.labels || []).length > 0;
         canvas.dataset.loaded = windowName;
+        canvas.dataset.total = (data.count || []).reduce(function (a, b) { return a + b; }, 0);
       });
   }
   document.querySelectorAll("#flow-windows button").forEach(function (button) {
     button.addEventListener("click", function () {
       document.querySelectorAll("#flow-windows button").forEach(function (b) { b.classList.remove("active"); });
       button.classList.add("active");
-      load(button.dataset.window);
+      current = button.dataset.window;
+      load(current);
     });
   });
-  load("minute");
+  setInterval(function () { if (!document.hidden) { load(current); } }, REFRESH_MS);
+  document.addEventListener("visibilitychange", function () { if (!document.hidden) { load(current); } });
+  load(current);
 })();

@@ -102,7 +102,7 @@ def console_decide(world, user, instance, approve):
     client = Client()
     client.force_login(user)
     return client.post(f"/workflow/{instance.pk}/decide/",
-                       {"decision": "approve" if approve else "refuse", "comment": "ok"}).status_code
+                       {"decision": "approve" if approve else "refuse", "comment": "ok", "confirmed": "yes"}).status_code
 
 
 def callback_decide(world, user, instance, approve, signed=True):

@@ -155,7 +155,7 @@ def console_form(job, **changes):
 
 
 def edit_console(world, **changes):
-    return console(world).post(f"/subscriptions/{world.job_a.pk}/", console_form(world.job_a, **changes))
+    return console(world).post(f"/subscriptions/{world.job_a.pk}/edit/", console_form(world.job_a, **changes))
 
 
 def edit_native(world, **changes):
@@ -204,7 +204,7 @@ def test_what_a_running_job_takes_live_changes_on_every_surface(world):
 def test_fixed_fields_and_no_op_edits(world, unchanged):
     with unchanged():
         assert console(world).get("/subscriptions/add/").status_code == 200
-        page = console(world).get(f"/subscriptions/{world.job_a.pk}/")
+        page = console(world).get(f"/subscriptions/{world.job_a.pk}/edit/")
         assert page.status_code == 200
         assert [n for n, f in page.context["form"].fields.items() if f.disabled] == ["name", "instance", "start_ts"]
         renamed = edit_native(world, name="job-renamed")

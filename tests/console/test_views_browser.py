@@ -80,9 +80,12 @@ def test_new_admin_walks_an_instance_from_init_to_dump(live_server, browser_page
     page.fill("#id_erp", "bob")
     page.select_option("#id_role", "admin")
     page.click("#save-button")
-    page.wait_for_selector("td:has-text('bob')")
+    page.wait_for_selector("#invite-link-url")  # bob has no login yet: a one-time set-password link for him
+    assert "/accounts/set-password/" in page.input_value("#invite-link-url")
     assert sorted(Member.objects.filter(group=group).values_list("erp", "role")) == [("bob", "admin"), ("pia", "creator")]
     shot(page, "03-member-added")
+    page.click("text=Back to the group")
+    page.wait_for_selector("td:has-text('bob')")
 
     # Define a filter and an MQ rule linked to it.
     page.goto(f"{base}/filters/add/")

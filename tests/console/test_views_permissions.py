@@ -76,8 +76,11 @@ def edit_group(o, a):
 def add_member(o, a):
     g = o["alpha"].pk
     new = md5_id("newbie", g)
-    return f"/groups/{g}/", effects(added("Member", pk=new, erp="newbie", group_id=g, role="user", email=""),
-                                    audit(a, "member_add", "Member", new, g))
+    # the new member's page says how they sign in (the set-password link, shown once)
+    return f"/members/{new}/invited/", effects(
+        added("Member", pk=new, erp="newbie", group_id=g, role="user", email=""),
+        {"AuditLog": {"added": [audit_row(a, "member_add", "Member", new, g),
+                                audit_row(a, "member_invite", "Member", new, g)]}})
 
 
 def make_admin(o, a):

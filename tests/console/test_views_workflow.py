@@ -126,7 +126,8 @@ def test_super_admin_can_decide_in_place_of_dbs(clients, world):
     instance = make_instance(world["alpha"], port=3601)
     detail = f"/workflow/{instance.pk}/"
     done(clients["carol"], f"/workflow/{instance.pk}/apply/", detail)
-    done(clients["sam"], f"/workflow/{instance.pk}/decide/", detail, {"decision": "refuse", "comment": "later"})
+    done(clients["sam"], f"/workflow/{instance.pk}/decide/", detail, {"decision": "refuse", "comment": "later",
+                                                                              "confirmed": "yes"})
     instance.refresh_from_db()
     assert instance.status == InstanceStatus.OPPOSE and instance.comment == "later"
     assert AuditLog.objects.filter(action="refuse", actor="sam", object_id=instance.pk).count() == 1

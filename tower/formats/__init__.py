@@ -1,0 +1,1 @@
+"""Date formats of the console's locale (settings.FORMAT_MODULE_PATH)."""
