@@ -23,6 +23,7 @@ from console.forms.subscriptions import TIME, FullSyncForm, SetPositionForm
 from console.models import Checkpoint, Rule, Subscription
 from console.permissions import can_admin_group
 
+from .live import render_live
 from .generic import forbid_on_refusal, get_scoped_object, refusal_status, require_group_admin
 
 
@@ -46,7 +47,7 @@ def subscription_rows(subscriptions) -> list:
 def subscription_detail(request, pk):
     job = _job(request, pk)
     fullsync_state = job.fullsync_state if isinstance(job.fullsync_state, dict) else {}
-    return render(request, "console/subscriptions/detail.html", {
+    return render_live(request, "console/subscriptions/detail.html", "console/partials/subscription_live.html", {
         "job": job, "status": jobs.job_status(job), "lag": lag_of(job),
         "checkpoint": Checkpoint.objects.filter(subscription=job).first(),
         "failing_event": (json.dumps(job.error_wait_data, indent=2, sort_keys=True, default=str)

@@ -64,6 +64,18 @@ def test_page_shows_state_error_failing_event_positions_and_lag(clients, source,
     assert 'data-state="error"' in instance_page and "3.9 KiB · 42 s" in instance_page
 
 
+def test_the_live_fragment_is_the_state_and_positions_alone(clients, source, target):
+    """What the page polls every few seconds (htmx, ?partial=1): its figures as of now, without the page."""
+    job = make_job("orders", source, target)
+    html = clients["ursula"].get(f"/subscriptions/{job.pk}/").content.decode()
+    assert 'id="subscription-live"' in html and 'hx-trigger="every' in html
+    Checkpoint.objects.filter(subscription=job).update(binlog_file="mysql-bin.000004", binlog_pos=777)
+    fragment = clients["ursula"].get(f"/subscriptions/{job.pk}/?partial=1").content.decode()
+    assert fragment.startswith('<div id="subscription-live"') and "<html" not in fragment
+    assert "<code>mysql-bin.000004:777</code>" in fragment
+    assert clients["oscar"].get(f"/subscriptions/{job.pk}/?partial=1").status_code == 404  # scoped like the page
+
+
 def test_a_bindings_subscription_links_to_its_mq_rule(clients, world, source, target):
     job = make_job("rule-orders", source, target)
     rule = MqRule.objects.create(group=world["alpha"], topic="orders", target=target)
