@@ -258,10 +258,10 @@ def test_newcomer_from_invitation_to_delivered_rows(live_server, browser, source
     print(f"\njourney: first sign-in to first delivered row: {t1 - t0:.1f} s")
     record_property("journey_seconds", round(t1 - t0, 1))
     assert json.loads(rdb.get(key1))["status"] == "new"
-    # No navigation: the page's live fragment polls every few seconds and shows the new position.
+    # No navigation: the page's live fragment polls every few seconds and shows the new position within 10 s.
     url = page.url
     page.wait_for_function("before => document.querySelector('#succeeded').innerText !== before", arg=before,
-                           timeout=30000)
+                           timeout=10000)
     assert page.url == url
 
     # 8. Pause: a row written meanwhile is held until the resume.
