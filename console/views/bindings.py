@@ -30,7 +30,11 @@ class RuleBindingListView(ObjectListView):
 
 class RuleBindingAddView(View):
     def render(self, form, status=200):
-        return render(self.request, "console/object_form.html", {"title": "Bind an instance to an MQ rule", "form": form, "list_url_name": "binding_list"}, status=status)
+        return render(self.request, "console/object_form.html", {
+            "title": "Bind an instance to an MQ rule", "form": form, "list_url_name": "binding_list",
+            # A binding has no group field of its own: its instance's group is the one that must be administered.
+            "no_admin_group": not admin_groups(self.request.user).exists(),
+        }, status=status)
 
     def get(self, request):
         return self.render(RuleBindingForm(groups=admin_groups(request.user), initial={"instance": request.GET.get("instance")}))

@@ -223,6 +223,9 @@ def test_empty_list_says_what_it_is_for_and_the_next_step(clients, world):
 def test_add_form_for_someone_who_administers_no_group(clients, world):
     page = clients["ursula"].get("/instances/add/").content.decode()
     assert 'id="no-admin-group"' in page and 'name="host"' not in page
+    binding = clients["ursula"].get("/bindings/add/").content.decode()  # no group field: the instance's group
+    assert 'id="no-admin-group"' in binding and 'name="rule"' not in binding
+    assert 'name="rule"' in clients["adam"].get("/bindings/add/").content.decode()
     admin_page = clients["adam"].get("/members/add/").content.decode()
     assert f'<option value="{world["alpha"].pk}">alpha</option>' in admin_page
     assert f'<option value="{world["beta"].pk}">' not in admin_page
