@@ -5,27 +5,21 @@ approves in the DBA inbox; newbie grants, starts the dump, defines a filter with
 target and a subscription; rows written on the source reach Redis; pause, resume and set position act on them.
 """
 import json
-import os
-import signal
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pymysql
 import pytest
 import redis as redis_lib
-from django.conf import settings
 from playwright.sync_api import expect
 
 import isolation
+from celery_workers import Workers
 from accounts import PASSWORD, make_user
 from browser_helpers import CHROMIUM_ARGS
 from console.choices import InstanceStatus
 from console.models import Filter, Instance, Subscription
 from waiting import wait_for
 
-ROOT = Path(__file__).resolve().parents[2]
 BROKER_DB, TARGET_DB = 5, 11
 WORKER = "jrn1"
 
@@ -76,48 +70,21 @@ def source(request, source_address):
 
 @pytest.fixture
 def workers(tmp_path, redis_url):
-    """Start a Celery worker and beat on the test database (as the engine tests do); stopped at the end."""
+    """A Celery worker and beat on the test database (tests/celery_workers.py, as the engine tests run them),
+    started by calling the fixture's value; stopped at the end."""
     broker = isolation.redis_db(redis_url, BROKER_DB)
     redis_lib.Redis.from_url(broker).flushdb()  # no stale tasks from an earlier test
-    env = {
-        **os.environ,
-        "TOWER_DATABASE_URL": f"sqlite:///{settings.DATABASES['default']['NAME']}",
-        "TOWER_BROKER_URL": broker,
-        "TOWER_DATA_DIR": str(settings.DATA_DIR),
-        "TOWER_WORKER_CONCURRENCY": "3",
-        "TOWER_WORKER_NAME": WORKER,
-        "PYTHONPATH": str(ROOT),
-        "TOWER_LOG_LEVEL": "INFO",
-    }
-    celery = str(Path(sys.executable).parent / "celery")
-    procs, files = [], []
-    logs = {"worker": tmp_path / "worker.log", "beat": tmp_path / "beat.log"}
+    pool = Workers(tmp_path, broker)
 
     def start():
-        files.extend(open(logs[name], "ab") for name in ("worker", "beat"))
-        procs.append(subprocess.Popen(
-            [celery, "-A", "tower", "worker", "-n", f"{WORKER}@%h", "-l", "INFO", "--without-gossip",
-             "--without-mingle", "--without-heartbeat"],
-            cwd=ROOT, env=env, stdout=files[0], stderr=subprocess.STDOUT, start_new_session=True))
-        procs.append(subprocess.Popen(
-            [celery, "-A", "tower", "beat", "-l", "INFO", "-s", str(tmp_path / "beat-schedule"), "--pidfile="],
-            cwd=ROOT, env=env, stdout=files[1], stderr=subprocess.STDOUT, start_new_session=True))
+        pool.start(WORKER)
+        pool.start_beat()
 
-    start.log = lambda: logs["worker"].read_text(errors="replace") if logs["worker"].exists() else ""
+    start.log = lambda: pool.log(WORKER)
     try:
         yield start
     finally:
-        for proc in procs:
-            try:
-                os.killpg(proc.pid, signal.SIGTERM)
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=10)
-            except ProcessLookupError:
-                pass
-        for f in files:
-            f.close()
+        pool.stop_all()
 
 
 def sign_in(page, base, username):
