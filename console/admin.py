@@ -75,6 +75,7 @@ class RuleAdmin(admin.ModelAdmin):
 class InstanceAdmin(admin.ModelAdmin):
     form = secret_form("password")
     list_display = ("__str__", "group", "status", "state", "leader", "leader_version", "retry_times", "lag_seconds")
+    readonly_fields = ("behind_bytes", "behind_seconds", "behind_subscription")  # the status sampler's read model
     list_filter = ("status", "state", "group")
     search_fields = ("host",)
 

@@ -2,6 +2,7 @@
 # make bench: dev requirements, the local servers if needed, then the benchmarks (figures as `name: value`).
 # bench_engine.py loads one binlog and measures on it the library and Tower decode rates, Tower end to end
 # through a real Celery worker (blackhole, Redis) and lag; bench_targets.py (when present) the other targets.
+# bench_control_plane.py the console pages and whole-list endpoints on 10,000 instances (SQLite and MariaDB).
 # bench/bench_decode.py (decoder only, median of repeats, --check for row-by-row parity) runs on its own.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -10,7 +11,7 @@ if ! .venv/bin/python scripts/services.py status >/dev/null 2>&1; then
   .venv/bin/python scripts/services.py up || exit 1
 fi
 rc=0
-for module in bench/bench_engine.py bench/bench_targets.py; do
+for module in bench/bench_engine.py bench/bench_targets.py bench/bench_control_plane.py; do
   if [ -f "$module" ]; then
     echo "== $module"
     .venv/bin/python -u "$module" "$@" || rc=1

@@ -329,6 +329,9 @@ CREATE TABLE `instances` (
   `group_id` varchar(32) NOT NULL,
   `decoder_stats` longtext CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL CHECK (json_valid(`decoder_stats`)),
   `full_sync_first` tinyint(1) NOT NULL,
+  `behind_bytes` bigint(20) NOT NULL,
+  `behind_seconds` bigint(20) NOT NULL,
+  `behind_subscription` varchar(128) NOT NULL,
   PRIMARY KEY (`id`),
   UNIQUE KEY `instances_group_host_port_uniq` (`group_id`,`host`,`port`),
   CONSTRAINT `instances_group_id_c6aad71a_fk_groups_id` FOREIGN KEY (`group_id`) REFERENCES `groups` (`id`)

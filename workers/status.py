@@ -1,8 +1,10 @@
-"""Master status vs dumped position: lag in bytes, events (transactions) and seconds, stored on the Instance."""
+"""Master status vs dumped position: lag in bytes, events (transactions) and seconds, stored on the Instance
+with how far its furthest subscription is behind (console.domain.progress.behind_fields)."""
 import time
 
 from django.utils import timezone
 
+from console.domain import progress
 from console.models import Instance
 
 from .source import binary_logs, connect_instance, master_status
@@ -61,5 +63,8 @@ def sample(instance) -> dict:
         master_file=master["file"], master_pos=master["pos"], master_gtid=master["gtid"],
         lag_bytes=behind_bytes, lag_events=behind_events, lag_seconds=seconds, status_time=timezone.now(),
     )
+    for field, value in values.items():
+        setattr(instance, field, value)
+    values.update(progress.behind_fields(instance))  # with the subscriptions: how the monitor ranks it
     Instance.objects.filter(pk=instance.pk, leader_version=instance.leader_version).update(**values)
     return values

@@ -300,7 +300,7 @@ def changefeeds(request, caller):
     wanted = SubscriptionState.values if state == "all" else [state] if state else DEFAULT_LIST_STATES
     # The shown state (job_status: a running job whose source or target keeps failing is `error`) is what
     # the filter picks by.
-    listed = ((job, jobs.job_status(job)) for job in jobs.visible_jobs(caller))
+    listed = ((job, jobs.job_status(job)) for job in positions.with_checkpoints(jobs.visible_jobs(caller)))
     return json_response([summary(job, status) for job, status in listed if status.state in wanted])
 
 

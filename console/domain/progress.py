@@ -7,7 +7,7 @@ import bisect
 from dataclasses import dataclass
 from datetime import datetime, timezone as dt_timezone
 
-from django.db.models import Max, Sum
+from django.db.models import F, FilteredRelation, Max, Q, Sum
 from django.utils import timezone
 
 from console.choices import FLOW_WINDOWS
@@ -46,26 +46,54 @@ class Progress:
         return self.ts
 
 
-def _from_checkpoint(cp):
-    p = Progress(cp.binlog_file, cp.binlog_pos, cp.gtid_set, cp.binlog_when, cp.queued_file, cp.queued_pos)
-    p.updated = cp.update_time
-    return p
+CHECKPOINT_FIELDS = ("binlog_file", "binlog_pos", "gtid_set", "binlog_when", "queued_file", "queued_pos", "update_time")
+
+
+def with_checkpoints(jobs):
+    """`jobs` (a Subscription queryset) with each job's own checkpoint joined in: one query for any number of
+    jobs. job_progress, job_status and job_lag read the joined values instead of querying per job.
+
+    A job has at most one checkpoint on its instance (the (instance, subscription) unique constraint), so the
+    LEFT JOIN never repeats a job.
+    """
+    own = FilteredRelation("checkpoints", condition=Q(checkpoints__instance_id=F("instance_id")))
+    return jobs.annotate(own_checkpoint=own, **{f"checkpoint_{f}": F(f"own_checkpoint__{f}") for f in CHECKPOINT_FIELDS})
+
+
+def _job_checkpoint(job):
+    """The job's checkpoint fields as a dict (None before its first checkpoint): joined by with_checkpoints, else
+    read."""
+    if hasattr(job, "checkpoint_update_time"):
+        if job.checkpoint_update_time is None:
+            return None
+        return {f: getattr(job, f"checkpoint_{f}") for f in CHECKPOINT_FIELDS}
+    return Checkpoint.objects.filter(subscription_id=job.pk, instance_id=job.instance_id).values(*CHECKPOINT_FIELDS).first()
+
+
+def checkpoint_time(job):
+    """When the job's checkpoint was last written; None before its first one."""
+    checkpoint = _job_checkpoint(job)
+    return checkpoint["update_time"] if checkpoint else None
 
 
 def job_progress(job) -> Progress:
     """The job's last succeeded position; before its first checkpoint, the instance's."""
-    cp = Checkpoint.objects.filter(subscription=job).first()
-    if cp is not None and cp.binlog_file:
-        return _from_checkpoint(cp)
+    cp = _job_checkpoint(job)
+    if cp is not None and cp["binlog_file"]:
+        p = Progress(cp["binlog_file"], cp["binlog_pos"], cp["gtid_set"], cp["binlog_when"], cp["queued_file"],
+                     cp["queued_pos"])
+        p.updated = cp["update_time"]
+        return p
     return instance_progress(job.instance)
 
 
 def instance_progress(instance) -> Progress:
-    """The instance's dumped position: its checkpoint when the engine wrote one, else the instance's own fields."""
-    cp = Checkpoint.objects.filter(instance=instance, subscription__isnull=True).first()
-    if cp is not None and cp.binlog_file:
-        return _from_checkpoint(cp)
-    return Progress(instance.binlog_file, instance.binlog_pos, instance.gtid_set, instance.binlog_when)
+    """The instance's dumped position. The engine writes it to the instance row and the instance's checkpoint in
+    one transaction (workers/checkpoints.commit, like console.domain.instances.set_position), so the row's
+    fields are read: no query, whatever the number of instances."""
+    p = Progress(instance.binlog_file, instance.binlog_pos, instance.gtid_set, instance.binlog_when)
+    p.updated = instance.update_time
+    return p
 
 
 def lag_bytes(instance, progress: Progress) -> int:
@@ -73,6 +101,65 @@ def lag_bytes(instance, progress: Progress) -> int:
     if instance.master_file and instance.master_file == progress.binlog_file:
         return max(0, instance.master_pos - progress.binlog_pos)
     return max(0, instance.lag_bytes)
+
+
+def job_lag(job) -> tuple:
+    """How far the job itself is behind its source: (commit sequence, seconds), never the instance's lag.
+
+    From the job's checkpoint (before its first one: the instance's position, where it starts) to the
+    source's master position as the engine's status sampler last read it (Instance.master_file / master_pos
+    at status_time). The commit sequence is workers.events.Position.commit_seq, so within one binlog file the
+    difference is in bytes. The seconds run from the event time of the job's position to that sample; both
+    are 0 when the job is not behind, and (0, 0) before the master position or the job's position is known.
+    """
+    instance = job.instance
+    at = job_progress(job)
+    if not instance.master_file or not at.binlog_file:
+        return 0, 0
+    behind = (Position(instance.master_file, instance.master_pos).commit_seq
+              - Position(at.binlog_file, at.binlog_pos).commit_seq)
+    if behind <= 0:
+        return 0, 0
+    sampled = instance.status_time or timezone.now()
+    return behind, max(0, int(sampled.timestamp()) - at.binlog_when) if at.binlog_when else 0
+
+
+@dataclass
+class Behind:
+    """How far an instance is behind its source: its dump's lag, or its most-behind subscription's when larger."""
+
+    bytes: int
+    seconds: int
+    events: int
+    subscription: str = ""  # the subscription the figures come from; "" when they are the dump's own
+
+
+def instance_behind(instance, jobs) -> Behind:
+    """An instance is as far behind as the furthest of its subscriptions `jobs`: the dump may be current while a
+    failing job sits at an old position. Read `jobs` through with_checkpoints to spare a query per job."""
+    behind = Behind(max(instance.lag_bytes, 0), max(instance.lag_seconds, 0), max(instance.lag_events, 0))
+    for job in jobs:
+        seq, seconds = job_lag(job)
+        if not seq:
+            continue
+        size = lag_bytes(instance, job_progress(job))
+        if (size, seconds) > (behind.bytes, behind.seconds):
+            behind = Behind(max(size, behind.bytes), max(seconds, behind.seconds), behind.events, str(job))
+    return behind
+
+
+def behind_fields(instance) -> dict:
+    """Instance.behind_* as of the instance's master sample: what the status sampler stores with each sample so
+    that the monitor and the dashboard rank every instance in SQL (one query at any fleet size)."""
+    behind = instance_behind(instance, with_checkpoints(instance.subscriptions.all()))
+    return {"behind_bytes": behind.bytes, "behind_seconds": behind.seconds,
+            "behind_subscription": behind.subscription[:128]}
+
+
+def stored_behind(instance) -> Behind:
+    """The figures behind_fields stored at the last status sample."""
+    return Behind(instance.behind_bytes, instance.behind_seconds, max(instance.lag_events, 0),
+                  instance.behind_subscription)
 
 
 # --- flow -----------------------------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ One create (create_subscription), one change (update_subscription) and one delet
 serve the console form, the native API, TiCDC and CCR, so a job gets the same checks and the same audit
 action whichever surface made it; update_subscription's docstring has the one rule for changing a running
 job. job_status is the one place a job's shown state (TiCDC `error` for a source down or a target failing
-longer than ERROR_GRACE_SECONDS) is derived; job_lag is the job's own lag behind its source.
+longer than ERROR_GRACE_SECONDS) is derived; its lag is console.domain.progress.job_lag.
 
 The running dump notices every change here within about a second (it reloads its subscriptions and
 compares checkpoints with what it last wrote):
@@ -37,12 +37,11 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from console.choices import DumpState, InstanceStatus, SubscriptionState, SyncPhase
-from console.domain import sources
+from console.domain import progress, sources
 from console.domain.audit import record, snapshot
 from console.domain.caller import as_caller
 from console.domain.errors import DomainError
 from console.models import Checkpoint, Instance, Subscription, Target, kind_of_uri
-from workers.events import Position
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}$")
 TABLE_RULE_RE = re.compile(r"^!?[^.\s,]+\.[^.\s,]+$")
@@ -486,32 +485,9 @@ def job_status(job, now=None) -> JobStatus:
         cause, error = "target", job.error or f"target '{job.target}' refuses the job's changes"
     else:
         return JobStatus(SubscriptionState.NORMAL, job.error, "target" if job.error else "")
-    checkpoint = Checkpoint.objects.filter(subscription_id=job.pk).only("update_time").first()
-    since = checkpoint.update_time if checkpoint is not None else job.create_time
+    since = progress.checkpoint_time(job) or job.create_time
     stuck = ((now or timezone.now()) - since).total_seconds() > ERROR_GRACE_SECONDS
     return JobStatus(SubscriptionState.ERROR if stuck else SubscriptionState.NORMAL, error, cause)
-
-
-def job_lag(job) -> tuple:
-    """How far the job itself is behind its source: (commit sequence, seconds), never the instance's lag.
-
-    From the job's checkpoint (before its first one: the instance's position, where it starts) to the
-    source's master position as the engine's status sampler last read it (Instance.master_file / master_pos
-    at status_time). The commit sequence is workers.events.Position.commit_seq, so within one binlog file the
-    difference is in bytes. The seconds run from the event time of the job's position to that sample; both
-    are 0 when the job is not behind, and (0, 0) before the master position or the job's position is known.
-    """
-    instance = Instance.objects.get(pk=job.instance_id)
-    checkpoint = Checkpoint.objects.filter(subscription_id=job.pk).exclude(binlog_file="").first()
-    at = checkpoint if checkpoint is not None else instance
-    if not instance.master_file or not at.binlog_file:
-        return 0, 0
-    behind = (Position(instance.master_file, instance.master_pos).commit_seq
-              - Position(at.binlog_file, at.binlog_pos).commit_seq)
-    if behind <= 0:
-        return 0, 0
-    sampled = instance.status_time or timezone.now()
-    return behind, max(0, int(sampled.timestamp()) - at.binlog_when) if at.binlog_when else 0
 
 
 def _update_options(caller, job, action, change, message=""):

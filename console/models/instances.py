@@ -71,6 +71,11 @@ class Instance(Md5IdModel):
     lag_events = models.BigIntegerField(default=0)
     lag_seconds = models.BigIntegerField(default=0)
     status_time = models.DateTimeField(null=True, blank=True)
+    # As of the master sample: the dump's lag, or its furthest subscription's when larger
+    # (console.domain.progress.behind_fields), so that the monitor and the dashboard rank in SQL.
+    behind_bytes = models.BigIntegerField(default=0)
+    behind_seconds = models.BigIntegerField(default=0)
+    behind_subscription = models.CharField(max_length=128, blank=True, default="")
     # Written by the dump: rows its generated decoders decoded ("generated_rows"), rows the library decoded
     # instead ("fallback_rows", "fallback_events", "fallback_reasons": {reason: events}). Cumulative.
     decoder_stats = models.JSONField(default=dict, blank=True)

@@ -2,12 +2,12 @@
 from django.db.models import Count
 
 from console.choices import InstanceStatus
+from console.domain import progress
 from console.models import AuditLog, Filter, Group, Instance, MqRule, Subscription, Target
 from console.permissions import visible_group_ids
 
 from .generic import scoped
 from .live import render_live
-from .monitor import instance_behind
 
 
 def dashboard(request):
@@ -16,12 +16,13 @@ def dashboard(request):
     by_status = dict(instances.values_list("status").annotate(n=Count("id")))
     group_ids = visible_group_ids(user)
     audit = AuditLog.objects.all() if group_ids is None else AuditLog.objects.filter(group_id__in=group_ids)
-    dumping = instances.filter(status=InstanceStatus.DUMP).select_related("group").prefetch_related("subscriptions")
-    # An instance is as far behind as its furthest subscription (monitor.instance_behind), so rank on that.
-    leaders = sorted(((i, instance_behind(i)) for i in dumping), key=lambda r: (-r[1].seconds, -r[1].bytes, r[0].host))
+    # An instance is as far behind as its furthest subscription: ranked on what the status sampler stored with
+    # its last sample (console.domain.progress.behind_fields), in SQL, at any number of instances.
+    leaders = (instances.filter(status=InstanceStatus.DUMP).select_related("group")
+               .order_by("-behind_seconds", "-behind_bytes", "host", "port")[:10])
     return render_live(request, "console/dashboard.html", "console/partials/dashboard_live.html", {
         "by_status": [(s.value, by_status.get(s.value, 0)) for s in InstanceStatus],
-        "lag_leaders": leaders[:10],
+        "lag_leaders": [(i, progress.stored_behind(i)) for i in leaders],
         "instance_errors": instances.exclude(last_error="").select_related("group").order_by("-status_time")[:10],
         "subscription_errors": scoped(Subscription, user).exclude(error="").select_related("instance")[:10],
         "counts": {

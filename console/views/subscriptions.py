@@ -34,7 +34,7 @@ def _job(request, pk):
 
 def lag_of(job) -> dict:
     """The job's own lag: binlog bytes and seconds behind its source's last sampled master position."""
-    behind, seconds = jobs.job_lag(job)
+    behind, seconds = progress.job_lag(job)
     return {"bytes": progress.lag_bytes(job.instance, progress.job_progress(job)) if behind else 0,
             "seconds": seconds, "behind": behind}
 

@@ -136,9 +136,11 @@ def test_set_binlog_refuses_a_position_the_server_does_not_have(world, api, sour
             assert says in response.json()["message"]
 
 
-def test_slave_status_prefers_the_engine_checkpoint(world, api):
-    Checkpoint.objects.create(instance=world.instance_a, binlog_file="mysql-bin.000005", binlog_pos=999,
-                              binlog_when=1700000000)
+def test_slave_status_reports_the_position_the_engine_committed(world, api):
+    # workers.checkpoints.commit writes the instance row and its checkpoint in one transaction.
+    dumped = dict(binlog_file="mysql-bin.000005", binlog_pos=999, binlog_when=1700000000)
+    type(world.instance_a).objects.filter(pk=world.instance_a.pk).update(**dumped)
+    Checkpoint.objects.create(instance=world.instance_a, **dumped)
     data = api(world.alice.token).post("/slave/status", meta()).json()
     assert (data["slave"]["binlogFile"], data["slave"]["binlogPos"], data["slave"]["binlogWhen"]) == (
         "mysql-bin.000005", 999, 1700000000)

@@ -155,8 +155,8 @@ def synclist(request, caller, params):
     channel_id = _int_param(params, "channelid")
     to_server_key = params.get("toserverkey", "")
     schema_filter, table_filter = params.get("schema_name", ""), params.get("table_name", "")
-    subs = caller.scope(Subscription.objects.select_related("instance", "target")).filter(
-        instance__in=_instances(caller, params))
+    subs = progress.with_checkpoints(caller.scope(Subscription.objects.select_related("instance", "target")).filter(
+        instance__in=_instances(caller, params)))
     if channel_id:
         subs = subs.filter(pk=channel_id)
     if to_server_key:

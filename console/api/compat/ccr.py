@@ -116,9 +116,9 @@ def create_ccr(request, caller, body):
 
 @ccr_endpoint
 def get_lag(request, caller, body):
-    """The job's own lag behind its source (console.domain.subscriptions.job_lag): `lag` in commit sequence
+    """The job's own lag behind its source (console.domain.progress.job_lag): `lag` in commit sequence
     (bytes within one binlog file), `lag_seconds` in seconds."""
-    commit_seq_lag, seconds = jobs.job_lag(job_of(caller, body))
+    commit_seq_lag, seconds = positions.job_lag(job_of(caller, body))
     return json_response({"success": True, "lag": commit_seq_lag, "lag_seconds": seconds})
 
 
