@@ -24,6 +24,15 @@ def group_role(user, group_id):
     return Member.objects.filter(erp=user.username, group_id=group_id).values_list("role", flat=True).first()
 
 
+def admin_group_ids(user) -> list:
+    """Ids of the groups `user` administers as a member (super admins administer every group besides)."""
+    from console.models import Member
+
+    if user is None or not getattr(user, "is_authenticated", False):
+        return []
+    return list(Member.objects.filter(erp=user.username, role__in=GROUP_ADMIN_ROLES).values_list("group_id", flat=True))
+
+
 def can_view_group(user, group_id) -> bool:
     return is_super_admin(user) or group_role(user, group_id) is not None
 

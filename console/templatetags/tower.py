@@ -6,7 +6,7 @@ from django.utils.html import format_html
 from django.urls import NoReverseMatch, reverse
 
 from console.choices import DumpState
-from console.permissions import can_admin_group, is_super_admin
+from console.permissions import admin_group_ids, is_super_admin
 from console.tables import status_badge
 
 register = template.Library()
@@ -19,7 +19,15 @@ def super_admin(user):
 
 @register.filter
 def admin_of(user, group_id):
-    return can_admin_group(user, group_id)
+    """Whether `user` administers the group. A list asks this for every row, so the user's admin groups are read
+    once per request (request.user is a new object each request) instead of once per row."""
+    if is_super_admin(user):
+        return True
+    if user is None or not getattr(user, "is_authenticated", False):
+        return False
+    if not hasattr(user, "_tower_admin_groups"):
+        user._tower_admin_groups = set(admin_group_ids(user))
+    return group_id in user._tower_admin_groups
 
 
 @register.filter

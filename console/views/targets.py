@@ -15,6 +15,9 @@ class TargetListView(ObjectListView):
     title = "Targets"
     add_url_name = "target_add"
 
+    def get_queryset(self):
+        return super().get_queryset().select_related("group")
+
 
 class TargetEditView(ObjectEditView):
     model = Target

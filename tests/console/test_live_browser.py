@@ -100,7 +100,7 @@ def test_monitor_and_dashboard_follow_the_engine_and_pause_while_hidden(live_ser
     expect(leader.locator("td").nth(3)).to_have_text("0")
     page.evaluate("window.notReloaded = true")
     Instance.objects.filter(pk=instance.pk).update(master_pos=9000, lag_bytes=4000, lag_seconds=42,
-                                                   status_time=timezone.now())
+                                                   behind_bytes=4000, behind_seconds=42, status_time=timezone.now())
     expect(leader.locator("td").nth(3)).to_have_text("42", timeout=WITHIN)
     expect(leader.locator("td").nth(4)).to_have_text("3.9 KiB")
     assert page.evaluate("window.notReloaded") is True

@@ -195,6 +195,8 @@ def test_offline_online_and_set_binlog_steer_the_dump(workers, source, redis_url
     assert (sampled.binlog_file, sampled.binlog_pos) == (offline.binlog_file, offline.binlog_pos)
     written = end[1] - before_2[1] if end[0] == before_2[0] else 1  # the bytes of rows 2 and 3
     assert sampled.lag_bytes >= written > 0
+    # ...and stores with it how far the instance's furthest subscription is: what the monitor ranks on.
+    assert sampled.behind_bytes >= written and sampled.behind_seconds >= sampled.lag_seconds
     lag = ops.post("/get_lag", {"name": "orders"}).json()
     assert lag["success"] and lag["lag"] >= written
     assert redis.get(key(2)) is None and redis.get(key(3)) is None
