@@ -218,7 +218,7 @@ class TargetViewSet(CatalogWrites, ScopedViewSet):
 class InstanceViewSet(ScopedViewSet):
     """Registering and editing instances; the dump operations as actions (console.domain.instances)."""
 
-    queryset = Instance.objects.select_related("group")
+    queryset = Instance.objects.prefetch_related("group")  # the page first, then its groups
     serializer_class = s.InstanceSerializer
     filterset_class = filtersets.InstanceFilter
 
@@ -284,7 +284,7 @@ class SubscriptionViewSet(ScopedViewSet):
     """Subscriptions: create, change, delete, pause/resume/skip/full sync all go through console.domain.subscriptions
     like the console, CCR and TiCDC (one set of checks, one audit action each)."""
 
-    queryset = Subscription.objects.select_related("group", "instance", "target")
+    queryset = Subscription.objects.prefetch_related("group", "instance", "target")  # the page first
     serializer_class = s.SubscriptionSerializer
     filterset_class = filtersets.SubscriptionFilter
 

@@ -33,7 +33,7 @@ class InstanceListView(ObjectListView):
     add_url_name = "instance_add"
 
     def get_queryset(self):
-        return super().get_queryset().select_related("group")
+        return super().get_queryset().prefetch_related("group")  # the page's rows first, then their groups
 
 
 class InstanceRegisterView(View):

@@ -30,7 +30,7 @@ class WorkflowListView(ObjectListView):
     template_name = "console/workflow/list.html"
 
     def get_queryset(self):
-        return super().get_queryset().select_related("group")
+        return super().get_queryset().prefetch_related("group")  # the page's rows first, then their groups
 
 
 def workflow_detail(request, pk):
