@@ -37,6 +37,7 @@ PATHS = {
     "processors": ("/api/v1/processors", "token", LIST_GOAL_MS),
     "synclist": ("/synclist?format=json", "token", LIST_GOAL_MS),
     "db_list": ("/db/list?format=json", "token", LIST_GOAL_MS),
+    "flow_get": ("/flow/get?type=minute", "token", LIST_GOAL_MS),
     "list_jobs": ("/list_jobs", "post", LIST_GOAL_MS),
     "metrics": ("/metrics", "token", LIST_GOAL_MS),
     "monitor": ("/monitor/", "session", PAGE_GOAL_MS),

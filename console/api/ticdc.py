@@ -133,14 +133,14 @@ def running_error(job, status=None):
             "message": status.error}
 
 
-def summary(job, status=None):
+def summary(job, status=None, format_ts=tso.format_ts):
     status = status or jobs.job_status(job)
-    progress = positions.job_progress(job)
+    ts = positions.job_progress(job).ts
     return {
         "id": job.name,
         "state": status.state,
-        "checkpoint_tso": progress.ts,
-        "checkpoint_time": tso.format_ts(progress.ts),
+        "checkpoint_tso": ts,
+        "checkpoint_time": format_ts(ts),
         "error": running_error(job, status),
     }
 
@@ -300,8 +300,23 @@ def changefeeds(request, caller):
     wanted = SubscriptionState.values if state == "all" else [state] if state else DEFAULT_LIST_STATES
     # The shown state (job_status: a running job whose source or target keeps failing is `error`) is what
     # the filter picks by.
-    listed = ((job, jobs.job_status(job)) for job in positions.with_checkpoints(jobs.visible_jobs(caller)))
-    return json_response([summary(job, status) for job, status in listed if status.state in wanted])
+    listed = ((job, jobs.job_status(job)) for job in jobs.job_rows(jobs.visible_jobs(caller)))
+    format_ts = ts_formatter()
+    return json_response([summary(job, status, format_ts) for job, status in listed if status.state in wanted])
+
+
+def ts_formatter():
+    """tso.format_ts for a whole list, formatting each physical millisecond once: the logical part of a ts is not
+    shown, and a fleet's jobs mostly sit at a few recent seconds."""
+    formatted = {}
+
+    def format_ts(ts):
+        key = tso.physical_ms(ts) if ts else None
+        if key not in formatted:
+            formatted[key] = tso.format_ts(ts)
+        return formatted[key]
+
+    return format_ts
 
 
 def create_changefeed(request, caller):
@@ -408,7 +423,8 @@ def move_table(request, caller, changefeed_id):
 @endpoint("GET")
 def processors(request, caller):
     qs = jobs.visible_jobs(caller).exclude(instance__leader="").exclude(state=SubscriptionState.FINISHED)
-    return json_response([{"changefeed_id": job.name, "capture_id": job.instance.leader} for job in qs])
+    return json_response([{"changefeed_id": name, "capture_id": leader}
+                          for name, leader in qs.values_list("name", "instance__leader")])
 
 
 @endpoint("GET")

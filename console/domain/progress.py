@@ -3,15 +3,19 @@
 Read from what the engine writes (checkpoints, the instance's master samples, cumulative FlowSample
 rows); the console, every API surface and /metrics ask these functions, never the tables directly.
 """
-import bisect
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timezone as dt_timezone
+from functools import reduce
+from itertools import accumulate
+from operator import or_
 
-from django.db.models import F, FilteredRelation, Max, Q, Sum
+from django.db.models import Case, F, FilteredRelation, Max, OuterRef, Q, Subquery, Sum, Value, When, Window
+from django.db.models.functions import RowNumber
 from django.utils import timezone
 
 from console.choices import FLOW_WINDOWS
-from console.models import Checkpoint, FlowSample
+from console.models import Checkpoint, FlowSample, Instance
 from workers import tso
 from workers.events import Position
 
@@ -174,28 +178,82 @@ def flow_window(instance_id, window, schema=None, table=None, subscription_id=No
     Each point is {"time": <epoch seconds>, "count": <cumulative>, "byte_size": <cumulative>}: the latest
     sample at or before the point's step (0 before the first sample). ValueError for an unknown window.
     """
+    return flow_sum([(instance_id, schema, table, subscription_id)], window, now=now)
+
+
+def flow_sum(series, window, now=None) -> list:
+    """The flow_window of each of many series, summed point by point, in two queries whatever their number.
+
+    `series` is [(instance id, schema, table, subscription id)], each as flow_window takes them (one listed
+    twice counts twice); with none, every point is 0. ValueError for an unknown window.
+    """
     if window not in FLOW_WINDOWS:
         raise ValueError(f"unknown flow window '{window}': use one of {', '.join(FLOW_WINDOWS)}")
     points, step = FLOW_WINDOWS[window]
     now = now or timezone.now()
     end = int(now.timestamp()) // step * step
     start = end - (points - 1) * step
-    samples = FlowSample.objects.filter(
-        instance_id=instance_id, subscription_id=subscription_id, schema_name=schema or "",
-        table_name=(table or "") if schema else "", time__lte=now,
+    # A series' key as its samples store it: a table is a table of a schema.
+    keys = Counter((instance_id, schema or "", (table or "") if schema else "", subscription_id)
+                   for instance_id, schema, table, subscription_id in series)
+    counts, sizes = [0] * points, [0] * points  # what each point adds to the one before
+    if keys:
+        before, inside = _flow_samples(keys, start, step, points, now)
+        for key, times in keys.items():
+            value = before.get(key, (0, 0))
+            counts[0] += times * value[0]
+            sizes[0] += times * value[1]
+            for i, sample in sorted(inside.get(key, {}).items()):
+                counts[i] += times * (sample[0] - value[0])
+                sizes[i] += times * (sample[1] - value[1])
+                value = sample
+    return [{"time": start + i * step, "count": count, "byte_size": size}
+            for i, (count, size) in enumerate(zip(accumulate(counts), accumulate(sizes)))]
+
+
+def _epoch(seconds):
+    return datetime.fromtimestamp(seconds, tz=dt_timezone.utc)
+
+
+def _flow_samples(keys, start, step, points, now):
+    """({key: (count, bytes)} of the latest sample before the window, {key: {point: (count, bytes)}} of the latest
+    sample of each point's step inside it), latest by (time, id), for the series `keys`: two queries."""
+    key_fields = ("instance_id", "schema_name", "table_name", "subscription_id")
+    subscription_ids = {key[3] for key in keys}
+    of_subscriptions = Q(subscription_id__in=subscription_ids - {None})
+    if None in subscription_ids:
+        of_subscriptions |= Q(subscription_id__isnull=True)
+    # Every sample of the asked series, and maybe of a few series combining their parts, dropped below.
+    candidates = FlowSample.objects.filter(
+        of_subscriptions, instance_id__in={key[0] for key in keys}, schema_name__in={key[1] for key in keys},
+        table_name__in={key[2] for key in keys},
     )
-    start_time = datetime.fromtimestamp(start, tz=dt_timezone.utc)
-    # The last sample before the window carries the cumulative value into its first point.
-    before = samples.filter(time__lt=start_time).order_by("-time", "-id").values_list("count", "byte_size").first()
-    inside = list(samples.filter(time__gte=start_time).order_by("time", "id").values_list("time", "count", "byte_size"))
-    times = [t.timestamp() for t, _, _ in inside]
-    out = []
-    for i in range(points):
-        at = start + i * step
-        k = bisect.bisect_left(times, at + step) - 1  # the latest sample before the next point
-        count, size = inside[k][1:] if k >= 0 else (before or (0, 0))
-        out.append({"time": at, "count": count, "byte_size": size})
-    return out
+    # Before the window: per series, the one latest sample (an index seek per instance on flow_instance_time_idx,
+    # however long the retention), one correlated subquery per kind of series asked.
+    latest = {}
+    for n, (schema, table, subscription_id) in enumerate({key[1:] for key in keys}):
+        latest[f"latest_{n}"] = Subquery(FlowSample.objects.filter(
+            instance_id=OuterRef("pk"), schema_name=schema, table_name=table, subscription_id=subscription_id,
+            time__lt=_epoch(start),
+        ).order_by("-time", "-id").values("pk")[:1])
+    instances = Instance.objects.filter(pk__in={key[0] for key in keys}).annotate(**latest)
+    before = {}
+    for *key, count, size in FlowSample.objects.filter(
+            reduce(or_, (Q(pk__in=instances.values(name)) for name in latest))).values_list(
+            *key_fields, "count", "byte_size"):
+        before[tuple(key)] = (count, size)
+    # Inside the window: the latest sample of each series in each point's step, ranked in SQL.
+    step_of = Case(*(When(time__lt=_epoch(start + (i + 1) * step), then=Value(i)) for i in range(points - 1)),
+                   default=Value(points - 1))
+    inside = {}
+    for *key, i, count, size in candidates.filter(time__gte=_epoch(start), time__lte=now).annotate(
+            point=step_of,
+            rank=Window(RowNumber(), partition_by=[*(F(f) for f in key_fields), step_of],
+                        order_by=[F("time").desc(), F("id").desc()]),
+    ).filter(rank=1).values_list(*key_fields, "point", "count", "byte_size"):
+        inside.setdefault(tuple(key), {})[i] = (count, size)
+    return ({key: value for key, value in before.items() if key in keys},
+            {key: value for key, value in inside.items() if key in keys})
 
 
 def table_series(instance_ids, table) -> list:
@@ -205,14 +263,21 @@ def table_series(instance_ids, table) -> list:
 
 
 def subscription_totals(subscription_ids) -> dict:
-    """{subscription id: (count, bytes)}: each subscription's latest cumulative sample."""
-    if not subscription_ids:
+    """{subscription id: (count, bytes)}: each subscription's latest cumulative sample per (schema, table), summed.
+
+    `subscription_ids` is a queryset of ids (e.g. `scoped_jobs.values("pk")`: a subquery, where a list of
+    thousands of ids would be as many parameters, twice) or a short list. One query for any number of
+    subscriptions: the latest sample of each series is its highest id, picked by a grouped subquery. Both
+    levels are restricted to the subscriptions, so the samples are reached through the subscription index and
+    the instances' (far more numerous) series are never read; it still reads every sample of those
+    subscriptions once, as no index leads with (subscription, schema, table).
+    """
+    if isinstance(subscription_ids, (list, tuple, set, frozenset)) and not subscription_ids:
         return {}
-    latest = (FlowSample.objects.filter(subscription_id__in=subscription_ids)
-              .values("subscription_id", "schema_name", "table_name").annotate(last_id=Max("id")))
-    ids = [row["last_id"] for row in latest]
+    samples = FlowSample.objects.filter(subscription_id__in=subscription_ids)
+    latest = samples.values("subscription_id", "schema_name", "table_name").annotate(last_id=Max("id")).values("last_id")
     return {
-        row["subscription_id"]: (row["count"] or 0, row["size"] or 0)
-        for row in FlowSample.objects.filter(pk__in=ids).values("subscription_id").annotate(
-            count=Sum("count"), size=Sum("byte_size"))
+        subscription_id: (count or 0, size or 0)
+        for subscription_id, count, size in samples.filter(pk__in=latest).values("subscription_id")
+        .annotate(count=Sum("count"), size=Sum("byte_size")).values_list("subscription_id", "count", "size")
     }

@@ -15,7 +15,7 @@ from console.models import AuditLog, Checkpoint, Instance
 from console.permissions import can_admin_group
 from console.auth.redirects import wants_json
 from console.domain.errors import DomainError
-from console.domain import instances, sources
+from console.domain import instances, progress, sources
 from console.tables import InstanceTable
 
 from .subscriptions import subscription_rows
@@ -72,7 +72,8 @@ def instance_detail(request, pk):
         "instance": instance,
         "is_admin": can_admin_group(request.user, instance.group_id),
         "bindings": instance.rules.select_related("rule"),
-        "subscriptions": subscription_rows(instance.subscriptions.select_related("target", "instance")),
+        "subscriptions": subscription_rows(progress.with_checkpoints(
+            instance.subscriptions.select_related("target", "instance"))),
         "checkpoints": Checkpoint.objects.filter(instance=instance).select_related("subscription"),
         "history": AuditLog.objects.filter(object_type="Instance", object_id=instance.pk)[:20],
     })

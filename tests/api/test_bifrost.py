@@ -4,7 +4,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from console.models import AuditLog, Checkpoint, FlowSample, Subscription
+from console.domain import progress
+from console.models import AuditLog, Checkpoint, FlowSample, Instance, Subscription
 from accounts import PASSWORD
 
 DB_FIELDS = {"Name", "ConnectUri", "ConnStatus", "ConnErr", "ChannelCount", "LastChannelID", "TableCount",
@@ -73,6 +74,51 @@ def test_synclist_reference_example_and_filters(world, api):
     assert bob.get("/synclist", {"channelid": world.job_b.pk}).json() == []  # team-b's channel
     bad = bob.get("/synclist", {"channelid": "x"})
     assert bad.status_code == 400 and bad.json()["status"] == 0
+
+
+def test_synclist_status_of_failing_jobs_and_a_job_before_its_first_checkpoint(world, api):
+    # Read in bulk (rows, each target once): the one status rule still names the source and the target.
+    long_ago = timezone.now() - timedelta(minutes=5)
+    Instance.objects.filter(pk=world.instance_a.pk).update(retry_times=2, last_error="connection refused")
+    Subscription.objects.filter(pk=world.job_a.pk).update(create_time=long_ago)
+    Subscription.objects.filter(pk=world.job_b.pk).update(state="error", create_time=long_ago)
+    data = api(world.root.token).get("/synclist?format=json").json()
+    assert [(r["DbName"], r["SchemaName"], r["TableName"]) for r in data] == [
+        ("10.1.0.1:3306", "shop", "orders"), ("10.1.0.1:3306", "shop", "users"), ("10.2.0.1:3306", "*", "*")]
+    entry = data[0]["ToServerList"][0]
+    assert (entry["Status"], entry["Error"]) == ("error", "source 10.1.0.1:3306 is unavailable: connection refused")
+    assert (entry["BinlogFileNum"], entry["BinlogPosition"]) == (3, 1200)  # no checkpoint yet: the instance's
+    assert entry["PluginParam"] == {"SinkUri": "redis://:******@127.0.0.1:6379/0"}
+    entry = data[2]["ToServerList"][0]
+    assert (entry["Status"], entry["Error"]) == ("error", "target 'hole-b' refuses the job's changes")
+    assert (entry["PluginName"], entry["ToServerKey"], entry["PluginParam"]) == (
+        "blackhole", "hole-b", {"SinkUri": "blackhole://"})
+
+
+def test_flow_sums_every_visible_instance(world, api):
+    now = timezone.now()
+    for instance, schema, before, latest in ((world.instance_a, "shop", 10, 60), (world.instance_b, "shop2", 100, 400)):
+        for seconds_ago, count in ((120, before), (2, latest)):
+            at = now - timedelta(seconds=seconds_ago)
+            FlowSample.objects.create(time=at, instance=instance, count=count, byte_size=count * 2)
+            FlowSample.objects.create(time=at, instance=instance, schema_name=schema, table_name="orders",
+                                      count=count + 1, byte_size=count)
+    root = api(world.root.token)
+    points = root.get("/flow/get?format=json&type=minute").json()
+    assert (points[0]["Count"], points[0]["ByteSize"]) == (110, 220)  # carried in from before the window
+    assert (points[-1]["Count"], points[-1]["ByteSize"]) == (460, 920)
+    by_table = root.get("/flow/get", {"type": "minute", "table_name": "orders"}).json()  # shop.orders + shop2.orders
+    assert (by_table[0]["Count"], by_table[-1]["Count"], by_table[-1]["ByteSize"]) == (112, 462, 460)
+    assert root.get("/flow/get", {"type": "minute", "dbname": "10.2.0.1:3306"}).json()[-1]["Count"] == 400
+    # The bulk read is the sum of the single series' windows, point by point.
+    series = [(world.instance_a.pk, None, None, None), (world.instance_b.pk, "shop2", "orders", None),
+              (world.instance_b.pk, "shop2", "orders", None)]
+    windows = [progress.flow_window(key[0], "hour", schema=key[1], table=key[2], now=now) for key in series]
+    assert progress.flow_sum(series, "hour", now=now) == [
+        {"time": ps[0]["time"], "count": sum(p["count"] for p in ps), "byte_size": sum(p["byte_size"] for p in ps)}
+        for ps in zip(*windows)]
+    assert progress.flow_sum(series, "hour", now=now)[-1]["count"] == 60 + 401 + 401
+    assert {p["count"] for p in progress.flow_sum([], "minute")} == {0}
 
 
 def test_flow_is_cumulative_per_window(world, api):

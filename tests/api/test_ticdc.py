@@ -136,6 +136,37 @@ def test_list_states(world, api):
     assert alice.get("/api/v1/changefeeds", {"state": "bogus"}).status_code == 400
 
 
+def test_list_shows_each_changefeed_as_its_detail_does(world, api):
+    """The list reads jobs as rows, not models (ticdc.listed_jobs): every state and error job_status can give
+    comes out as the changefeed's own GET shows it."""
+    long_ago = timezone.now() - timedelta(minutes=5)  # past the error grace period
+    down = Instance.objects.create(group=world.group_a, host="10.1.0.2", port=3307, slave_id=1003, status="dump",
+                                   state="ONLINE", binlog_file="mysql-bin.000007", binlog_pos=400,
+                                   binlog_when=1628604000, leader="wave-2", retry_times=2,
+                                   last_error="connection refused")
+    Checkpoint.objects.create(instance=world.instance_a, subscription=world.job_a, binlog_file="mysql-bin.000003",
+                              binlog_pos=5000, binlog_when=1628604294)
+    for name, instance, state in (("cf-refused", world.instance_a, "error"), ("cf-down", down, "normal"),
+                                  ("cf-stopped", down, "stopped")):
+        Subscription.objects.create(name=name, group=world.group_a, instance=instance, target=world.target_a,
+                                    state=state)
+    Subscription.objects.filter(name__in=["cf-refused", "cf-down"]).update(create_time=long_ago)
+    alice = api(world.alice.token)
+    listed = alice.get("/api/v1/changefeeds", {"state": "all"}).json()
+    assert [(c["id"], c["state"]) for c in listed] == [
+        ("cf-down", "error"), ("cf-refused", "error"), ("cf-stopped", "stopped"), ("job-a", "normal")]
+    by_id = {c["id"]: c for c in listed}
+    assert by_id["cf-down"]["error"] == {"addr": "wave-2", "code": "CDC:ErrUpstreamUnavailable",
+                                         "message": "source 10.1.0.2:3307 is unavailable: connection refused"}
+    assert by_id["cf-refused"]["error"] == {"addr": "wave-1", "code": "CDC:ErrProcessorUnknown",
+                                            "message": "target 'redis-a' refuses the job's changes"}
+    assert by_id["job-a"]["checkpoint_tso"] == tso.position_ts(1628604294, 5000)
+    assert by_id["cf-down"]["checkpoint_tso"] == tso.position_ts(1628604000, 400)  # before a checkpoint: the instance's
+    for entry in listed:
+        detail = alice.get(f"/api/v1/changefeeds/{entry['id']}").json()
+        assert entry == {field: detail[field] for field in entry}
+
+
 def test_get_changefeed_has_every_reference_field(world, api, waves):
     Checkpoint.objects.create(instance=world.instance_a, subscription=world.job_a, binlog_file="mysql-bin.000003",
                               binlog_pos=5000, binlog_when=1628604294, queued_file="mysql-bin.000003", queued_pos=6000)

@@ -13,6 +13,7 @@ skip the failing event once) needs a group admin.
 """
 import functools
 import re
+from types import SimpleNamespace
 
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
@@ -78,10 +79,10 @@ def _int_param(params, name):
     return as_int(value, name, minimum=0) if value else 0
 
 
-def table_patterns(subscription):
-    """[(schema, table)] of a subscription's table rules, excludes left out."""
+def table_patterns(tables):
+    """[(schema, table)] of a subscription's table rules (Subscription.tables), excludes left out."""
     result = []
-    for rule in subscription.tables.split(","):
+    for rule in tables.split(","):
         rule = rule.strip()
         if rule and not rule.startswith("!") and "." in rule:
             schema, _, table = rule.partition(".")
@@ -100,12 +101,24 @@ def conn_status(instance) -> str:
     return "starting"
 
 
+# What db_list shows of an instance (conn_status, instance_progress), read as rows: never its password, which
+# decrypts on load, and no model per instance (most of the list's cost at 10,000 instances).
+DB_LIST_FIELDS = ("id", "host", "port", "user", "status", "state", "leader", "lease_expires", "last_error",
+                  "slave_id", "create_time", "binlog_file", "binlog_pos", "gtid_set", "binlog_when", "update_time")
+
+
 @bifrost_endpoint()
 def db_list(request, caller, params):
+    instances = _instances(caller, params)
+    channels = {}  # instance id -> [(subscription id, tables)]: two queries for the whole fleet
+    for instance_id, pk, tables in Subscription.objects.filter(instance__in=instances.values("pk")).order_by().values_list(
+            "instance_id", "pk", "tables"):
+        channels.setdefault(instance_id, []).append((pk, tables))
     result = {}
-    for instance in _instances(caller, params).prefetch_related("subscriptions"):
-        subs = list(instance.subscriptions.all())
-        patterns = {p for s in subs for p in table_patterns(s)}
+    for instance in instances.values(*DB_LIST_FIELDS):
+        instance = SimpleNamespace(**instance)
+        subs = channels.get(instance.id, [])
+        patterns = {p for _, tables in subs for p in table_patterns(tables)}
         position = progress.instance_progress(instance)
         status = conn_status(instance)
         result[db_name(instance)] = {
@@ -114,7 +127,7 @@ def db_list(request, caller, params):
             "ConnStatus": status,
             "ConnErr": instance.last_error or status,
             "ChannelCount": len(subs),
-            "LastChannelID": max((s.pk for s in subs), default=0),
+            "LastChannelID": max((pk for pk, _ in subs), default=0),
             "TableCount": len(patterns),
             "BinlogDumpFileName": position.binlog_file,
             "BinlogDumpPosition": position.binlog_pos,
@@ -127,21 +140,28 @@ def db_list(request, caller, params):
     return json_response(result)
 
 
-def to_server(subscription) -> dict:
+def plugin_fields(target) -> dict:
+    """A ToServer's fields that come from its target, masked: computed once per target, not per channel."""
+    return {"PluginName": target.kind, "ToServerKey": target.name,
+            "PluginParam": {**target.display_options, "SinkUri": target.display_uri}}
+
+
+def to_server(subscription, plugin=None) -> dict:
+    """A channel's ToServer; `plugin` is plugin_fields(subscription.target) when the caller has it already."""
     position = progress.job_progress(subscription)
     status = jobs.job_status(subscription)
-    target = subscription.target
+    plugin = plugin or plugin_fields(subscription.target)
     return {
         "ToServerID": subscription.pk,
-        "PluginName": target.kind,
+        "PluginName": plugin["PluginName"],
         "MustBeSuccess": subscription.must_be_success,
         "FilterQuery": subscription.filter_query,
         "FilterUpdate": subscription.filter_update,
         "FieldList": [f.strip() for f in subscription.field_list.split(",") if f.strip()],
-        "ToServerKey": target.name,
+        "ToServerKey": plugin["ToServerKey"],
         "BinlogFileNum": position.file_number,
         "BinlogPosition": position.binlog_pos,
-        "PluginParam": {**target.display_options, "SinkUri": target.display_uri},
+        "PluginParam": plugin["PluginParam"],
         "Status": {SubscriptionState.NORMAL: "running", SubscriptionState.STOPPED: "stopped"}.get(
             status.state, status.state),
         "Error": status.error,
@@ -150,21 +170,28 @@ def to_server(subscription) -> dict:
     }
 
 
+# What synclist shows of a channel besides what job_status reads (console.domain.subscriptions.job_rows).
+TO_SERVER_FIELDS = ("tables", "field_list", "must_be_success", "filter_query", "filter_update", "skip_next",
+                    "error_wait_data")
+
+
 @bifrost_endpoint(methods=("GET", "POST"))
 def synclist(request, caller, params):
     channel_id = _int_param(params, "channelid")
     to_server_key = params.get("toserverkey", "")
     schema_filter, table_filter = params.get("schema_name", ""), params.get("table_name", "")
-    subs = progress.with_checkpoints(caller.scope(Subscription.objects.select_related("instance", "target")).filter(
-        instance__in=_instances(caller, params)))
+    subs = caller.scope(Subscription.objects.all()).filter(instance__in=_instances(caller, params))
     if channel_id:
         subs = subs.filter(pk=channel_id)
     if to_server_key:
         subs = subs.filter(target__name=to_server_key)
+    plugins = {}  # target id -> plugin_fields: each target's URI decrypted and masked once
     rows = {}
-    for sub in subs.order_by("instance__host", "instance__port", "pk"):
-        entry = to_server(sub)
-        for schema, table in table_patterns(sub):
+    for sub in jobs.job_rows(subs.order_by("instance__host", "instance__port", "pk"), TO_SERVER_FIELDS,
+                             target_fields=("name", "kind", "uri", "options")):
+        plugin = plugins.get(sub.target_id) or plugins.setdefault(sub.target_id, plugin_fields(sub.target))
+        entry = to_server(sub, plugin)
+        for schema, table in table_patterns(sub.tables):
             if (schema_filter and schema != schema_filter) or (table_filter and table != table_filter):
                 continue
             key = (db_name(sub.instance), schema, table)
@@ -174,24 +201,16 @@ def synclist(request, caller, params):
 
 
 def flow_points(instance_ids, window, schema="", table="", subscription_id=None):
-    """[{Time, Count, ByteSize}] cumulative, summed over the instances, oldest first (progress.flow_window).
+    """[{Time, Count, ByteSize}] cumulative, summed over the instances, oldest first (progress.flow_sum).
 
     The series are the engine's: instance totals, a schema, a table, or a
     subscription. A table named without its schema sums that table over every
     schema that has one.
     """
-    now = timezone.now()
     keys = progress.table_series(instance_ids, table) if table and not schema else [(i, schema) for i in instance_ids]
-    series = [
-        progress.flow_window(instance_id, window, schema=schema_name or None, table=table or None,
-                             subscription_id=subscription_id, now=now)
-        for instance_id, schema_name in keys
-    ] or [progress.flow_window(None, window, now=now)]  # nothing visible: the window's times with zeros
-    return [
-        {"Time": points[0]["time"], "Count": sum(p["count"] for p in points),
-         "ByteSize": sum(p["byte_size"] for p in points)}
-        for points in zip(*series)
-    ]
+    series = [(instance_id, schema_name or None, table or None, subscription_id) for instance_id, schema_name in keys]
+    return [{"Time": p["time"], "Count": p["count"], "ByteSize": p["byte_size"]}
+            for p in progress.flow_sum(series, window)]  # nothing visible: the window's times with zeros
 
 
 @bifrost_endpoint()

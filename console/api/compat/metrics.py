@@ -1,14 +1,27 @@
 """/metrics: Prometheus text format, built from the models on every scrape.
 
-A fresh CollectorRegistry per request (nothing global to go stale between
-web processes); the values are what the engine last wrote to the metadata DB.
-Token-protected; a token sees the metrics of its user's groups (a super
-admin's token sees everything, which is what a Prometheus server should use).
+Nothing global to go stale between web processes: the values are what the engine last wrote to the metadata
+DB. Token-protected; a token sees the metrics of its user's groups (a super admin's token sees everything,
+which is what a Prometheus server should use).
+
+It stays cheap at any fleet size (10,000 instances and 20,000 subscriptions are ~320,000 samples, 37 MB):
+- a constant number of queries: instances with their own checkpoint's time (a correlated subquery on the
+  (instance, subscription) index) and whether their lease is live (decided in SQL), subscriptions with their
+  own checkpoint (a join, as progress.with_checkpoints), their flow totals (progress.subscription_totals, one
+  query taking the scoped subscriptions as a subquery), the workers;
+- rows read as tuples of just the columns the metrics need (`values_list`): no model instances, no
+  decrypted Instance.password or Target.uri;
+- the text written here, column by column, exactly as prometheus_client's `generate_latest` writes gauge and
+  counter families (HELP and TYPE, `_total` on counters, labels sorted by name and escaped, values as its
+  `floatToGoString`): a Sample and a label dict per sample, then generate_latest re-sorting and re-escaping
+  every label of every sample, cost as much as loading the models. Each label value is escaped once per row.
+  tests/api/test_metrics.py checks the text against generate_latest's.
 """
+from django.db.models import Case, F, FilteredRelation, OuterRef, Q, Subquery, Value, When
 from django.http import HttpResponse
 from django.utils import timezone
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client import CONTENT_TYPE_LATEST
+from prometheus_client.utils import floatToGoString
 
 from console.api.compat.auth import AuthFailed, challenge, identify
 from console.api.compat.base import json_response
@@ -21,85 +34,146 @@ def _age(now, moment):
     return max(0.0, (now - moment).total_seconds()) if moment else float("nan")
 
 
-class TowerCollector:
-    def __init__(self, caller):
-        self.caller = caller
+def _escape(value) -> str:
+    """A label value as generate_latest writes it."""
+    return str(value).replace("\\", r"\\").replace("\n", r"\n").replace('"', r"\"")
 
-    def collect(self):
-        now = timezone.now()
-        yield from self._instances(now)
-        yield from self._subscriptions(now)
-        yield from self._workers(now)
 
-    def _instances(self, now):
-        labels = ["instance", "group"]
-        lag_bytes = GaugeMetricFamily("tower_instance_lag_bytes", "Binlog bytes between the master and the dumped position", labels=labels)
-        lag_seconds = GaugeMetricFamily("tower_instance_lag_seconds", "Seconds the dumped position is behind the master", labels=labels)
-        lag_events = GaugeMetricFamily("tower_instance_lag_events", "Events the dumped position is behind the master", labels=labels)
-        online = GaugeMetricFamily("tower_instance_online", "1 when the instance is in dump state and ONLINE", labels=labels)
-        retries = GaugeMetricFamily("tower_instance_retry_times", "Failed dump starts since the last reset (retryTimes)", labels=labels)
-        leader = GaugeMetricFamily("tower_instance_leader", "1 for the worker holding the instance's dump lease", labels=labels + ["leader"])
-        leader_version = GaugeMetricFamily("tower_instance_leader_version", "Lease takeovers so far (fencing version)", labels=labels)
-        cp_age = GaugeMetricFamily("tower_instance_checkpoint_age_seconds", "Seconds since the instance checkpoint was written", labels=labels)
-        decoded = CounterMetricFamily("tower_instance_decoded_rows", "Rows the dump decoded, by the generated per-table decoders or by the library after a fallback", labels=labels + ["decoder"])
-        fallbacks = CounterMetricFamily("tower_instance_decoder_fallback_events", "Rows events the generated decoders left to the library, by reason", labels=labels + ["reason"])
-        checkpoints = {c.instance_id: c.update_time for c in Checkpoint.objects.filter(subscription__isnull=True)}
-        for inst in self.caller.scope(Instance.objects.select_related("group")):
-            values = [f"{inst.host}:{inst.port}", inst.group.name]
-            lag_bytes.add_metric(values, inst.lag_bytes)
-            lag_seconds.add_metric(values, inst.lag_seconds)
-            lag_events.add_metric(values, inst.lag_events)
-            online.add_metric(values, 1 if inst.status == InstanceStatus.DUMP and inst.state == DumpState.ONLINE else 0)
-            retries.add_metric(values, inst.retry_times)
-            if inst.leader:
-                live = bool(inst.lease_expires and inst.lease_expires > now)
-                leader.add_metric(values + [inst.leader], 1 if live else 0)
-            leader_version.add_metric(values, inst.leader_version)
-            cp_age.add_metric(values, _age(now, checkpoints.get(inst.pk)))
-            stats = inst.decoder_stats or {}
-            decoded.add_metric(values + ["generated"], stats.get("generated_rows", 0))
-            decoded.add_metric(values + ["library"], stats.get("fallback_rows", 0))
-            for reason, events in sorted(stats.get("fallback_reasons", {}).items()):
-                fallbacks.add_metric(values + [reason], events)
-        yield from (lag_bytes, lag_seconds, lag_events, online, retries, leader, leader_version, cp_age, decoded,
-                    fallbacks)
+def _label(name, value) -> str:
+    return f'{name}="{_escape(value)}"'
 
-    def _subscriptions(self, now):
-        labels = ["subscription", "instance", "group"]
-        events = CounterMetricFamily("tower_subscription_events", "Row change events delivered", labels=labels)
-        rows = CounterMetricFamily("tower_subscription_rows", "Rows delivered", labels=labels)
-        size = CounterMetricFamily("tower_subscription_bytes", "Bytes delivered", labels=labels)
-        errors = CounterMetricFamily("tower_subscription_errors", "Delivery errors", labels=labels)
-        skipped = CounterMetricFamily("tower_subscription_skipped", "Events skipped by an operator or by MustBeSuccess=false", labels=labels)
-        state = GaugeMetricFamily("tower_subscription_state", "1 for the subscription's current state", labels=labels + ["state"])
-        cp_age = GaugeMetricFamily("tower_subscription_checkpoint_age_seconds", "Seconds since the subscription checkpoint was written", labels=labels)
-        checkpoints = {c.subscription_id: c.update_time for c in Checkpoint.objects.filter(subscription__isnull=False)}
-        subs = list(self.caller.scope(Subscription.objects.select_related("instance", "group")))
-        flow = progress.subscription_totals([s.pk for s in subs])
-        for sub in subs:
-            values = [sub.name, f"{sub.instance.host}:{sub.instance.port}", sub.group.name]
-            count, byte_size = flow.get(sub.pk, (0, 0))
-            events.add_metric(values, count)
-            rows.add_metric(values, count)
-            size.add_metric(values, byte_size)
-            errors.add_metric(values, sub.error_count)
-            skipped.add_metric(values, sub.skipped_count)
-            for choice in SubscriptionState.values:
-                state.add_metric(values + [choice], 1 if sub.state == choice else 0)
-            cp_age.add_metric(values, _age(now, checkpoints.get(sub.pk)))
-        yield from (events, rows, size, errors, skipped, state, cp_age)
 
-    def _workers(self, now):
-        alive = GaugeMetricFamily("tower_worker_alive", "1 when the worker is alive", labels=["worker"])
-        heartbeat = GaugeMetricFamily("tower_worker_heartbeat_age_seconds", "Seconds since the worker's last heartbeat", labels=["worker"])
-        owner = GaugeMetricFamily("tower_worker_is_owner", "1 for the worker running the supervisor", labels=["worker"])
-        if self.caller.is_super:  # workers are shared infrastructure: super admins only
-            live = set(fleet.live_worker_names(now))
-            for wave in Wave.objects.all():
-                alive.add_metric([wave.name], 1 if wave.name in live else 0)
-                heartbeat.add_metric([wave.name], _age(now, wave.last_heartbeat))
-                owner.add_metric([wave.name], 1 if wave.is_owner else 0)
-        yield from (alive, heartbeat, owner)
+def _place(group, host, port) -> str:
+    """The group and instance labels, in the order of their names."""
+    return f'{_label("group", group)},{_label("instance", f"{host}:{port}")}'
+
+
+class _Family:
+    """One metric family, written as prometheus_client.generate_latest writes a GaugeMetricFamily or a
+    CounterMetricFamily (counters get `_total`; no `_created`). A sample's labels come rendered: `name="value"`
+    pairs (_label) joined by commas in the order of their names, which is generate_latest's."""
+
+    def __init__(self, name, kind, documentation):
+        self.name = f"{name}_total" if kind == "counter" else name
+        self.kind = kind
+        self.documentation = documentation.replace("\\", r"\\").replace("\n", r"\n")
+        self.lines = []
+
+    def extend(self, labels, values):
+        """One sample per rendered labels and value, a whole column at a time (a call per sample costs more
+        than the sample). Each distinct integer is formatted once: most repeat (0, 1, small counts)."""
+        known = {v: floatToGoString(v) for v in set(values) if type(v) is int}
+        head = f"{self.name}{{"
+        self.lines += [f"{head}{label}}} {known[v] if type(v) is int else floatToGoString(v)}\n"
+                       for label, v in zip(labels, values)]
+
+    def header(self):
+        return f"# HELP {self.name} {self.documentation}\n# TYPE {self.name} {self.kind}\n"
+
+
+def _gauge(name, documentation):
+    return _Family(name, "gauge", documentation)
+
+
+def _counter(name, documentation):
+    return _Family(name, "counter", documentation)
+
+
+def _instances(caller, now):
+    # labels: instance, group; leader, decoder or reason on some
+    lag_bytes = _gauge("tower_instance_lag_bytes", "Binlog bytes between the master and the dumped position")
+    lag_seconds = _gauge("tower_instance_lag_seconds", "Seconds the dumped position is behind the master")
+    lag_events = _gauge("tower_instance_lag_events", "Events the dumped position is behind the master")
+    online = _gauge("tower_instance_online", "1 when the instance is in dump state and ONLINE")
+    retries = _gauge("tower_instance_retry_times", "Failed dump starts since the last reset (retryTimes)")
+    leader = _gauge("tower_instance_leader", "1 for the worker holding the instance's dump lease")
+    leader_version = _gauge("tower_instance_leader_version", "Lease takeovers so far (fencing version)")
+    cp_age = _gauge("tower_instance_checkpoint_age_seconds", "Seconds since the instance checkpoint was written")
+    decoded = _counter("tower_instance_decoded_rows", "Rows the dump decoded, by the generated per-table decoders or by the library after a fallback")
+    fallbacks = _counter("tower_instance_decoder_fallback_events", "Rows events the generated decoders left to the library, by reason")
+    checkpoint = Checkpoint.objects.filter(instance=OuterRef("pk"), subscription__isnull=True).values("update_time")[:1]
+    # Whether the lease is live is decided in SQL: one datetime fewer to convert per row.
+    live = Case(When(lease_expires__gt=now, then=Value(1)), default=Value(0))
+    rows = list(caller.scope(Instance.objects.annotate(checkpoint_time=Subquery(checkpoint), lease_live=live)).values_list(
+        "host", "port", "group__name", "lag_bytes", "lag_seconds", "lag_events", "status", "state", "retry_times",
+        "leader", "lease_live", "leader_version", "checkpoint_time", "decoder_stats", named=True))
+    labels = [_place(r.group__name, r.host, r.port) for r in rows]
+    lag_bytes.extend(labels, [r.lag_bytes for r in rows])
+    lag_seconds.extend(labels, [r.lag_seconds for r in rows])
+    lag_events.extend(labels, [r.lag_events for r in rows])
+    online.extend(labels, [1 if r.status == InstanceStatus.DUMP and r.state == DumpState.ONLINE else 0 for r in rows])
+    retries.extend(labels, [r.retry_times for r in rows])
+    led = [(label, r) for label, r in zip(labels, rows) if r.leader]
+    leader.extend([f"{label},{_label('leader', r.leader)}" for label, r in led],
+                  [r.lease_live for _, r in led])
+    leader_version.extend(labels, [r.leader_version for r in rows])
+    cp_age.extend(labels, [_age(now, r.checkpoint_time) for r in rows])
+    stats = [r.decoder_stats or {} for r in rows]
+    generated, library = _label("decoder", "generated"), _label("decoder", "library")
+    decoded.extend([line for label in labels for line in (f"{generated},{label}", f"{library},{label}")],
+                   [n for s in stats for n in (s.get("generated_rows", 0), s.get("fallback_rows", 0))])
+    reasons = [(label, sorted(s["fallback_reasons"].items())) for label, s in zip(labels, stats) if s.get("fallback_reasons")]
+    fallbacks.extend([f"{label},{_label('reason', reason)}" for label, pairs in reasons for reason, _ in pairs],
+                     [events for _, pairs in reasons for _, events in pairs])
+    return [lag_bytes, lag_seconds, lag_events, online, retries, leader, leader_version, cp_age, decoded, fallbacks]
+
+
+def _subscriptions(caller, now):
+    # labels: subscription, instance, group; state on one
+    events = _counter("tower_subscription_events", "Row change events delivered")
+    delivered = _counter("tower_subscription_rows", "Rows delivered")
+    size = _counter("tower_subscription_bytes", "Bytes delivered")
+    errors = _counter("tower_subscription_errors", "Delivery errors")
+    skipped = _counter("tower_subscription_skipped", "Events skipped by an operator or by MustBeSuccess=false")
+    state = _gauge("tower_subscription_state", "1 for the subscription's current state")
+    cp_age = _gauge("tower_subscription_checkpoint_age_seconds", "Seconds since the subscription checkpoint was written")
+    jobs = caller.scope(Subscription.objects.all())
+    flow = progress.subscription_totals(jobs.values("pk"))
+    # The job's own checkpoint (on its instance; unique): a LEFT JOIN, as progress.with_checkpoints does.
+    own = FilteredRelation("checkpoints", condition=Q(checkpoints__instance_id=F("instance_id")))
+    rows = list(jobs.annotate(own_checkpoint=own).values_list(
+        "pk", "name", "instance__host", "instance__port", "group__name", "error_count", "skipped_count", "state",
+        "own_checkpoint__update_time", named=True))
+    places = {}  # the group and instance labels, rendered once for all the jobs of an instance
+    for r in rows:
+        place = (r.group__name, r.instance__host, r.instance__port)
+        if place not in places:
+            places[place] = _place(*place)
+    where = [places[r.group__name, r.instance__host, r.instance__port] for r in rows]
+    job = [_label("subscription", r.name) for r in rows]
+    labels = [f"{w},{j}" for w, j in zip(where, job)]
+    totals = [flow.get(r.pk, (0, 0)) for r in rows]
+    events.extend(labels, [count for count, _ in totals])
+    delivered.extend(labels, [count for count, _ in totals])
+    size.extend(labels, [byte_size for _, byte_size in totals])
+    errors.extend(labels, [r.error_count for r in rows])
+    skipped.extend(labels, [r.skipped_count for r in rows])
+    choices = [(choice, _label("state", choice)) for choice in SubscriptionState.values]
+    state.extend([f"{w},{label},{j}" for w, j in zip(where, job) for _, label in choices],
+                 [1 if r.state == choice else 0 for r in rows for choice, _ in choices])
+    cp_age.extend(labels, [_age(now, r.own_checkpoint__update_time) for r in rows])
+    return [events, delivered, size, errors, skipped, state, cp_age]
+
+
+def _workers(caller, now):
+    alive = _gauge("tower_worker_alive", "1 when the worker is alive")
+    heartbeat = _gauge("tower_worker_heartbeat_age_seconds", "Seconds since the worker's last heartbeat")
+    owner = _gauge("tower_worker_is_owner", "1 for the worker running the supervisor")
+    if caller.is_super:  # workers are shared infrastructure: super admins only
+        live = set(fleet.live_worker_names(now))
+        waves = list(Wave.objects.values_list("name", "last_heartbeat", "is_owner"))
+        labels = [_label("worker", name) for name, _, _ in waves]
+        alive.extend(labels, [1 if name in live else 0 for name, _, _ in waves])
+        heartbeat.extend(labels, [_age(now, last_heartbeat) for _, last_heartbeat, _ in waves])
+        owner.extend(labels, [1 if is_owner else 0 for _, _, is_owner in waves])
+    return [alive, heartbeat, owner]
+
+
+def exposition(caller, now=None) -> str:
+    """The caller's metrics in the Prometheus text format."""
+    now = now or timezone.now()
+    families = _instances(caller, now) + _subscriptions(caller, now) + _workers(caller, now)
+    return "".join([line for family in families for line in (family.header(), *family.lines)])
 
 
 def metrics(request):
@@ -109,6 +183,4 @@ def metrics(request):
         response = json_response({"error": str(exc)}, status=401)
         response["WWW-Authenticate"] = challenge()
         return response
-    registry = CollectorRegistry(auto_describe=False)
-    registry.register(TowerCollector(caller))
-    return HttpResponse(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)
+    return HttpResponse(exposition(caller).encode(), content_type=CONTENT_TYPE_LATEST)
