@@ -28,7 +28,6 @@ class Progress:
     binlog_when: int = 0
     queued_file: str = ""
     queued_pos: int = 0
-    updated = None  # when the checkpoint was last written
 
     @property
     def commit_seq(self) -> int:
@@ -64,13 +63,16 @@ def with_checkpoints(jobs):
     return jobs.annotate(own_checkpoint=own, **{f"checkpoint_{f}": F(f"own_checkpoint__{f}") for f in CHECKPOINT_FIELDS})
 
 
+_ANNOTATIONS = tuple((f, f"checkpoint_{f}") for f in CHECKPOINT_FIELDS)  # (field, with_checkpoints' name)
+
+
 def _job_checkpoint(job):
     """The job's checkpoint fields as a dict (None before its first checkpoint): joined by with_checkpoints, else
     read."""
     if hasattr(job, "checkpoint_update_time"):
         if job.checkpoint_update_time is None:
             return None
-        return {f: getattr(job, f"checkpoint_{f}") for f in CHECKPOINT_FIELDS}
+        return {field: getattr(job, name) for field, name in _ANNOTATIONS}
     return Checkpoint.objects.filter(subscription_id=job.pk, instance_id=job.instance_id).values(*CHECKPOINT_FIELDS).first()
 
 
@@ -84,10 +86,8 @@ def job_progress(job) -> Progress:
     """The job's last succeeded position; before its first checkpoint, the instance's."""
     cp = _job_checkpoint(job)
     if cp is not None and cp["binlog_file"]:
-        p = Progress(cp["binlog_file"], cp["binlog_pos"], cp["gtid_set"], cp["binlog_when"], cp["queued_file"],
-                     cp["queued_pos"])
-        p.updated = cp["update_time"]
-        return p
+        return Progress(cp["binlog_file"], cp["binlog_pos"], cp["gtid_set"], cp["binlog_when"], cp["queued_file"],
+                        cp["queued_pos"])
     return instance_progress(job.instance)
 
 
@@ -95,9 +95,7 @@ def instance_progress(instance) -> Progress:
     """The instance's dumped position. The engine writes it to the instance row and the instance's checkpoint in
     one transaction (workers/checkpoints.commit, like console.domain.instances.set_position), so the row's
     fields are read: no query, whatever the number of instances."""
-    p = Progress(instance.binlog_file, instance.binlog_pos, instance.gtid_set, instance.binlog_when)
-    p.updated = instance.update_time
-    return p
+    return Progress(instance.binlog_file, instance.binlog_pos, instance.gtid_set, instance.binlog_when)
 
 
 def lag_bytes(instance, progress: Progress) -> int:

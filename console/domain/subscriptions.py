@@ -465,7 +465,7 @@ class JobStatus:
 # such a list, and rows never hold, nor decrypt, an instance's password or a target's URI.
 STATUS_FIELDS = ("pk", "name", "state", "error", "create_time", "instance_id", "target_id")
 INSTANCE_STATUS_FIELDS = ("host", "port", "status", "state", "retry_times", "last_error", "leader", "binlog_file",
-                          "binlog_pos", "gtid_set", "binlog_when", "update_time")
+                          "binlog_pos", "gtid_set", "binlog_when")
 
 
 class InstanceRow(SimpleNamespace):

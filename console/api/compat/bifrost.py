@@ -104,7 +104,7 @@ def conn_status(instance) -> str:
 # What db_list shows of an instance (conn_status, instance_progress), read as rows: never its password, which
 # decrypts on load, and no model per instance (most of the list's cost at 10,000 instances).
 DB_LIST_FIELDS = ("id", "host", "port", "user", "status", "state", "leader", "lease_expires", "last_error",
-                  "slave_id", "create_time", "binlog_file", "binlog_pos", "gtid_set", "binlog_when", "update_time")
+                  "slave_id", "create_time", "binlog_file", "binlog_pos", "gtid_set", "binlog_when")
 
 
 @bifrost_endpoint()
