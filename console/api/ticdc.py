@@ -33,6 +33,7 @@ import logging
 import os
 import uuid
 import zlib
+from operator import attrgetter
 from pathlib import Path
 
 from django.conf import settings
@@ -300,7 +301,8 @@ def changefeeds(request, caller):
     wanted = SubscriptionState.values if state == "all" else [state] if state else DEFAULT_LIST_STATES
     # The shown state (job_status: a running job whose source or target keeps failing is `error`) is what
     # the filter picks by.
-    listed = ((job, jobs.job_status(job)) for job in jobs.job_rows(jobs.visible_jobs(caller)))
+    rows = jobs.job_rows(jobs.visible_jobs(caller), key=attrgetter("name"))  # Subscription's ordering
+    listed = ((job, jobs.job_status(job)) for job in rows)
     format_ts = ts_formatter()
     return json_response([summary(job, status, format_ts) for job, status in listed if status.state in wanted])
 

@@ -11,7 +11,7 @@ from itertools import accumulate
 from operator import or_
 
 from django.db.models import Case, F, FilteredRelation, Max, OuterRef, Q, Subquery, Sum, Value, When, Window
-from django.db.models.functions import RowNumber
+from django.db.models.functions import Coalesce, RowNumber
 from django.utils import timezone
 
 from console.choices import FLOW_WINDOWS
@@ -49,37 +49,49 @@ class Progress:
         return self.ts
 
 
-CHECKPOINT_FIELDS = ("binlog_file", "binlog_pos", "gtid_set", "binlog_when", "queued_file", "queued_pos", "update_time")
+POSITION_FIELDS = ("binlog_file", "binlog_pos", "gtid_set", "binlog_when", "queued_file", "queued_pos")
+# What with_checkpoints joins in: the job checkpoint's positions as checkpoint_<field>, when it was written
+# (checkpoint_update_time) and when the job last moved (last_progress: that write, before its first one the
+# job's creation). Lists select JOINED: the positions and one time per job, each time costing a conversion.
+JOINED = (*(f"checkpoint_{f}" for f in POSITION_FIELDS), "last_progress")
 
 
 def with_checkpoints(jobs):
     """`jobs` (a Subscription queryset) with each job's own checkpoint joined in: one query for any number of
-    jobs. job_progress, job_status and job_lag read the joined values instead of querying per job.
+    jobs. job_progress, job_lag, last_progress and so subscriptions.job_status read the joined values instead
+    of querying per job.
 
     A job has at most one checkpoint on its instance (the (instance, subscription) unique constraint), so the
     LEFT JOIN never repeats a job.
     """
     own = FilteredRelation("checkpoints", condition=Q(checkpoints__instance_id=F("instance_id")))
-    return jobs.annotate(own_checkpoint=own, **{f"checkpoint_{f}": F(f"own_checkpoint__{f}") for f in CHECKPOINT_FIELDS})
+    return jobs.annotate(
+        own_checkpoint=own, **{f"checkpoint_{f}": F(f"own_checkpoint__{f}") for f in POSITION_FIELDS},
+        checkpoint_update_time=F("own_checkpoint__update_time"),
+        last_progress=Coalesce("own_checkpoint__update_time", "create_time"),
+    )
 
 
-_ANNOTATIONS = tuple((f, f"checkpoint_{f}") for f in CHECKPOINT_FIELDS)  # (field, with_checkpoints' name)
+_ANNOTATIONS = tuple((f, f"checkpoint_{f}") for f in POSITION_FIELDS)  # (field, with_checkpoints' name)
 
 
 def _job_checkpoint(job):
-    """The job's checkpoint fields as a dict (None before its first checkpoint): joined by with_checkpoints, else
-    read."""
-    if hasattr(job, "checkpoint_update_time"):
-        if job.checkpoint_update_time is None:
+    """The job's checkpoint positions as a dict (None before its first checkpoint): joined by with_checkpoints,
+    else read. A joined binlog_file is None only when there is no checkpoint (the column is NOT NULL)."""
+    if hasattr(job, "checkpoint_binlog_file"):
+        if job.checkpoint_binlog_file is None:
             return None
         return {field: getattr(job, name) for field, name in _ANNOTATIONS}
-    return Checkpoint.objects.filter(subscription_id=job.pk, instance_id=job.instance_id).values(*CHECKPOINT_FIELDS).first()
+    return Checkpoint.objects.filter(subscription_id=job.pk, instance_id=job.instance_id).values(*POSITION_FIELDS).first()
 
 
-def checkpoint_time(job):
-    """When the job's checkpoint was last written; None before its first one."""
-    checkpoint = _job_checkpoint(job)
-    return checkpoint["update_time"] if checkpoint else None
+def last_progress(job):
+    """When the job last moved: its checkpoint's last write, before its first one the job's creation."""
+    if hasattr(job, "last_progress"):
+        return job.last_progress
+    written = Checkpoint.objects.filter(subscription_id=job.pk, instance_id=job.instance_id).values_list(
+        "update_time", flat=True).first()
+    return written or job.create_time
 
 
 def job_progress(job) -> Progress:

@@ -2,9 +2,12 @@
 import json
 import re
 
+import orjson
+
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
-from django.http import JsonResponse
+from django.core.serializers.json import DjangoJSONEncoder
+from django.http import HttpResponse
 
 # Every integer column is at most a signed 64-bit one (BinLake's and Doris' longs, TiCDC's ts): a bigger
 # number in a request is a bad request, refused before it reaches a query.
@@ -90,8 +93,16 @@ def _check_text(text, field):
                           " (a lone UTF-16 surrogate)") from None
 
 
+# orjson: a whole-list answer (Bifrost's synclist for 20,000 jobs is ~17 MB) encodes several times faster than with
+# the json module. Times and anything else orjson does not know go through Django's encoder, as JsonResponse
+# writes them.
+_DJANGO_ENCODER = DjangoJSONEncoder()
+
+
 def json_response(data, status=200):
-    return JsonResponse(data, status=status, safe=False, json_dumps_params={"ensure_ascii": False})
+    body = orjson.dumps(data, default=_DJANGO_ENCODER.default,
+                        option=orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME)
+    return HttpResponse(body, status=status, content_type="application/json")
 
 
 def as_int(value, field, *, minimum=INT64_MIN, maximum=INT64_MAX):

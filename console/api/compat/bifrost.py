@@ -146,6 +146,16 @@ def plugin_fields(target) -> dict:
             "PluginParam": {**target.display_options, "SinkUri": target.display_uri}}
 
 
+TO_SERVER_STATUS = {SubscriptionState.NORMAL: "running", SubscriptionState.STOPPED: "stopped"}  # else as is
+
+
+@functools.lru_cache(maxsize=1024)
+def field_list(text) -> list:
+    """Bifrost's FieldList of a subscription's field_list; a fleet's jobs share a few (most: empty). The list
+    is only serialized, so one is shared by every job with the same text."""
+    return [f.strip() for f in text.split(",") if f.strip()]
+
+
 def to_server(subscription, plugin=None) -> dict:
     """A channel's ToServer; `plugin` is plugin_fields(subscription.target) when the caller has it already."""
     position = progress.job_progress(subscription)
@@ -157,13 +167,12 @@ def to_server(subscription, plugin=None) -> dict:
         "MustBeSuccess": subscription.must_be_success,
         "FilterQuery": subscription.filter_query,
         "FilterUpdate": subscription.filter_update,
-        "FieldList": [f.strip() for f in subscription.field_list.split(",") if f.strip()],
+        "FieldList": field_list(subscription.field_list),
         "ToServerKey": plugin["ToServerKey"],
         "BinlogFileNum": position.file_number,
         "BinlogPosition": position.binlog_pos,
         "PluginParam": plugin["PluginParam"],
-        "Status": {SubscriptionState.NORMAL: "running", SubscriptionState.STOPPED: "stopped"}.get(
-            status.state, status.state),
+        "Status": TO_SERVER_STATUS.get(status.state, status.state),
         "Error": status.error,
         "ErrorWaitDeal": 1 if subscription.skip_next else 0,
         "ErrorWaitData": subscription.error_wait_data,
@@ -180,15 +189,17 @@ def synclist(request, caller, params):
     channel_id = _int_param(params, "channelid")
     to_server_key = params.get("toserverkey", "")
     schema_filter, table_filter = params.get("schema_name", ""), params.get("table_name", "")
-    subs = caller.scope(Subscription.objects.all()).filter(instance__in=_instances(caller, params))
+    subs = caller.scope(Subscription.objects.all())
+    if params.get("dbname") or not caller.is_super:  # a super admin's whole list needs no instance subquery
+        subs = subs.filter(instance__in=_instances(caller, params))
     if channel_id:
         subs = subs.filter(pk=channel_id)
     if to_server_key:
         subs = subs.filter(target__name=to_server_key)
     plugins = {}  # target id -> plugin_fields: each target's URI decrypted and masked once
     rows = {}
-    for sub in jobs.job_rows(subs.order_by("instance__host", "instance__port", "pk"), TO_SERVER_FIELDS,
-                             target_fields=("name", "kind", "uri", "options")):
+    for sub in jobs.job_rows(subs, TO_SERVER_FIELDS, target_fields=("name", "kind", "uri", "options"),
+                             key=lambda job: (job.instance.host, job.instance.port, job.pk)):
         plugin = plugins.get(sub.target_id) or plugins.setdefault(sub.target_id, plugin_fields(sub.target))
         entry = to_server(sub, plugin)
         for schema, table in table_patterns(sub.tables):

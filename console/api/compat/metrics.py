@@ -17,7 +17,7 @@ It stays cheap at any fleet size (10,000 instances and 20,000 subscriptions are 
   every label of every sample, cost as much as loading the models. Each label value is escaped once per row.
   tests/api/test_metrics.py checks the text against generate_latest's.
 """
-from django.db.models import Case, F, FilteredRelation, OuterRef, Q, Subquery, Value, When
+from django.db.models import Case, OuterRef, Subquery, Value, When
 from django.http import HttpResponse
 from django.utils import timezone
 from prometheus_client import CONTENT_TYPE_LATEST
@@ -129,11 +129,9 @@ def _subscriptions(caller, now):
     cp_age = _gauge("tower_subscription_checkpoint_age_seconds", "Seconds since the subscription checkpoint was written")
     jobs = caller.scope(Subscription.objects.all())
     flow = progress.subscription_totals(jobs.values("pk"))
-    # The job's own checkpoint (on its instance; unique): a LEFT JOIN, as progress.with_checkpoints does.
-    own = FilteredRelation("checkpoints", condition=Q(checkpoints__instance_id=F("instance_id")))
-    rows = list(jobs.annotate(own_checkpoint=own).values_list(
+    rows = list(progress.with_checkpoints(jobs).values_list(
         "pk", "name", "instance__host", "instance__port", "group__name", "error_count", "skipped_count", "state",
-        "own_checkpoint__update_time", named=True))
+        "checkpoint_update_time", named=True))
     places = {}  # the group and instance labels, rendered once for all the jobs of an instance
     for r in rows:
         place = (r.group__name, r.instance__host, r.instance__port)
@@ -151,7 +149,7 @@ def _subscriptions(caller, now):
     choices = [(choice, _label("state", choice)) for choice in SubscriptionState.values]
     state.extend([f"{w},{label},{j}" for w, j in zip(where, job) for _, label in choices],
                  [1 if r.state == choice else 0 for r in rows for choice, _ in choices])
-    cp_age.extend(labels, [_age(now, r.own_checkpoint__update_time) for r in rows])
+    cp_age.extend(labels, [_age(now, r.checkpoint_update_time) for r in rows])
     return [events, delivered, size, errors, skipped, state, cp_age]
 
 
