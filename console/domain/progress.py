@@ -6,7 +6,7 @@ rows); the console, every API surface and /metrics ask these functions, never th
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timezone as dt_timezone
-from functools import reduce
+from functools import lru_cache, reduce
 from itertools import accumulate
 from operator import or_
 
@@ -20,6 +20,12 @@ from workers import tso
 from workers.events import Position
 
 
+@lru_cache(maxsize=4096)
+def _file_number(binlog_file) -> int:
+    """workers.events.Position.file_number, once per file name: a fleet's positions share a few files."""
+    return Position(binlog_file).file_number
+
+
 @dataclass
 class Progress:
     binlog_file: str = ""
@@ -31,11 +37,11 @@ class Progress:
 
     @property
     def commit_seq(self) -> int:
-        return Position(self.binlog_file, self.binlog_pos).commit_seq if self.binlog_file else 0
+        return (self.file_number << 32) | self.binlog_pos if self.binlog_file else 0
 
     @property
     def file_number(self) -> int:
-        return Position(self.binlog_file, self.binlog_pos).file_number if self.binlog_file else 0
+        return _file_number(self.binlog_file) if self.binlog_file else 0
 
     @property
     def ts(self) -> int:
