@@ -11,7 +11,7 @@ if ! .venv/bin/python scripts/services.py status >/dev/null 2>&1; then
   .venv/bin/python scripts/services.py up || exit 1
 fi
 rc=0
-for module in bench/bench_engine.py bench/bench_targets.py bench/bench_control_plane.py; do
+for module in bench/bench_engine.py bench/bench_bigtxn.py bench/bench_targets.py bench/bench_control_plane.py; do
   if [ -f "$module" ]; then
     echo "== $module"
     .venv/bin/python -u "$module" "$@" || rc=1

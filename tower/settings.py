@@ -31,6 +31,10 @@
 | TOWER_SSO_RETURN_PARAM | ReturnUrl | name of the return URL parameter of the SSO login/logout URLs |
 | TOWER_WORKER_CONCURRENCY | 8 | Celery worker processes per host (dumps it may hold plus short tasks) |
 | TOWER_FAST_DECODER | 1 | decode rows with the generated per-table decoders (0: the library's decoder) |
+| TOWER_TRANSACTION_PIECE_ROWS | 10000 | a transaction with more row changes is delivered in pieces as it is read (docs/architecture.md, "Big transactions") |
+| TOWER_TRANSACTION_PIECE_BYTES | 8388608 | same, for bytes of row events (binlog size) held for one transaction |
+| TOWER_STREAM_BUFFER_CHANGES | 20000 | row changes the binlog reader may hold that the dump loop has not taken (the former 50,000 cost a dump's process up to ~140 MB more in bench/bench_bigtxn.py, for no speed) |
+| TOWER_STREAM_BUFFER_BYTES | 33554432 | bytes of row events the binlog reader may hold that the dump loop has not taken |
 | TOWER_LEASE_TTL | 8 | seconds a dump leader's lease lives without renewal (a candidate takes over after it) |
 | TOWER_SOURCE_NETWORKS | (unset: any) | comma separated CIDRs; Tower connects to a source only at an address inside them (docs/architecture.md) |
 | TOWER_DUMP_STALL_LIMIT | 120 | seconds a dump loop may be held (e.g. by a target that stops answering) while its lease is still renewed |
@@ -303,6 +307,11 @@ CELERY_BEAT_SCHEDULE = {
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 # The generated per-table row decoder (workers/decoder); off = python-mysql-replication decodes rows.
 TOWER_FAST_DECODER = env_bool("TOWER_FAST_DECODER", True)
+# Big transactions (workers/stream.py): delivered in pieces past these bounds; the reader's buffer in bytes.
+TOWER_TRANSACTION_PIECE_ROWS = int(env("TOWER_TRANSACTION_PIECE_ROWS", "10000"))
+TOWER_TRANSACTION_PIECE_BYTES = int(env("TOWER_TRANSACTION_PIECE_BYTES", str(8 << 20)))
+TOWER_STREAM_BUFFER_BYTES = int(env("TOWER_STREAM_BUFFER_BYTES", str(32 << 20)))
+TOWER_STREAM_BUFFER_CHANGES = int(env("TOWER_STREAM_BUFFER_CHANGES", "20000"))
 
 LOGGING = {
     "version": 1,

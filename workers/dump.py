@@ -14,6 +14,12 @@ Per loop turn (no ORM work per row; metadata writes once per batch):
 3. rewind the stream when an active subscription is behind what was read;
 4. take whatever complete transactions the reader has, hand them to every
    active subscription, then commit all positions in one fenced transaction.
+
+A transaction bigger than TOWER_TRANSACTION_PIECE_ROWS/_BYTES comes in pieces (workers/stream.py), handed
+on as they come; the instance's position, `read_position` (where a reopened stream starts) and every
+subscription's stay at the transaction's start until its last piece is delivered, so a crash or a reopened
+stream delivers it again from its start (at-least-once). `piece_of` is the position of the transaction
+whose pieces are being delivered.
 """
 import gc
 import logging
@@ -251,8 +257,12 @@ class Dump:
             host, port, user, password, instance.slave_id or 1001, start,
             use_gtid=self.use_gtid and bool(start.gtid), mariadb=self.mariadb, wants=wants,
             only_schemas=self._only_schemas(), decoder=self.decoder and self.decoder.fast_images, parse_json=False,
+            max_buffered_changes=settings.TOWER_STREAM_BUFFER_CHANGES,
+            max_buffered_bytes=settings.TOWER_STREAM_BUFFER_BYTES,
+            piece_rows=settings.TOWER_TRANSACTION_PIECE_ROWS, piece_bytes=settings.TOWER_TRANSACTION_PIECE_BYTES,
         ).start()
         self.read_position = start
+        self.piece_of = None
 
     # --- the loop ---
 
@@ -321,25 +331,44 @@ class Dump:
         if earliest.binlog_file and earliest.commit_seq < self.read_position.commit_seq:
             log.info("instance %s: rewinding to %s for a subscription that is behind", self.instance_id, earliest)
             self._open_stream(earliest)
+        elif self.piece_of is not None:
+            # Inside a transaction delivered in pieces: one that needs it and missed a piece (it was parked,
+            # paused or new) gets it again from its start, and so do the others (at-least-once).
+            at = self.read_position.commit_seq
+            if any(rt.pieces_of != self.piece_of and rt.succeeded.commit_seq <= at for rt in active):
+                log.info("instance %s: rewinding to %s, the start of a transaction delivered in pieces",
+                         self.instance_id, self.read_position)
+                self._open_stream(self.read_position)
 
     def _deliver(self, transactions):
         last = transactions[-1]
+        self.piece_of = None if last.last else last.position
+        if not last.last:  # a piece: positions move only up to the last whole transaction (or last piece)
+            last = next((t for t in reversed(transactions) if t.last), None)
         for rt in self.runtimes.values():
             if rt.active:
                 rt.deliver(transactions)
-            elif last.position.commit_seq > rt.queued.commit_seq:
+                if not rt.failing:
+                    continue
+                # It failed on this batch: read past for it as well, so that a dump taking over (a lost lease)
+                # sees it behind instead of caught up at its old position.
+            elif self.piece_of is not None:
+                rt.forget_pieces()
+            if last is not None and last.position.commit_seq > rt.queued.commit_seq:
                 rt.queued = last.position  # read past for it; it is behind until it catches up
         for t in transactions:
             if t.position.commit_seq > self.position.commit_seq:
-                self.position = t.position
-                self.binlog_when = t.timestamp
+                if t.last:
+                    self.position = t.position
+                    self.binlog_when = t.timestamp
                 for key, (count, size) in t.sizes.items():
                     flow = self.flow.get(key)
                     if flow is None:
                         flow = self.flow[key] = [0, 0]
                     flow[0] += count
                     flow[1] += size
-        self.read_position = last.position
+        if last is not None:
+            self.read_position = last.position
         self.uncommitted = True
         if self._commit_due():
             self._commit()
@@ -428,6 +457,7 @@ class Dump:
         rt.failing = False
         rt.failure = None
         rt.skip_event = None
+        rt.forget_pieces()
 
     # --- flow ---
 

@@ -16,6 +16,14 @@ Choices forced by the library (measured on MariaDB and MySQL; tests/engine and t
   transaction; we turn a lost connection into `StreamLost` instead, and the
   dump loop restarts from its last committed transaction boundary.
 - Rows of tables nobody wants are never decoded (`.rows` is lazy).
+
+Transactions of any size in bounded memory: a transaction that grows past `piece_rows` row changes or
+`piece_bytes` bytes of row events is handed over in pieces as it is read (`Transaction.last` False on all
+but the last piece). Every row of a transaction handed over in pieces carries the same position, the one
+of the transaction's first event (its GTID or BEGIN event: unique, inside the transaction, known before its
+end), and `seq` runs on across pieces; the last piece's `position` is the transaction's end, the only
+position the dump ever commits. What the reader holds for the dump loop is bounded in row changes
+(`max_buffered_changes`) and in bytes of row events (`max_buffered_bytes`).
 """
 import logging
 import queue
@@ -67,8 +75,11 @@ class StreamConnection(SourceConnection):
 
 @dataclass
 class Transaction:
+    """A whole transaction, or a piece of one (see the module's doc)."""
+
     changes: list
-    position: Position  # where it ends: a resumable boundary
+    # where it ends, a resumable boundary; for a piece that is not the last, the position its rows carry
+    position: Position
     timestamp: int = 0
     sizes: dict = field(default_factory=dict)  # (schema, table) -> [count, bytes]
     # (schema, table) -> MariaDB JSON columns still as text (streams opened with parse_json=False)
@@ -76,6 +87,15 @@ class Transaction:
     # (schema, table) -> the only columns its rows were decoded with besides the primary key (FieldLists);
     # tables decoded with every column are not in it
     narrow: dict = None
+    first: bool = True  # the first piece (or a whole transaction)
+    last: bool = True  # the last piece (or a whole transaction): its `position` may be committed
+    rows_at: Position = None  # the last piece of a transaction in pieces: the position its rows carry
+    nbytes: int = 0  # bytes of the row events its changes were decoded from
+
+    @property
+    def rows_position(self) -> Position:
+        """The position its changes carry (and BEGIN/COMMIT markers of with_trx targets)."""
+        return self.rows_at or self.position
 
     def parse_json(self):
         """Parse the MariaDB JSON columns of every row image in place, once (the first caller that needs them)."""
@@ -149,6 +169,17 @@ class GtidTracker:
             from pymysqlreplication.gtid import Gtid, GtidSet
             self.mysql_set = (self.mysql_set or GtidSet(None)) + Gtid(gtid)
 
+    def text_with(self, gtid: str) -> str:
+        """text() once `gtid` is added, without adding it."""
+        if not gtid:
+            return self.text()
+        if self.mariadb:
+            domains = dict(self.domains)
+            domains[gtid.split("-", 1)[0]] = gtid
+            return ",".join(domains[d] for d in sorted(domains, key=lambda d: int(d) if d.isdigit() else d))
+        from pymysqlreplication.gtid import Gtid, GtidSet
+        return str((self.mysql_set or GtidSet(None)) + Gtid(gtid))
+
     def text(self) -> str:
         if self.mariadb:
             return ",".join(self.domains[d] for d in sorted(self.domains, key=lambda d: int(d) if d.isdigit() else d))
@@ -178,7 +209,8 @@ class BinlogStream:
 
     def __init__(self, host, port, user, password, server_id, start: Position, *, use_gtid=False,
                  mariadb=True, wants=None, only_schemas=None, decoder=None, queue_size=20000,
-                 parse_json=True, max_buffered_changes=50000):
+                 parse_json=True, max_buffered_changes=20000, max_buffered_bytes=32 << 20,
+                 piece_rows=10000, piece_bytes=8 << 20):
         self.settings = {"host": host, "port": int(port), "user": user, "passwd": password or "",
                          "read_timeout": READ_TIMEOUT_SECONDS, "connect_timeout": 5, "charset": "utf8mb4"}
         self.server_id = server_id
@@ -196,7 +228,12 @@ class BinlogStream:
         # The reader waits while this many changes are read and not taken: bounded memory, and a heap that
         # stays small enough for the garbage collector (a reader far ahead of its sinks only costs).
         self.max_buffered_changes = max_buffered_changes
+        self.max_buffered_bytes = max_buffered_bytes
+        # A transaction with more row changes, or more bytes of row events, is handed over in pieces.
+        self.piece_rows = max(1, int(piece_rows))
+        self.piece_bytes = max(1, int(piece_bytes))
         self._buffered = 0
+        self._buffered_bytes = 0
         self._room = threading.Condition()
         self.last_activity = time.monotonic()
         self.events_seen = 0
@@ -258,7 +295,7 @@ class BinlogStream:
         except queue.Empty:
             self._raise_error()
             return out
-        count = 0
+        count = nbytes = 0
         try:
             while True:
                 if isinstance(item, BaseException):
@@ -268,6 +305,7 @@ class BinlogStream:
                     raise item
                 out.append(item)
                 count += len(item.changes)
+                nbytes += item.nbytes
                 if count >= max_changes:
                     return out
                 try:
@@ -275,9 +313,10 @@ class BinlogStream:
                 except queue.Empty:
                     return out
         finally:
-            if count:
+            if count or nbytes:
                 with self._room:
                     self._buffered -= count
+                    self._buffered_bytes -= nbytes
                     self._room.notify()
 
     def idle(self) -> bool:
@@ -295,11 +334,13 @@ class BinlogStream:
     # --- the reader thread ---
 
     def _put(self, item):
-        if isinstance(item, Transaction) and item.changes:
+        if isinstance(item, Transaction) and (item.changes or item.nbytes):
             with self._room:
-                while self._buffered >= self.max_buffered_changes and not self._stop.is_set():
+                while (self._buffered >= self.max_buffered_changes or self._buffered_bytes >= self.max_buffered_bytes) \
+                        and not self._stop.is_set():
                     self._room.wait(0.5)
                 self._buffered += len(item.changes)
+                self._buffered_bytes += item.nbytes
         while not self._stop.is_set():
             try:
                 self.queue.put(item, timeout=0.5)
@@ -324,10 +365,14 @@ class BinlogStream:
         jsons = {}  # (schema, table) -> JSON columns left as text in this transaction
         trx_gtid = ""
         seq = 0
+        held = 0  # bytes of row events behind `changes`
         wants = self.wants
         decode = self.decoder
         decodes_wanted = self.decodes_wanted
         parse_now = self.parse_json
+        piece_rows, piece_bytes = self.piece_rows, self.piece_bytes
+        self._trx_start = 0  # end of the transaction's first event (GTID / BEGIN): where its pieces are
+        self._piece_at = None  # the Position the rows of the transaction being handed over in pieces carry
         for event in self.reader:
             if self._stop.is_set():
                 return
@@ -335,6 +380,8 @@ class BinlogStream:
             self.events_seen += 1
             cls = event.__class__
             if cls is WriteRowsEvent or cls is UpdateRowsEvent or cls is DeleteRowsEvent:
+                if not self._trx_start:
+                    self._trx_start = event.packet.log_pos
                 schema, table = event.schema, event.table
                 wanted = wants(schema, table)
                 if not wanted:
@@ -367,6 +414,7 @@ class BinlogStream:
                     size = sizes[key] = [0, 0]
                 size[0] += len(rows)
                 size[1] += event.event_size
+                held += event.event_size
                 placeholder = None  # positions are filled in at commit
                 if cls is UpdateRowsEvent:
                     for before, after in rows:
@@ -382,22 +430,33 @@ class BinlogStream:
                             parse_json_columns(values, json_cols)
                         changes.append(RowChange(schema, table, kind, values, None, pk, placeholder, seq, ts))
                         seq += 1
+                if len(changes) >= piece_rows or held >= piece_bytes:
+                    self._hand_piece(changes, file, ts, gtids, trx_gtid, sizes, jsons, held)
+                    changes, sizes, jsons, held = [], {}, {}, 0
             elif cls is XidEvent:
-                self._commit(changes, file, event, gtids, trx_gtid, sizes, jsons)
-                changes, sizes, jsons, seq, trx_gtid = [], {}, {}, 0, ""
+                self._commit(changes, file, event, gtids, trx_gtid, sizes, jsons, held)
+                changes, sizes, jsons, seq, trx_gtid, held = [], {}, {}, 0, "", 0
             elif cls is QueryEvent:
                 query = event.query.strip() if isinstance(event.query, str) else event.query.decode(errors="replace").strip()
                 upper = query[:8].upper()
                 if upper.startswith("BEGIN") or upper.startswith("XA START") or upper.startswith("SAVEPOIN"):
+                    if not self._trx_start:
+                        self._trx_start = event.packet.log_pos
                     continue
                 if upper.startswith("COMMIT") or upper.startswith("XA END") or upper.startswith("XA PREPA") \
                         or upper.startswith("XA COMMI"):
                     if upper.startswith("COMMIT") or upper.startswith("XA COMMI"):
-                        self._commit(changes, file, event, gtids, trx_gtid, sizes, jsons)
-                        changes, sizes, jsons, seq, trx_gtid = [], {}, {}, 0, ""
+                        self._commit(changes, file, event, gtids, trx_gtid, sizes, jsons, held)
+                        changes, sizes, jsons, seq, trx_gtid, held = [], {}, {}, 0, "", 0
                     continue
                 if upper.startswith("ROLLBACK"):
-                    changes, sizes, jsons, seq = [], {}, {}, 0
+                    if self._piece_at is not None:
+                        # Pieces of it were handed over already (rows of non-transactional tables, which the
+                        # server kept): close it where it ends, so framing and positions stay whole.
+                        self._commit([], file, event, gtids, trx_gtid, {}, None, 0)
+                        trx_gtid = ""
+                    changes, sizes, jsons, seq, held = [], {}, {}, 0, 0
+                    self._trx_start = 0
                     continue
                 current = event.schema.decode() if isinstance(event.schema, bytes) else (event.schema or "")
                 kind, schema, table = classify_ddl(query, current)
@@ -405,24 +464,44 @@ class BinlogStream:
                 if kind in ("RENAME", "ERASE", "CREATE"):
                     self._json_columns.clear()
                 changes.append(SchemaChange(schema, table, kind, query, None, seq, event.timestamp))
-                self._commit(changes, file, event, gtids, trx_gtid, sizes, jsons)
-                changes, sizes, jsons, seq, trx_gtid = [], {}, {}, 0, ""
+                self._commit(changes, file, event, gtids, trx_gtid, sizes, jsons, held)
+                changes, sizes, jsons, seq, trx_gtid, held = [], {}, {}, 0, "", 0
             elif cls is MariadbGtidEvent or cls is GtidEvent:
                 trx_gtid = event.gtid
-                changes, sizes, jsons, seq = [], {}, {}, 0  # a GTID always opens a new transaction
+                changes, sizes, jsons, seq, held = [], {}, {}, 0, 0  # a GTID always opens a new transaction
+                self._piece_at = None
+                self._trx_start = event.packet.log_pos
             elif cls is RotateEvent:
                 file = event.next_binlog
             # HeartbeatLogEvent: only refreshes last_activity
 
-    def _commit(self, changes, file, event, gtids, trx_gtid, sizes, jsons=None):
-        gtids.add(trx_gtid)
-        position = Position(file, event.packet.log_pos, gtids.text())
-        for change in changes:
-            change.position = position
+    def _narrow_of(self, sizes):
         narrow = self._narrow
         if narrow:
             narrow = {key: narrow[key] for key in sizes if key in narrow} or None
-        self._put(Transaction(changes, position, event.timestamp, sizes, jsons or None, narrow or None))
+        return narrow or None
+
+    def _hand_piece(self, changes, file, timestamp, gtids, trx_gtid, sizes, jsons, held):
+        """Hand over the changes read so far of a transaction that outgrew a piece (not its last piece)."""
+        first = self._piece_at is None
+        if first:
+            # the executed set once this transaction is in, as its rows would carry it when whole
+            self._piece_at = Position(file, self._trx_start, gtids.text_with(trx_gtid))
+        position = self._piece_at
+        for change in changes:
+            change.position = position
+        self._put(Transaction(changes, position, timestamp, sizes, jsons or None, self._narrow_of(sizes),
+                              first=first, last=False, nbytes=held))
+
+    def _commit(self, changes, file, event, gtids, trx_gtid, sizes, jsons=None, held=0):
+        gtids.add(trx_gtid)
+        position = Position(file, event.packet.log_pos, gtids.text())
+        piece_at, self._piece_at, self._trx_start = self._piece_at, None, 0
+        rows_at = piece_at or position
+        for change in changes:
+            change.position = rows_at
+        self._put(Transaction(changes, position, event.timestamp, sizes, jsons or None, self._narrow_of(sizes),
+                              first=piece_at is None, last=True, rows_at=piece_at, nbytes=held))
 
     def _json_columns_of(self, schema, table):
         """MariaDB stores JSON as LONGTEXT with a json_valid() CHECK: find those columns once per table."""

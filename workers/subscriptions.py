@@ -9,7 +9,13 @@ subscription that is paused or failing keeps `succeeded` and lets `queued`
 run ahead, so it counts as behind and the dump rewinds for it when it becomes
 active again; each subscription drops transactions at or before its own
 `succeeded`, so a rewind never duplicates into the others.
+
+A big transaction comes in pieces (workers/stream.py): `succeeded` stays at its start until its last piece
+is written; `pieces_of` is the position of the transaction whose every piece so far this subscription has
+written (the dump rewinds to the transaction's start for an active one that missed a piece), and the spans
+it gives with_trx targets say where the transaction's BEGIN and COMMIT go (workers/sinks/messages.py).
 """
+import logging
 import time
 from fnmatch import fnmatchcase
 
@@ -20,6 +26,8 @@ from workers.sinks import open_sink
 from workers.sinks.base import SinkError
 from workers.sinks.options import MQ_KINDS
 from workers.sinks.encoding import json_row
+
+log = logging.getLogger(__name__)
 
 RETRY_BACKOFF_MAX = 8.0  # seconds between retries of a failing MustBeSuccess subscription
 
@@ -97,6 +105,7 @@ class SubscriptionRuntime:
         self.status_dirty = False
         self.skip_consumed = False
         self.flow = {}  # (schema, table) -> [count, bytes], cumulative
+        self.forget_pieces()
         self.refresh(sub)
 
     # --- configuration ---
@@ -237,6 +246,30 @@ class SubscriptionRuntime:
 
     # --- delivery ---
 
+    def forget_pieces(self):
+        """Not inside a transaction delivered in pieces (any more): the next piece must be a first one."""
+        self.pieces_of = None  # rows position of the transaction whose pieces so far were all written
+        self._trx_open = False  # a span of it that opens it (BEGIN) was written
+        self._trx_anchor = None  # the last change of it written: where its COMMIT goes when its last piece has none
+
+    def _piece_span(self, t, start, end, picked):
+        """The span of a piece in a batch, (begin, end, position, opens, closes, anchor); None for none."""
+        position = t.rows_position
+        if t.first:
+            self.pieces_of, self._trx_open, self._trx_anchor = position, False, None
+        elif self.pieces_of != position:
+            # The dump rewinds before this can happen (workers/dump.py _rewind_if_needed); never silently.
+            log.error("subscription %s: piece of the transaction at %s without its earlier pieces", self.name, position)
+            self.pieces_of, self._trx_open, self._trx_anchor = position, False, None
+        opens = bool(picked) and not self._trx_open
+        closes = t.last and (self._trx_open or bool(picked))
+        span = (start, end, position, opens, closes, self._trx_anchor) if picked or closes else None
+        if picked:
+            self._trx_open, self._trx_anchor = True, picked[-1]
+        if t.last:
+            self.forget_pieces()
+        return span
+
     def deliver(self, transactions) -> None:
         """Write the transactions this subscription has not got yet; on failure set `failing` or skip (MustBeSuccess off)."""
         todo = [t for t in transactions if t.position.commit_seq > self.succeeded.commit_seq]
@@ -249,13 +282,18 @@ class SubscriptionRuntime:
                 if getattr(t, "json_columns", None):
                     t.parse_json()
         batch = Batch()
+        markers = False  # a span with no changes that closes a transaction delivered in pieces
         for t in todo:
             picked = self._whole_transaction(t) if self._takes_changes_as_read(t) else None
-            if picked is not None:
+            if picked is not None and (picked or t.first and t.last):
                 if picked:
                     start = len(batch.changes)
                     batch.changes.extend(picked)
-                    batch.transactions.append((start, len(batch.changes), t.position))
+                    if t.first and t.last:
+                        batch.transactions.append((start, len(batch.changes), t.position))
+                    else:
+                        span = self._piece_span(t, start, len(batch.changes), picked)
+                        batch.transactions.append(span)
                     for key, (count, size) in t.sizes.items():  # same sums as counting change by change
                         flow = self.flow.get(key)
                         if flow is None:
@@ -263,11 +301,17 @@ class SubscriptionRuntime:
                         flow[0] += count
                         flow[1] += (size // count if count else 0) * count
                 continue
-            picked = self.select(t)
+            picked = picked if picked is not None else self.select(t)
+            start = len(batch.changes)
+            if not (t.first and t.last):
+                span = self._piece_span(t, start, start + len(picked), picked)
+                if span is not None:
+                    batch.transactions.append(span)
+                    markers = markers or not picked
             if picked:
-                start = len(batch.changes)
                 batch.changes.extend(picked)
-                batch.transactions.append((start, len(batch.changes), t.position))
+                if t.first and t.last:
+                    batch.transactions.append((start, len(batch.changes), t.position))
                 for c in picked:
                     if not isinstance(c, SchemaChange):
                         size = t.sizes.get((c.schema, c.table))
@@ -278,24 +322,32 @@ class SubscriptionRuntime:
                         flow[0] += 1
                         flow[1] += per_row
         batch.end = todo[-1].position
-        if batch.changes:
+        if batch.changes or markers:
             try:
                 self.sink.write(batch)
             except Exception as exc:  # noqa: BLE001 - a sink may raise anything; it is the target's failure
                 self._failed(todo, batch, exc)
                 return
-        self._succeeded(todo[-1])
+        self._succeeded(_done(todo))
 
     def _passed(self, transaction):
-        """The target has everything up to `transaction`. `queued` never moves back: while a subscription
-        replays (a set position, a resume) it stays at what was read past before, so a restart before the
-        replay is over rewinds for it again instead of taking it for caught up."""
+        """The target has everything up to `transaction` (a whole one or a last piece). `queued` never moves
+        back: while a subscription replays (a set position, a resume) it stays at what was read past before, so
+        a restart before the replay is over rewinds for it again instead of taking it for caught up."""
         self.succeeded = transaction.position
         if self.queued.commit_seq < self.succeeded.commit_seq:
             self.queued = self.succeeded
         self.binlog_when = transaction.timestamp
 
     def _succeeded(self, transaction):
+        """`transaction` is written; a piece that is not the last moves no position (see _done), nor uses up
+        the missed event (it may be in a later piece)."""
+        if not transaction.last:
+            if self.failure is not None and not self.failure.get("skipped"):
+                self.failure = None
+                self.backoff = 1.0
+                self.status_dirty = True
+            return
         self._passed(transaction)
         if self.changefeed is not None:
             self.changefeed.passed(self)
@@ -312,10 +364,11 @@ class SubscriptionRuntime:
 
     def _failed(self, todo, batch, exc):
         if not self.must_be_success:
-            # Bifrost's MustBeSuccess off: one more try, then the batch is dropped and counted.
+            # Bifrost's MustBeSuccess off: one more try, then the batch is dropped and counted (pieces of a
+            # transaction in it too: the ones after it follow, without a rewind).
             try:
                 self.sink.write(batch)
-                self._succeeded(todo[-1])
+                self._succeeded(_done(todo))
                 return
             except Exception as again:  # noqa: BLE001
                 self.skipped_now += len(batch.changes)
@@ -323,7 +376,9 @@ class SubscriptionRuntime:
                                 "commit_seq": batch.changes[0].position.commit_seq, "seq": batch.changes[0].seq,
                                 "skipped": True}
                 self.status_dirty = True
-                self._passed(todo[-1])
+                done = _done(todo)
+                if done.last:
+                    self._passed(done)
                 return
         # MustBeSuccess: find the first change that fails, keep everything before it, retry from there later.
         for t in todo:
@@ -338,10 +393,13 @@ class SubscriptionRuntime:
                     self._park()
                     return
             self._succeeded(t)
-        # Each change alone went through (the failure was transient): done.
-        self._succeeded(todo[-1])
+        # Each change alone went through (the failure was transient): done. A transaction in pieces goes on, its
+        # next piece opening it again for with_trx (each change alone was framed on its own).
+        self._trx_open = False
+        self._succeeded(_done(todo))
 
     def _park(self):
+        self.forget_pieces()  # pieces go by while it is parked: it gets the transaction again from its start
         self.failing = True
         self.errors_now += 1
         self.status_dirty = True
@@ -357,6 +415,14 @@ class SubscriptionRuntime:
                 self.sink.close()
             except Exception:  # noqa: BLE001
                 pass
+
+
+def _done(todo):
+    """The last transaction of `todo` whose end may be passed (a whole one or a last piece), else its last piece."""
+    for t in reversed(todo):
+        if t.last:
+            return t
+    return todo[-1]
 
 
 def _describe(change) -> dict:

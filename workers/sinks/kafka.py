@@ -84,6 +84,12 @@ def instance_name(options, subscription) -> str:
     return f"{instance.host}:{instance.port}" if instance is not None else ""
 
 
+# librdkafka's default producer message.max.bytes. A change whose message is larger (a big LONGBLOB/JSON row) is
+# refused before it is sent: the subscription stops on it with that limit as its error (MustBeSuccess) or skips
+# it (MustBeSuccess off); the dump goes on for its other subscriptions.
+DEFAULT_MESSAGE_MAX_BYTES = 1000000
+
+
 class KafkaSink(Sink):
     def __init__(self, uri, options=None, subscription=None):
         super().__init__(uri, options, subscription)
@@ -163,8 +169,9 @@ class KafkaSink(Sink):
                 except KafkaException as exc:
                     self._discard()
                     err = exc.args[0]
-                    raise SinkError(f"Kafka produce to topic '{topic}': {err.str()}",
-                                    retryable=err.code() != KafkaError.MSG_SIZE_TOO_LARGE) from None
+                    if err.code() == KafkaError.MSG_SIZE_TOO_LARGE:
+                        raise SinkError(self._too_large(topic, value, err), retryable=False) from None
+                    raise SinkError(f"Kafka produce to topic '{topic}': {err.str()}", retryable=True) from None
             producer.poll(0)
         remaining = producer.flush(self.timeout)
         if remaining:
@@ -174,7 +181,16 @@ class KafkaSink(Sink):
             self._discard()
             err = failures[0]
             retryable = err.code() not in (KafkaError.MSG_SIZE_TOO_LARGE, KafkaError.TOPIC_AUTHORIZATION_FAILED)
-            raise SinkError(f"Kafka delivery failed for {len(failures)} message(s): {err.str()}", retryable=retryable)
+            hint = (" (the broker's message.max.bytes or the topic's max.message.bytes is smaller than a message)"
+                    if err.code() == KafkaError.MSG_SIZE_TOO_LARGE else "")
+            raise SinkError(f"Kafka delivery failed for {len(failures)} message(s): {err.str()}{hint}",
+                            retryable=retryable)
+
+    def _too_large(self, topic, value, err) -> str:
+        limit = self.config.get("message.max.bytes", DEFAULT_MESSAGE_MAX_BYTES)
+        return (f"Kafka produce to topic '{topic}': {err.str()}: a message of {len(value or b'')} bytes is larger "
+                f"than the producer's message.max.bytes ({limit}); raise message.max.bytes (and the broker's and "
+                "topic's limits) or leave the row's table or column out of this subscription")
 
     def _discard(self):
         # An idempotent producer that failed may hold a broken sequence; the retry starts from a fresh one.

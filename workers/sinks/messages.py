@@ -30,7 +30,9 @@ maxwell::
 
 With `with_trx` each transaction is framed by BEGIN and COMMIT messages
 (canal-json `"type": "BEGIN"/"COMMIT"`, maxwell `"type": "begin"/"commit"`)
-carrying the transaction's position.
+carrying the transaction's position. A transaction delivered in pieces (past
+TOWER_TRANSACTION_PIECE_ROWS/_BYTES) is framed once: BEGIN before its first
+row, COMMIT after its last, with the position all its rows carry.
 """
 import json
 import time
@@ -205,16 +207,27 @@ class Keyer:
 
 
 def framed(batch, with_trx: bool):
-    """(kind, change, is_last, position) over a batch; kind is 'ROW', or 'BEGIN'/'COMMIT' (with_trx) around each transaction."""
+    """(kind, change, is_last, position) over a batch; kind is 'ROW', or 'BEGIN'/'COMMIT' (with_trx) around each transaction.
+
+    A span is (begin, end, position) for a whole transaction, or (begin, end, position, opens, closes, anchor)
+    for a piece of a transaction delivered in pieces (workers/subscriptions.py): BEGIN goes before the piece
+    that opens it, COMMIT after the one that closes it (at `anchor`, the transaction's last change written
+    before, when the closing piece has none), and `is_last` (maxwell's `commit`) only there."""
     changes = batch.changes
     spans = batch.transactions or _guess_transactions(changes)
-    for begin, end, position in spans:
-        if with_trx:
+    for span in spans:
+        begin, end, position = span[0], span[1], span[2]
+        if len(span) == 3:
+            opens = closes = True
+            anchor = None
+        else:
+            opens, closes, anchor = span[3], span[4], span[5]
+        if with_trx and opens:
             yield "BEGIN", changes[begin] if begin < end else None, False, position
         for i in range(begin, end):
-            yield "ROW", changes[i], i == end - 1, position
-        if with_trx:
-            yield "COMMIT", changes[end - 1] if begin < end else None, True, position
+            yield "ROW", changes[i], closes and i == end - 1, position
+        if with_trx and closes:
+            yield "COMMIT", changes[end - 1] if begin < end else anchor, True, position
 
 
 def _guess_transactions(changes):

@@ -30,7 +30,7 @@ from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 import pymongo
 from bson.decimal128 import Decimal128
-from pymongo.errors import BulkWriteError, ConfigurationError, OperationFailure, PyMongoError
+from pymongo.errors import BulkWriteError, ConfigurationError, DocumentTooLarge, OperationFailure, PyMongoError
 
 from workers.events import RowChange, SchemaChange
 
@@ -146,6 +146,15 @@ class MongoSink(Sink):
                             f"(code {errors[0].get('code')})", retryable=errors[0].get("code") != 11000) from None
         except PyMongoError as exc:
             raise SinkError(f"MongoDB at {self.host}: {type(exc).__name__}: {str(exc)[:300]}") from None
+        except DocumentTooLarge as exc:  # a row past the server's document limit (maxBsonObjectSize, 16 MB)
+            raise SinkError(f"MongoDB at {self.host} refuses the document: {str(exc)[:300]} (the server's "
+                            f"maxBsonObjectSize is {self._max_document()} bytes)", retryable=False) from None
+
+    def _max_document(self):
+        try:
+            return self.client.admin.command("hello").get("maxBsonObjectSize", 16 * 1024 * 1024)
+        except PyMongoError:
+            return 16 * 1024 * 1024
 
     def _flush(self, pending):
         for (db, coll), ops in pending.items():

@@ -202,12 +202,15 @@ def synclist(request, caller, params):
                              key=lambda job: (job.instance.host, job.instance.port, job.pk)):
         plugin = plugins.get(sub.target_id) or plugins.setdefault(sub.target_id, plugin_fields(sub.target))
         entry = to_server(sub, plugin)
+        name = db_name(sub.instance)
         for schema, table in table_patterns(sub.tables):
             if (schema_filter and schema != schema_filter) or (table_filter and table != table_filter):
                 continue
-            key = (db_name(sub.instance), schema, table)
-            rows.setdefault(key, {"DbName": key[0], "SchemaName": schema, "TableName": table, "ToServerList": []})
-            rows[key]["ToServerList"].append(entry)
+            row = rows.get((name, schema, table))
+            if row is None:
+                row = rows[name, schema, table] = {"DbName": name, "SchemaName": schema, "TableName": table,
+                                                   "ToServerList": []}
+            row["ToServerList"].append(entry)
     return json_response(list(rows.values()))
 
 

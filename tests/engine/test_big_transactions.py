@@ -1,0 +1,228 @@
+"""Transactions of any size in bounded memory (docs/architecture.md, "Big transactions"): a transaction past
+TOWER_TRANSACTION_PIECE_ROWS is delivered in pieces while the checkpoints stay at its start; a single huge row
+is stored, or refused with the target's limit as the subscription's error while the dump goes on."""
+import base64
+import json
+
+import pymysql
+import pytest
+
+from console.models import Checkpoint, Instance, Subscription
+
+from private_servers import PrivateServer
+
+from .conftest import (
+    Source, empty_redis_db, leader, make_instance, make_subscription, redis_state, wait_caught_up, wait_for,
+)
+from .expect import diff_states, expected_state
+from .target_contents import KafkaTarget, MongoTarget
+
+BIG_ROWS = 40000
+PIECE_ROWS = "500"
+
+
+def boundaries(source, start, files):
+    """Every transaction end position in these binlog files (where a checkpoint may point): after an XID, or
+    after a statement logged on its own (DDL, COMMIT). Not after a GTID or BEGIN event: that position is inside
+    its transaction (the one the rows of a transaction delivered in pieces carry)."""
+    out = {start}
+    for file in files:
+        at = start[1] if file == start[0] else 4
+        for _, _, kind, _, end, info in source.execute(f"SHOW BINLOG EVENTS IN '{file}' FROM {at}"):
+            if kind == "Xid" or (kind == "Query" and not info.strip().upper().startswith("BEGIN")):
+                out.add((file, int(end)))
+    return out
+
+
+def checkpoint_positions(instance):
+    return set(Checkpoint.objects.filter(instance=instance).values_list("binlog_file", "binlog_pos"))
+
+
+@pytest.mark.slow
+def test_kill_9_while_a_transaction_is_delivered_in_pieces(workers, source, redis_url):
+    s = source.schema
+    source.execute(f"CREATE TABLE `{s}`.t (id INT PRIMARY KEY, n INT, v VARCHAR(64))")
+    instance = make_instance(source, candidates=("w1", "w2"))
+    origin = (instance.binlog_file, instance.binlog_pos)
+    target, client = empty_redis_db(redis_url, 9)
+    sub = make_subscription(instance, target, tables=f"{s}.t")
+    env = {"TOWER_LEASE_TTL": "3", "TOWER_TRANSACTION_PIECE_ROWS": PIECE_ROWS}
+    workers.start("w1", **env)
+    workers.start_beat()
+    version = wait_for(lambda: leader(instance.pk), 30, message="w1 to lead")[1]
+    source.execute(f"INSERT INTO `{s}`.t VALUES (0, 0, 'before')")
+    wait_caught_up(instance, source)
+    start = source.master()[:2]  # the big transaction's start: a boundary both checkpoints are at
+
+    # One transaction of 80,000 row changes: 40,000 inserts, then an update of each of them.
+    conn = pymysql.connect(host=source.host, port=source.port, user="root", autocommit=False)
+    with conn.cursor() as cur:
+        cur.execute(f"INSERT INTO `{s}`.t SELECT seq, seq, CONCAT('v', seq) FROM `{s}`.seq_1_to_{BIG_ROWS}")
+        cur.execute(f"UPDATE `{s}`.t SET n = n + 1, v = CONCAT(v, 'u') WHERE id > 0")
+    conn.commit()
+    conn.close()
+    end = source.master()[:2]
+
+    samples = checkpoint_positions(instance)
+
+    def partly_delivered():
+        samples.update(checkpoint_positions(instance))
+        return client.dbsize() > 1  # rows of the big transaction reached Redis before its end was read
+
+    wait_for(partly_delivered, 60, interval=0.01, message="the first pieces of the big transaction in Redis")
+    workers.kill("w1")
+    partial = client.dbsize()
+    samples.update(checkpoint_positions(instance))
+    # Killed in the middle: some of its rows delivered (a whole transaction is one MULTI/EXEC: all or none), and
+    # neither checkpoint moved off the transaction's start.
+    assert 1 < partial < BIG_ROWS + 1, partial
+    assert Instance.objects.values_list("binlog_file", "binlog_pos").get(pk=instance.pk) == start
+    assert Checkpoint.objects.values_list("binlog_file", "binlog_pos").get(subscription=sub) == start
+
+    source.execute(f"INSERT INTO `{s}`.t VALUES ({BIG_ROWS + 1}, 1, 'after')")
+    workers.start("w2", **env)
+    wait_for(lambda: leader(instance.pk, version), 30, message="w2 to take over")
+    file, pos, _ = source.master()
+
+    def caught_up():
+        samples.update(checkpoint_positions(instance))
+        return Instance.objects.values_list("binlog_file", "binlog_pos").get(pk=instance.pk) >= (file, pos)
+
+    wait_for(caught_up, 180, interval=0.02, message="w2 to deliver the big transaction again and catch up")
+    assert Instance.objects.get(pk=instance.pk).leader == "w2"
+    assert diff_states(redis_state(client, f"{s}-t-"), expected_state(source, "t")) == []
+    assert len(redis_state(client, f"{s}-t-")) == BIG_ROWS + 2
+    allowed = boundaries(source, origin, sorted({f for f, _ in samples if f}))
+    assert start in samples and end in allowed
+    inside = sorted(p for p in samples if p[0] and p not in allowed)
+    assert inside == [], f"checkpoints inside a transaction: {inside[:5]}"
+
+
+@pytest.fixture
+def big_packet_source(tmp_path):
+    """A private MariaDB that takes 64 MB rows (max_allowed_packet 256 MB): the shared one keeps its 16 MB."""
+    server = PrivateServer("mariadb", tmp_path / "mariadb").start()
+    conn = pymysql.connect(host="127.0.0.1", port=server.port, user="root", autocommit=True)
+    with conn.cursor() as cur:
+        cur.execute("SET GLOBAL max_allowed_packet = 268435456")
+    conn.close()
+    src = Source(f"mysql://root@127.0.0.1:{server.port}/", "eng_bigrow")  # connects with the new limit
+    yield src
+    src.conn.close()
+    server.stop()
+
+
+@pytest.fixture
+def mongo_target(mongo_url):
+    target = MongoTarget(mongo_url)
+    yield target
+    target.close()
+
+
+@pytest.mark.slow
+def test_a_64_mb_row_is_stored_or_refused_with_the_targets_limit(workers, big_packet_source, redis_url,
+                                                                 kafka_bootstrap, mongo_target):
+    src = big_packet_source
+    s = src.schema
+    size = 64 << 20
+    src.execute(f"CREATE TABLE `{s}`.big (id INT PRIMARY KEY, b LONGBLOB)")
+    src.execute(f"CREATE TABLE `{s}`.small (id INT PRIMARY KEY, v VARCHAR(16))")
+    instance = make_instance(src)
+    target, client = empty_redis_db(redis_url, 10)
+    into_redis = make_subscription(instance, target, name="redis", tables=f"{s}.*")
+    topic = f"tw-bigrow-{instance.pk}-{instance.slave_id}"
+    into_kafka = make_subscription(instance, f"kafka://{kafka_bootstrap}/{topic}", name="kafka", tables=f"{s}.*")
+    small_kafka = make_subscription(instance, f"kafka://{kafka_bootstrap}/{topic}-small", name="kafka-small",
+                                    tables=f"{s}.small")
+    into_mongo = make_subscription(instance, mongo_target.uri, name="mongodb", tables=f"{s}.*")
+    workers.start("w1")
+    workers.start_beat()
+    wait_for(lambda: leader(instance.pk), 30, message="w1 to lead")
+    src.execute(f"INSERT INTO `{s}`.small VALUES (1, 'before')")
+    src.execute(f"INSERT INTO `{s}`.big VALUES (1, REPEAT('x', {size}))")
+    src.execute(f"INSERT INTO `{s}`.small VALUES (2, 'after')")
+
+    # Redis stores it (its limit, proto-max-bulk-len, is 512 MB by default).
+    wait_for(lambda: client.exists(f"{s}-big-1"), 120, interval=0.2, message="the 64 MB row in Redis")
+    stored = json.loads(client.get(f"{s}-big-1"))
+    assert stored["id"] == 1 and len(base64.b64decode(stored["b"])) == size
+    assert set(base64.b64decode(stored["b"])[:1000]) == {ord("x")}
+
+    # Kafka refuses it with the producer's limit, as the subscription's error; it stays before that row.
+    def kafka_error():
+        row = Subscription.objects.get(pk=into_kafka.pk)
+        return row.error if row.state == "error" else ""
+
+    error = wait_for(kafka_error, 120, interval=0.2, message="the Kafka subscription's error")
+    assert "message.max.bytes (1000000)" in error and f"topic '{topic}'" in error, error
+    assert "larger than the producer's message.max.bytes" in error, error
+
+    # MongoDB: stored, or refused with its document limit (maxBsonObjectSize) as the subscription's error.
+    def mongo_outcome():
+        row = Subscription.objects.get(pk=into_mongo.pk)
+        if row.state == "error":
+            return ("refused", row.error)
+        doc = mongo_target.client[mongo_target.db]["big"].find_one({"_id": 1})
+        return ("stored", len(doc["b"])) if doc is not None else None
+
+    outcome = wait_for(mongo_outcome, 120, interval=0.2, message="the MongoDB subscription to store or refuse it")
+    if outcome[0] == "stored":
+        assert outcome[1] == size
+    else:
+        assert "MongoDB at 127.0.0.1 refuses the document" in outcome[1], outcome
+        assert "maxBsonObjectSize is 16777216 bytes" in outcome[1], outcome
+
+    # The dump goes on for the other tables and subscriptions: row 2 (after the big row) reaches Redis, the
+    # subscription of the small table only reaches the master position, and the instance's position too.
+    wait_for(lambda: client.exists(f"{s}-small-2"), 60, message="the row after the big one in Redis")
+    src.execute(f"INSERT INTO `{s}`.small VALUES (3, 'later')")
+    file, pos, _ = src.master()
+
+    def others_caught_up():
+        done = Checkpoint.objects.filter(subscription__in=[into_redis, small_kafka], binlog_file=file,
+                                         binlog_pos__gte=pos).count()
+        return done == 2 and client.exists(f"{s}-small-3")
+
+    wait_for(others_caught_up, 60, interval=0.2, message="the Redis and small-table Kafka subscriptions to go on")
+    assert Subscription.objects.get(pk=small_kafka.pk).state == "normal"
+    assert Subscription.objects.get(pk=into_redis.pk).state == "normal"
+    stuck = Checkpoint.objects.get(subscription=into_kafka)
+    assert (stuck.binlog_file, stuck.binlog_pos) < (file, pos)
+    assert Instance.objects.get(pk=instance.pk).last_error == ""
+
+
+@pytest.mark.slow
+def test_with_trx_frames_a_transaction_in_pieces_once(workers, source, kafka_bootstrap):
+    """Kafka with_trx: one BEGIN before the first row of a transaction delivered in pieces and one COMMIT after
+    its last; every row carries the same position and a seq that runs on across pieces."""
+    s = source.schema
+    source.execute(f"CREATE TABLE `{s}`.t (id INT PRIMARY KEY, v VARCHAR(16))")
+    instance = make_instance(source)
+    kafka = KafkaTarget(kafka_bootstrap)
+    make_subscription(instance, kafka.uri + "?with_trx=1", tables=f"{s}.t")
+    workers.start("w1", TOWER_TRANSACTION_PIECE_ROWS=PIECE_ROWS)
+    workers.start_beat()
+    wait_for(lambda: leader(instance.pk), 30, message="w1 to lead")
+    source.execute(f"INSERT INTO `{s}`.t VALUES (0, 'before')")
+    before_end = source.master()[1]
+    source.execute(f"INSERT INTO `{s}`.t SELECT seq, 'big' FROM `{s}`.seq_1_to_2000")  # one transaction
+    big_end = source.master()[1]
+    source.execute(f"INSERT INTO `{s}`.t VALUES (2001, 'after')")
+    wait_caught_up(instance, source)
+
+    msgs = kafka.messages()
+    kinds = [m["type"] for m in msgs]
+    assert kinds == ["BEGIN", "INSERT", "COMMIT", "BEGIN"] + ["INSERT"] * 2000 + ["COMMIT", "BEGIN", "INSERT", "COMMIT"]
+    big = msgs[3:2005]
+    offsets = {m["logfileOffset"] for m in big}
+    assert len(offsets) == 1
+    offset = offsets.pop()
+    # Delivered in pieces: the position of the transaction's first event, not its end (whole ones carry the end).
+    # (Other tests may write to the shared server in between: its transactions are whole in the binlog.)
+    file = big[0]["logfileName"]
+    xid_end = next(int(end) for _, _, kind, _, end, _ in
+                   source.execute(f"SHOW BINLOG EVENTS IN '{file}' FROM {offset} LIMIT 200") if kind == "Xid")
+    assert msgs[1]["logfileOffset"] <= before_end < offset < xid_end <= big_end
+    assert msgs[2006]["logfileOffset"] > big_end
+    assert [m["seq"] for m in big[1:-1]] == list(range(2000))
+    assert [m["data"][0]["id"] for m in big[1:-1]] == list(range(1, 2001))
