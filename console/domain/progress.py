@@ -56,16 +56,14 @@ class Progress:
 
 
 POSITION_FIELDS = ("binlog_file", "binlog_pos", "gtid_set", "binlog_when", "queued_file", "queued_pos")
-# What with_checkpoints joins in: the job checkpoint's positions as checkpoint_<field>, when it was written
-# (checkpoint_update_time) and when the job last moved (last_progress: that write, before its first one the
-# job's creation). Lists select JOINED: the positions and one time per job, each time costing a conversion.
-JOINED = (*(f"checkpoint_{f}" for f in POSITION_FIELDS), "last_progress")
 
 
 def with_checkpoints(jobs):
     """`jobs` (a Subscription queryset) with each job's own checkpoint joined in: one query for any number of
-    jobs. job_progress, job_lag, last_progress and so subscriptions.job_status read the joined values instead
-    of querying per job.
+    jobs. It adds the checkpoint's positions as checkpoint_<field> (POSITION_FIELDS), when it was written
+    (checkpoint_update_time) and when the job last moved (last_progress: that write, before the first one the
+    job's creation). job_progress, job_lag, last_progress and so subscriptions.job_status read the joined
+    values instead of querying per job.
 
     A job has at most one checkpoint on its instance (the (instance, subscription) unique constraint), so the
     LEFT JOIN never repeats a job.
@@ -78,17 +76,17 @@ def with_checkpoints(jobs):
     )
 
 
-_ANNOTATIONS = tuple((f, f"checkpoint_{f}") for f in POSITION_FIELDS)  # (field, with_checkpoints' name)
-
-
 def _job_checkpoint(job):
-    """The job's checkpoint positions as a dict (None before its first checkpoint): joined by with_checkpoints,
-    else read. A joined binlog_file is None only when there is no checkpoint (the column is NOT NULL)."""
+    """The job's checkpoint as a Progress, None before its first checkpoint: joined by with_checkpoints (where
+    binlog_file is None only then: the column is NOT NULL), else read."""
     if hasattr(job, "checkpoint_binlog_file"):
         if job.checkpoint_binlog_file is None:
             return None
-        return {field: getattr(job, name) for field, name in _ANNOTATIONS}
-    return Checkpoint.objects.filter(subscription_id=job.pk, instance_id=job.instance_id).values(*POSITION_FIELDS).first()
+        return Progress(job.checkpoint_binlog_file, job.checkpoint_binlog_pos, job.checkpoint_gtid_set,
+                        job.checkpoint_binlog_when, job.checkpoint_queued_file, job.checkpoint_queued_pos)
+    row = Checkpoint.objects.filter(subscription_id=job.pk, instance_id=job.instance_id).values_list(
+        *POSITION_FIELDS).first()
+    return Progress(*row) if row is not None else None
 
 
 def last_progress(job):
@@ -103,9 +101,8 @@ def last_progress(job):
 def job_progress(job) -> Progress:
     """The job's last succeeded position; before its first checkpoint, the instance's."""
     cp = _job_checkpoint(job)
-    if cp is not None and cp["binlog_file"]:
-        return Progress(cp["binlog_file"], cp["binlog_pos"], cp["gtid_set"], cp["binlog_when"], cp["queued_file"],
-                        cp["queued_pos"])
+    if cp is not None and cp.binlog_file:
+        return cp
     return instance_progress(job.instance)
 
 
