@@ -34,10 +34,6 @@ from console.domain import fleet, progress
 from console.models import Checkpoint, Group, Instance, Subscription, Wave
 
 
-def _age(now, moment):
-    return max(0.0, (now - moment).total_seconds()) if moment else float("nan")
-
-
 def _since(now, moment):
     """What _seconds turns into the seconds since `moment`. MySQL works out `now - moment` (an interval, NULL
     when `moment` is) faster than mysqlclient parses a time, in Python, per row; SQLite would do it with a
@@ -48,7 +44,7 @@ def _since(now, moment):
 
 
 def _seconds(now, value):
-    """Seconds since the moment _since read (NaN for none)."""
+    """Seconds since a moment: a time, or the interval _since read (NaN for none)."""
     if value is None:
         return float("nan")
     return max(0.0, (value if isinstance(value, timedelta) else now - value).total_seconds())
@@ -191,7 +187,7 @@ def _workers(caller, now):
         waves = list(Wave.objects.values_list("name", "last_heartbeat", "is_owner"))
         labels = [_label("worker", name) for name, _, _ in waves]
         alive.extend(labels, [1 if name in live else 0 for name, _, _ in waves])
-        heartbeat.extend(labels, [_age(now, last_heartbeat) for _, last_heartbeat, _ in waves])
+        heartbeat.extend(labels, [_seconds(now, last_heartbeat) for _, last_heartbeat, _ in waves])
         owner.extend(labels, [1 if is_owner else 0 for _, _, is_owner in waves])
     return [alive, heartbeat, owner]
 
