@@ -270,8 +270,8 @@ CREATE TABLE `flow_samples` (
   `subscription_id` bigint(20) DEFAULT NULL,
   PRIMARY KEY (`id`),
   KEY `flow_instance_time_idx` (`instance_id`,`time`),
-  KEY `flow_samples_subscription_id_5eca5292_fk_subscriptions_id` (`subscription_id`),
   KEY `flow_samples_time_2ba315df` (`time`),
+  KEY `flow_subscription_series_idx` (`subscription_id`,`schema_name`,`table_name`),
   CONSTRAINT `flow_samples_instance_id_92d4ce6b_fk_instances_id` FOREIGN KEY (`instance_id`) REFERENCES `instances` (`id`),
   CONSTRAINT `flow_samples_subscription_id_5eca5292_fk_subscriptions_id` FOREIGN KEY (`subscription_id`) REFERENCES `subscriptions` (`id`)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_general_ci;

@@ -275,22 +275,23 @@ def table_series(instance_ids, table) -> list:
                 .values_list("instance_id", "schema_name").distinct())
 
 
-def subscription_totals(subscription_ids) -> dict:
+def subscription_totals(subscription_ids=None) -> dict:
     """{subscription id: (count, bytes)}: each subscription's latest cumulative sample per (schema, table), summed.
 
     `subscription_ids` is a queryset of ids (e.g. `scoped_jobs.values("pk")`: a subquery, where a list of
-    thousands of ids would be as many parameters, twice) or a short list. One query for any number of
-    subscriptions: the latest sample of each series is its highest id, picked by a grouped subquery. Both
-    levels are restricted to the subscriptions, so the samples are reached through the subscription index and
-    the instances' (far more numerous) series are never read; it still reads every sample of those
-    subscriptions once, as no index leads with (subscription, schema, table).
+    thousands of ids would be as many parameters, twice), a short list, or None for every subscription. One
+    query for any number of subscriptions: the latest sample of each series is its highest id, picked by a
+    grouped subquery that the (subscription, schema, table) index answers without reading older samples.
     """
     if isinstance(subscription_ids, (list, tuple, set, frozenset)) and not subscription_ids:
         return {}
-    samples = FlowSample.objects.filter(subscription_id__in=subscription_ids)
+    if subscription_ids is None:
+        samples = FlowSample.objects.filter(subscription__isnull=False)
+    else:
+        samples = FlowSample.objects.filter(subscription_id__in=subscription_ids)
     latest = samples.values("subscription_id", "schema_name", "table_name").annotate(last_id=Max("id")).values("last_id")
     return {
         subscription_id: (count or 0, size or 0)
-        for subscription_id, count, size in samples.filter(pk__in=latest).values("subscription_id")
+        for subscription_id, count, size in FlowSample.objects.filter(pk__in=latest).values("subscription_id")
         .annotate(count=Sum("count"), size=Sum("byte_size")).values_list("subscription_id", "count", "size")
     }

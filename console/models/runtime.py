@@ -52,7 +52,11 @@ class FlowSample(models.Model):
 
     class Meta:
         db_table = "flow_samples"
-        indexes = [models.Index(fields=["instance", "time"], name="flow_instance_time_idx")]
+        indexes = [
+            models.Index(fields=["instance", "time"], name="flow_instance_time_idx"),
+            # Each series' latest sample (progress.subscription_totals) is a MAX(id) per group of this index.
+            models.Index(fields=["subscription", "schema_name", "table_name"], name="flow_subscription_series_idx"),
+        ]
 
 
 class Wave(TimestampedModel):
