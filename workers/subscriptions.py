@@ -25,11 +25,16 @@ from workers.filters import mq_rule_options, rules_for
 from workers.sinks import open_sink
 from workers.sinks.base import SinkError
 from workers.sinks.options import MQ_KINDS
-from workers.sinks.encoding import json_row
+from workers.sinks.encoding import dumps, json_safe
 
 log = logging.getLogger(__name__)
 
 RETRY_BACKOFF_MAX = 8.0  # seconds between retries of a failing MustBeSuccess subscription
+# The failing event is stored with the subscription (error_wait_data), shown on its page and copied into the
+# audit log when it is skipped: a value longer than this (as JSON text) is kept as its first characters and its
+# length. A whole 64 MB BLOB there (89 MB of base64), written again at every retry, held the metadata
+# database's write lock for seconds and starved the lease keeper's renewals.
+FAILING_VALUE_CHARS = 1024
 
 
 class TableMatcher:
@@ -435,6 +440,29 @@ def _describe(change) -> dict:
     if isinstance(change, SchemaChange):
         data["query"] = change.query
     else:
-        data["row"] = json_row(change.row)
-        data["old"] = json_row(change.old)
+        data["row"] = _bounded_row(change.row)
+        data["old"] = _bounded_row(change.old)
     return data
+
+
+def _bounded_row(row):
+    """json_row(row) with every value longer than FAILING_VALUE_CHARS (as JSON text) cut short, without
+    encoding a big BLOB or text whole first."""
+    if row is None:
+        return None
+    out = {}
+    for name, value in row.items():
+        if isinstance(value, (bytes, bytearray, memoryview)) and len(value) * 4 // 3 > FAILING_VALUE_CHARS:
+            head = json_safe(bytes(value[:FAILING_VALUE_CHARS * 3 // 4]))
+            out[name] = f"{head}… (base64 of {len(value)} bytes in all)"
+            continue
+        if isinstance(value, str) and len(value) > FAILING_VALUE_CHARS:
+            out[name] = f"{value[:FAILING_VALUE_CHARS]}… ({len(value)} characters in all)"
+            continue
+        value = json_safe(value)
+        if isinstance(value, (dict, list)):
+            text = dumps(value)
+            if len(text) > FAILING_VALUE_CHARS:
+                value = f"{text[:FAILING_VALUE_CHARS]}… ({len(text)} characters of JSON in all)"
+        out[name] = value
+    return out

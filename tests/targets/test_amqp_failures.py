@@ -227,6 +227,22 @@ def test_a_missing_exchange_closes_the_channel_and_fails_the_write(amqp_url, adm
     assert admin.queue_declare(queue, passive=True).method.message_count == 5
 
 
+def test_a_message_past_max_message_size_fails_the_write_naming_the_limit(amqp_url, admin):
+    # a 100 MB BLOB: ~133 MB of base64 in its message, past RabbitMQ's default max_message_size (128 MB)
+    queue = "tw5-" + uuid.uuid4().hex[:8]
+    admin.queue_declare(queue, durable=True)
+    admin.created[0].append(queue)
+    sink = open_sink(amqp_uri(amqp_url, topic=queue))
+    position = Position("mysql-bin.000009", 4)
+    big = RowChange("d", "t", "INSERT", {"id": 1, "b": b"x" * (100 << 20)}, None, ("id",), position)
+    with pytest.raises(SinkError, match=r"message size \d+ is larger than configured max size 134217728") as err:
+        sink.write(Batch(changes=[big], end=position, transactions=[(0, 1, position)]))
+    assert "the broker's max_message_size, 128 MB by default" in str(err.value)
+    sink.write(rows_batch(2))  # the sink goes on with the next messages on a new channel
+    sink.close()
+    assert admin.queue_declare(queue, passive=True).method.message_count == 2
+
+
 def test_a_connection_dropped_mid_batch_is_retryable_and_redelivery_loses_nothing(amqp_url, proxy):
     queue = "tw5-" + uuid.uuid4().hex[:8]
     sink = open_sink(amqp_uri(proxy.url(amqp_url), exchange="tw5.events", queue=queue, topic="d.t"))

@@ -160,7 +160,12 @@ class AmqpSink(Sink):
         if channel is not self._channel and self._channel is not None:
             return
         if isinstance(exc, ChannelClosedByBroker):
-            self._fail(f"RabbitMQ at {self.host} closed the channel: {_reason(exc)}")
+            hint = ""
+            if exc.reply_code == 406 and "larger than configured max size" in str(exc.reply_text):
+                # a big row (LONGBLOB/JSON): the broker's own text gives both sizes but not the setting's name
+                hint = (" (a message larger than the broker's max_message_size, 128 MB by default; raise it in "
+                        "rabbitmq.conf or leave the row's table or column out of this subscription)")
+            self._fail(f"RabbitMQ at {self.host} closed the channel: {_reason(exc)}{hint}")
         elif not isinstance(exc, ChannelClosedByClient):  # the connection went down with it
             self._fail(f"RabbitMQ at {self.host}: connection lost: {_reason(exc)}")
 
