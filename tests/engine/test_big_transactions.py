@@ -281,15 +281,26 @@ def test_a_64_mb_row_reaches_rabbitmq_and_clickhouse(workers, big_packet_source,
     assert Instance.objects.get(pk=instance.pk).last_error == ""
 
 
+@pytest.fixture
+def framing_target(request):
+    if request.param == "kafka":
+        yield KafkaTarget(request.getfixturevalue("kafka_bootstrap"))
+        return
+    target = AmqpTarget(request.getfixturevalue("amqp_url"))
+    yield target
+    target.close()
+
+
 @pytest.mark.slow
-def test_with_trx_frames_a_transaction_in_pieces_once(workers, source, kafka_bootstrap):
-    """Kafka with_trx: one BEGIN before the first row of a transaction delivered in pieces and one COMMIT after
-    its last; every row carries the same position and a seq that runs on across pieces."""
+@pytest.mark.parametrize("framing_target", ["kafka", "amqp"], indirect=True)
+def test_with_trx_frames_a_transaction_in_pieces_once(workers, source, framing_target):
+    """with_trx (Kafka, RabbitMQ): one BEGIN before the first row of a transaction delivered in pieces and one
+    COMMIT after its last; every row carries the same position and a seq that runs on across pieces."""
     s = source.schema
     source.execute(f"CREATE TABLE `{s}`.t (id INT PRIMARY KEY, v VARCHAR(16))")
     instance = make_instance(source)
-    kafka = KafkaTarget(kafka_bootstrap)
-    make_subscription(instance, kafka.uri + "?with_trx=1", tables=f"{s}.t")
+    target = framing_target
+    make_subscription(instance, target.uri + ("&" if "?" in target.uri else "?") + "with_trx=1", tables=f"{s}.t")
     workers.start("w1", TOWER_TRANSACTION_PIECE_ROWS=PIECE_ROWS)
     workers.start_beat()
     wait_for(lambda: leader(instance.pk), 30, message="w1 to lead")
@@ -300,7 +311,7 @@ def test_with_trx_frames_a_transaction_in_pieces_once(workers, source, kafka_boo
     source.execute(f"INSERT INTO `{s}`.t VALUES (2001, 'after')")
     wait_caught_up(instance, source)
 
-    msgs = kafka.messages()
+    msgs = target.messages() if isinstance(target, KafkaTarget) else target.drain()
     kinds = [m["type"] for m in msgs]
     assert kinds == ["BEGIN", "INSERT", "COMMIT", "BEGIN"] + ["INSERT"] * 2000 + ["COMMIT", "BEGIN", "INSERT", "COMMIT"]
     big = msgs[3:2005]
