@@ -5,10 +5,20 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import quote
 
 from django.conf import settings
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_database_url() -> str:
+    """The URL of the test database this run made (SQLite file or MySQL database), for the engine's processes."""
+    db = settings.DATABASES["default"]
+    if db["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{db['NAME']}"
+    credentials = quote(db["USER"], safe="") + (f":{quote(db['PASSWORD'], safe='')}" if db["PASSWORD"] else "")
+    return f"mysql://{credentials}@{db['HOST']}:{db['PORT'] or 3306}/{db['NAME']}"
 
 
 class Workers:
@@ -20,10 +30,9 @@ class Workers:
         Workers.active = self
         self.tmp = tmp_path
         self.procs = {}
-        db = settings.DATABASES["default"]["NAME"]
         self.env = {
             **os.environ,
-            "TOWER_DATABASE_URL": f"sqlite:///{db}",
+            "TOWER_DATABASE_URL": test_database_url(),
             "TOWER_BROKER_URL": broker_url,
             "TOWER_DATA_DIR": str(settings.DATA_DIR),
             "TOWER_WORKER_CONCURRENCY": "3",

@@ -16,9 +16,9 @@ from console.domain import subscriptions as jobs
 from console.domain.errors import DomainError
 from workers import tso
 from console.domain.caller import Caller
-from console.models import AuditLog, Checkpoint, Instance, Subscription
+from console.models import AuditLog, Checkpoint, Subscription
 
-from .conftest import make_instance, make_subscription, empty_redis_db, wait_for
+from .conftest import empty_redis_db, make_instance, make_subscription, wait_caught_up, wait_for
 
 REDIS_DB = 8
 MANAGER = Caller(is_manager=True)
@@ -93,7 +93,7 @@ def test_target_ts_finishes_and_delivers_nothing_after(workers, source, target):
     # Finished is final: later changes reach the other subscription only, the checkpoint stays.
     source.execute(f"INSERT INTO `{s}`.t VALUES (4, 4)")
     wait_for(lambda: client.get("C-4"), 20, message="the control subscription to get row 4")
-    wait_for(lambda: Instance.objects.get(pk=instance.pk).binlog_pos >= source.master()[1], 20)
+    wait_caught_up(instance, source, 20)
     assert client.get("F-4") is None and get_json(client, "F-2") == {"id": 2, "v": 2}
     assert (checkpoint(feed).binlog_file, checkpoint(feed).binlog_pos) == (cp.binlog_file, cp.binlog_pos)
     assert Subscription.objects.get(pk=feed.pk).state == "finished"
