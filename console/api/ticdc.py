@@ -46,7 +46,7 @@ from console.domain import subscriptions as jobs
 from console.domain.errors import DomainError
 from console.domain import progress as positions
 from console.api.compat.auth import AuthFailed, challenge, identify
-from console.api.compat.base import BadBody, as_int, json_body, json_response
+from console.api.compat.base import BadBody, as_int, json_body, json_response, whole_list
 from console.choices import InstanceStatus, SubscriptionState
 from console.domain import fleet, instances
 from console.models import AuditLog, Instance, Wave
@@ -292,6 +292,7 @@ def health(request, caller):
 # --- changefeeds ------------------------------------------------------------------
 
 @endpoint("GET", "POST")
+@whole_list
 def changefeeds(request, caller):
     if request.method == "POST":
         return create_changefeed(request, caller)
@@ -423,6 +424,7 @@ def move_table(request, caller, changefeed_id):
 # --- processors, captures, owner, log ------------------------------------------------
 
 @endpoint("GET")
+@whole_list
 def processors(request, caller):
     qs = jobs.visible_jobs(caller).exclude(instance__leader="").exclude(state=SubscriptionState.FINISHED)
     return json_response([{"changefeed_id": name, "capture_id": leader}

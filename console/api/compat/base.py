@@ -1,4 +1,6 @@
 """Small pieces every compatibility surface uses: JSON bodies, typed fields, DomainError -> HTTP status."""
+import functools
+import gc
 import json
 import re
 
@@ -103,6 +105,26 @@ def json_response(data, status=200):
     body = orjson.dumps(data, default=_DJANGO_ENCODER.default,
                         option=orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME)
     return HttpResponse(body, status=status, content_type="application/json")
+
+
+def whole_list(view):
+    """A view answering with a whole fleet's list (TiCDC changefeeds, Bifrost synclist, /metrics): Python's
+    cyclic garbage collector is paused while it runs. Such an answer is hundreds of thousands of small objects
+    made in one go (rows, dicts, strings), none of them in a cycle, and the collector, triggered by the
+    allocations, walked them again and again: a third of the CPU of a 20,000-job synclist. Unreachable
+    objects are still freed at once by reference counting; the collector runs as usual after the view."""
+
+    @functools.wraps(view)
+    def wrapper(*args, **kwargs):
+        if not gc.isenabled():  # nested, or paused by someone else: leave it to them
+            return view(*args, **kwargs)
+        gc.disable()
+        try:
+            return view(*args, **kwargs)
+        finally:
+            gc.enable()
+
+    return wrapper
 
 
 def as_int(value, field, *, minimum=INT64_MIN, maximum=INT64_MAX):

@@ -22,7 +22,7 @@ from console.domain import subscriptions as jobs
 from console.domain import progress
 from console.domain.errors import DomainError
 from console.api.compat.auth import AuthFailed, challenge, identify
-from console.api.compat.base import BadBody, as_int, json_response
+from console.api.compat.base import BadBody, as_int, json_response, whole_list
 from console.choices import FLOW_WINDOWS, DumpState, InstanceStatus, SubscriptionState
 from console.models import Instance, Subscription
 
@@ -108,6 +108,7 @@ DB_LIST_FIELDS = ("id", "host", "port", "user", "status", "state", "leader", "le
 
 
 @bifrost_endpoint()
+@whole_list
 def db_list(request, caller, params):
     instances = _instances(caller, params)
     channels = {}  # instance id -> [(subscription id, tables)]: two queries for the whole fleet
@@ -185,6 +186,7 @@ TO_SERVER_FIELDS = ("tables", "field_list", "must_be_success", "filter_query", "
 
 
 @bifrost_endpoint(methods=("GET", "POST"))
+@whole_list
 def synclist(request, caller, params):
     channel_id = _int_param(params, "channelid")
     to_server_key = params.get("toserverkey", "")
@@ -228,6 +230,7 @@ def flow_points(instance_ids, window, schema="", table="", subscription_id=None)
 
 
 @bifrost_endpoint()
+@whole_list
 def flow_get(request, caller, params):
     window = params.get("type", "")
     if window not in FLOW_WINDOWS:

@@ -16,7 +16,7 @@ from console.domain import instances, subscriptions as jobs
 from console.domain.errors import DomainError
 from console.domain import progress as positions
 from console.api.compat.auth import AuthFailed, challenge, identify
-from console.api.compat.base import BadBody, as_int, as_str, json_body, json_response
+from console.api.compat.base import BadBody, as_int, as_str, json_body, json_response, whole_list
 from console.choices import SubscriptionState, SyncPhase
 from console.models import Instance
 
@@ -141,6 +141,7 @@ def delete(request, caller, body):
 
 
 @ccr_endpoint
+@whole_list
 def list_jobs(request, caller, body):
     return json_response({"success": True, "jobs": list(jobs.visible_jobs(caller).values_list("name", flat=True))})
 

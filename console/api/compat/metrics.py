@@ -32,7 +32,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from prometheus_client.utils import floatToGoString
 
 from console.api.compat.auth import AuthFailed, challenge, identify
-from console.api.compat.base import json_response
+from console.api.compat.base import json_response, whole_list
 from console.choices import DumpState, InstanceStatus, SubscriptionState
 from console.domain import fleet, progress
 from console.models import Checkpoint, Group, Instance, Subscription, Wave
@@ -250,6 +250,7 @@ def exposition(caller, now=None) -> str:
     return "".join([line for family in families for line in (family.header(), *family.lines)])
 
 
+@whole_list
 def metrics(request):
     try:
         caller = identify(request)
