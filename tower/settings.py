@@ -36,6 +36,7 @@
 | TOWER_STREAM_BUFFER_CHANGES | 20000 | row changes the binlog reader may hold that the dump loop has not taken (the former 50,000 cost a dump's process up to ~140 MB more in bench/bench_bigtxn.py, for no speed) |
 | TOWER_STREAM_BUFFER_BYTES | 33554432 | bytes of row events the binlog reader may hold that the dump loop has not taken |
 | TOWER_LEASE_TTL | 8 | seconds a dump leader's lease lives without renewal (a candidate takes over after it) |
+| TOWER_SUPERVISE_EVERY | 3 | seconds between supervisor passes run by the fleet's owner on its own worker host (beat's `workers.supervise` is optional) |
 | TOWER_SOURCE_NETWORKS | (unset: any) | comma separated CIDRs; Tower connects to a source only at an address inside them (docs/architecture.md) |
 | TOWER_DUMP_STALL_LIMIT | 120 | seconds a dump loop may be held (e.g. by a target that stops answering) while its lease is still renewed |
 | TOWER_TOKEN_TTL_HOURS | 2160 (90 days) | lifetime of a new API token (`manage.py token create`); 0: new tokens never expire |

@@ -1,7 +1,9 @@
 """Celery tasks of the engine (autodiscovered by the `tower` app).
 
 - `workers.supervise` (beat, every 3 s): hands every online `dump` instance
-  without a live lease to a live worker's own queue `tower.dump.<name>`.
+  without a live lease to a live worker's own queue `tower.dump.<name>`. The
+  fleet's owner runs the same pass from its own host every 3 s too
+  (workers.workerhost), so supervision does not depend on beat being alive.
 - `workers.dump_instance` (long-running, on that queue): takes the lease and
   runs the dump loop until offline, fenced or failed.
 - `workers.sample_status` (beat, every 5 s): master status and lag of dumping instances.
@@ -35,13 +37,19 @@ def backoff_seconds(retry_times: int) -> int:
 
 
 def choose_worker(instance, live, load) -> str | None:
-    """The named leader when it is alive, else the least loaded live candidate, else any live worker."""
+    """The named leader when it is alive and did not let its lease lapse, else the least loaded live candidate,
+    else any live worker."""
     if not live:
         return None
-    if instance.leader in live:
+    # A lease that lapsed (rather than was released, or cleared by set_leader) means its holder stopped renewing
+    # it: killed, with a heartbeat not yet stale for WORKER_TTL, or stuck, or never started a dispatched dump.
+    # Handing it back would cost a START_GRACE before the next try, so another live candidate goes first.
+    lapsed = instance.leader if instance.lease_expires is not None else None
+    if instance.leader in live and lapsed is None:
         # The last or operator-named leader (set_leader); after a crash it is not alive any more.
         return instance.leader
-    pool = [c for c in (instance.candidates or []) if c in live] or sorted(live)
+    candidates = [c for c in (instance.candidates or []) if c in live]
+    pool = [c for c in candidates if c != lapsed] or candidates or sorted(live - {lapsed}) or sorted(live)
     return min(pool, key=lambda name: (load.get(name, 0), pool.index(name)))
 
 
@@ -58,7 +66,18 @@ def dispatchable(now=None):
 @shared_task(name="workers.supervise", ignore_result=True)
 def supervise():
     now = timezone.now()
-    fleet.elect_owner(now)  # the owner runs the supervisor: a dead one is replaced here
+    fleet.ensure_owner(now)  # a dead owner is replaced here too, not only by the worker hosts
+    return hand_out(now)
+
+
+def hand_out(now=None) -> list:
+    """One supervisor pass: dispatch every instance that needs a leader; the (instance id, worker) pairs sent.
+
+    Run by the owner's host and by beat's `workers.supervise`, possibly at the same time or by an owner that
+    was just replaced: harmless, because only lease.dispatch (a compare-and-set on the lease) grants an
+    instance, and a second pass finds it taken.
+    """
+    now = now or timezone.now()
     live = set(fleet.live_worker_names(now))
     load = dict(
         Instance.objects.filter(lease_expires__gt=now).values_list("leader").annotate(n=Count("id")).values_list("leader", "n")

@@ -3,26 +3,33 @@
 Connected to Celery's signals in tower/celery.py:
 - celeryd_after_setup: also consume `tower.dump.<TOWER_WORKER_NAME>`, where the
   supervisor routes the dumps it gives this worker;
-- worker_ready: register in `waves` and heartbeat every second from a thread;
+- worker_ready: register in `waves` and heartbeat every second from a thread; a
+  second thread checks the fleet's owner every SUPERVISE_EVERY and, on the owner
+  only, runs the supervisor pass (workers.tasks.hand_out) itself, so supervision
+  survives the loss of beat's host as well as of any one worker;
 - worker_shutting_down (the start of a warm shutdown) and worker_shutdown: stop the
   heartbeat and mark the wave dead. A dump of this worker sees that within a
   second (workers.dump), commits, releases its lease and returns, so the warm
   shutdown ends and another worker takes the instance at once.
 """
 import logging
+import os
 import socket
 import threading
 
 from django.conf import settings
-from django.db import close_old_connections
+from django.db import close_old_connections, connection
 from django.utils import timezone
 
 log = logging.getLogger(__name__)
 
 HEARTBEAT_EVERY = 1.0  # well inside console.domain.fleet.WORKER_TTL, the freshness that makes a worker alive
+# The owner's supervisor pass; beat's "supervise" has the same period (tower/settings.py).
+SUPERVISE_EVERY = float(os.environ.get("TOWER_SUPERVISE_EVERY", "3"))
 
 _stop = threading.Event()
 _thread = None
+_supervisor = None
 
 
 def dump_queue(name=None) -> str:
@@ -68,18 +75,52 @@ def _beat_forever():
         _stop.wait(HEARTBEAT_EVERY)
 
 
+def supervise_if_owner(name=None) -> list | None:
+    """Check the owner (electing one if it died); on the owner, one supervisor pass. None: not the owner."""
+    from console.domain import fleet
+
+    from .tasks import hand_out
+
+    name = name or settings.WORKER_NAME
+    now = timezone.now()
+    if fleet.ensure_owner(now) != name:
+        return None
+    return hand_out(now)
+
+
+def _supervise_forever():
+    # A thread of its own: a pass waiting on the metadata database's lock must not delay the heartbeat, whose
+    # lapse would cost this worker its place in the fleet (and the ownership).
+    try:
+        while not _stop.is_set():
+            try:
+                close_old_connections()
+                supervise_if_owner()
+            except Exception:  # noqa: BLE001 - a locked or unreachable metadata DB: try again next period
+                log.exception("supervisor pass failed")
+            finally:
+                close_old_connections()
+            _stop.wait(SUPERVISE_EVERY)
+    finally:
+        connection.close()  # this thread's own database connection
+
+
 def start_heartbeat() -> None:
-    global _thread
+    global _thread, _supervisor
     _stop.clear()
     heartbeat()
     _thread = threading.Thread(target=_beat_forever, name="tower-heartbeat", daemon=True)
     _thread.start()
+    _supervisor = threading.Thread(target=_supervise_forever, name="tower-supervisor", daemon=True)
+    _supervisor.start()
 
 
 def stop_heartbeat() -> None:
     _stop.set()
     if _thread is not None and _thread is not threading.current_thread():
         _thread.join(timeout=5)  # a heartbeat in flight must not mark the wave alive again after us
+    if _supervisor is not None and _supervisor is not threading.current_thread():
+        _supervisor.join(timeout=5)  # no dispatch from this worker once it is leaving
     try:
         mark_dead()
     except Exception:  # noqa: BLE001
