@@ -57,7 +57,8 @@ class ChdbClient:
     Everything but the transport is the driver's code, as it runs against a server:
     - dict parameters are substituted by the driver's Client.substitute_params;
     - INSERT rows: the driver asks the server for a sample block of the target columns, then encodes the
-      rows into Native blocks (RowOrientedBlock + BlockOutputStream + the column writers) and sends them
+      rows (columns, columnar=True) into Native blocks (RowOrientedBlock or ColumnOrientedBlock +
+      BlockOutputStream + the column writers) and sends them
       as Data packets. Here the sample block comes from chdb (`SELECT cols … LIMIT 0` in Native), the
       same driver classes encode the rows, and the bytes reach chdb as `INSERT … FROM INFILE … FORMAT
       Native` instead of Data packets;
@@ -77,9 +78,9 @@ class ChdbClient:
         self.context.server_info = ServerInfo("chdb", major, minor, patch, 0, timezone, "chdb", 0)
         self.spool = tempfile.mkdtemp(prefix="chdb-insert-")
 
-    def execute(self, query, params=None):
+    def execute(self, query, params=None, columnar=False):
         if params is not None and not isinstance(params, dict):
-            return self._insert(query, params)
+            return self._insert(query, params, columnar)
         if params is not None:
             query = self.driver.substitute_params(query, params, self.context)
         return self._rows(query)
@@ -98,11 +99,11 @@ class ChdbClient:
                 return rows
             rows.extend(block.get_rows())
 
-    def _insert(self, query, rows):
-        from clickhouse_driver.block import RowOrientedBlock
+    def _insert(self, query, rows, columnar=False):
+        from clickhouse_driver.block import ColumnOrientedBlock, RowOrientedBlock
         from clickhouse_driver.bufferedwriter import BufferedSocketWriter
         from clickhouse_driver.streams.native import BlockOutputStream
-        from clickhouse_driver.util.helpers import chunks
+        from clickhouse_driver.util.helpers import chunks, column_chunks
 
         m = _INSERT.match(query)
         assert m, f"not an INSERT … VALUES the driver would send with rows: {query!r}"
@@ -112,8 +113,10 @@ class ChdbClient:
         out = _Bytes()
         writer = BufferedSocketWriter(out, 1 << 16)
         inserted = 0
-        for chunk in chunks(rows, self.context.client_settings["insert_block_size"]):
-            block = RowOrientedBlock(sample, chunk)
+        # as the driver's Client.send_data slices and wraps rows (or columns, columnar=True)
+        slicer, block_cls = (column_chunks, ColumnOrientedBlock) if columnar else (chunks, RowOrientedBlock)
+        for chunk in slicer(rows, self.context.client_settings["insert_block_size"]):
+            block = block_cls(sample, chunk)
             BlockOutputStream(writer, self.context).write(block)
             inserted += block.num_rows
         path = os.path.join(self.spool, "block.native")

@@ -58,7 +58,7 @@ from pika.exceptions import (AMQPConnectionError, AMQPError, ChannelClosedByBrok
 from .base import Sink, SinkError
 from .kafka import _flag, instance_name
 from .messages import Keyer, encoder, framed, transaction_marker
-from .templates import render
+from .templates import compiled, render
 
 _OWN_PARAMS = {"exchange", "exchange_type", "topic", "queue", "bind", "protocol", "mandatory", "declare",
                "confirm_timeout", "order_type", "with_trx"}
@@ -239,16 +239,20 @@ class AmqpSink(Sink):
 
     def messages(self, batch):
         """(routing key, message key, body, message id) for every message of the batch, in order."""
+        keyer, encode = self.keyer, self.encode
+        static_topic = compiled(self.topic).static
         for kind, change, is_last, position in framed(batch, self.with_trx):
-            routing_key = render(self.topic, change) if change is not None else self.topic
-            key = self.keyer.key(change) if change is not None else None
+            if static_topic is not None:
+                routing_key = static_topic
+            else:
+                routing_key = render(self.topic, change) if change is not None else self.topic
             if kind == "ROW":
-                parts = self.keyer.split(change)
+                parts = keyer.split(change)
                 for i, part in enumerate(parts):
                     message_id = f"{position.binlog_file}:{position.binlog_pos}:{part.seq}:{part.type}"
-                    yield routing_key, self.keyer.key(part), self.encode(part, is_last and i == len(parts) - 1), \
-                        message_id
+                    yield routing_key, keyer.key(part), encode(part, is_last and i == len(parts) - 1), message_id
             else:
+                key = keyer.key(change) if change is not None else None
                 body = transaction_marker(kind, position, self.protocol, getattr(change, "timestamp", 0))
                 yield routing_key, key, body, f"{position.binlog_file}:{position.binlog_pos}:{kind}"
 

@@ -43,7 +43,7 @@ from workers.source import describe_table
 from . import clickhouse_types as types
 from .base import Sink, SinkError
 from .kafka import _flag
-from .templates import render
+from .templates import compiled, render
 
 VERSION_COLUMN = "_tower_version"
 DELETED_COLUMN = "_tower_deleted"
@@ -156,6 +156,8 @@ class ClickHouseSink(Sink):
         self._client = None
         self.features = None
         self._tables = {}  # (db, table) -> {ch column name: converter}
+        self._names_by_table = all(part[0] in ("SchemaName", "TableName") for name in (self.database, self.table)
+                                   for part in compiled(name).parts if isinstance(part, tuple))
 
     # -- connections ----------------------------------------------------------------------------
     def connect(self):
@@ -249,41 +251,62 @@ class ClickHouseSink(Sink):
 
     def _write(self, batch):
         pending = {}  # (db, table) -> {key: (version, deleted, row)}, last change per key wins
+        position = version = source_table = None
         for change in batch.changes:
             if isinstance(change, SchemaChange):
                 self._flush(pending)
                 self._schema_change(change)
+                source_table = None
                 continue
             if not isinstance(change, RowChange):
                 continue
             if not change.primary_key:
                 raise SinkError(f"ClickHouse target needs a primary key: {change.schema}.{change.table} has none",
                                 retryable=False)
-            db, table, _ = self.table_for(change)
-            rows = pending.setdefault((db, table), {})
-            version = change.position.commit_seq
+            # the target table of the change before, when the names depend only on the source table
+            if not self._names_by_table or (change.schema, change.table) != source_table:
+                db, table, _ = self.table_for(change)
+                rows = pending.setdefault((db, table), {})
+                source_table = (change.schema, change.table)
+            if change.position is not position:  # a transaction's changes share one Position
+                position = change.position
+                version = position.commit_seq
+            pk, row = change.primary_key, change.row
+            key = (row.get(pk[0]),) if len(pk) == 1 else change.key_values  # key_values, without a generator
             if change.type == "DELETE":
-                rows[change.key_values] = (version, 1, change.row)
+                rows[key] = (version, 1, row)
                 continue
-            if change.type == "UPDATE" and change.old is not None and change.old_key_values != change.key_values:
-                rows[change.old_key_values] = (version, 1, change.old)
-            rows[change.key_values] = (version, 0, change.row)
+            if change.type == "UPDATE" and change.old is not None:
+                old_key = change.old_key_values
+                if old_key != key:
+                    rows[old_key] = (version, 1, change.old)
+            rows[key] = (version, 0, row)
         self._flush(pending)
 
     def _flush(self, pending):
         for (db, table), by_key in pending.items():
             converters = self._tables[(db, table)]
-            names = list(converters)
-            convert = [converters[n] for n in names]
-            rows = [tuple(f(row.get(n)) for f, n in zip(convert, names)) + (version, deleted)
-                    for version, deleted, row in by_key.values()]
-            columns = names + [VERSION_COLUMN, DELETED_COLUMN]
+            entries = list(by_key.values())
+            rows = [row for _, _, row in entries]
+            # Columnar, as the driver sends them: it would otherwise transpose the rows itself, in Python.
+            data = []
+            for name, convert in converters.items():
+                values = [row.get(name) for row in rows]
+                if convert is not types.same:
+                    keeps = getattr(convert, "keeps", None)
+                    values = ([v if v.__class__ in keeps else convert(v) for v in values] if keeps
+                              else [convert(v) for v in values])
+                data.append(values)
+            data.append([version for version, _, _ in entries])
+            data.append([deleted for _, deleted, _ in entries])
+            columns = list(converters) + [VERSION_COLUMN, DELETED_COLUMN]
             for start in range(0, len(rows), self.batch_size):
-                self.insert(db, table, columns, rows[start:start + self.batch_size])
+                self.insert(db, table, columns, [values[start:start + self.batch_size] for values in data])
         pending.clear()
 
-    def insert(self, db, table, columns, rows):
-        self.client.execute(insert_sql(db, table, columns), rows)
+    def insert(self, db, table, columns, data):
+        """One INSERT of `data`: a list of values per column, in `columns` order."""
+        self.client.execute(insert_sql(db, table, columns), data, columnar=True)
 
     # -- DDL ------------------------------------------------------------------------------------
     def _schema_change(self, change):

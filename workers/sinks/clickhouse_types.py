@@ -26,11 +26,10 @@ and zero dates, which the binlog gives as NULL, are NULL).
 """
 import datetime
 import decimal
-import json
 import re
 from dataclasses import dataclass
 
-from .encoding import json_safe
+from .encoding import dumps, json_safe
 
 _INTS = {"tinyint": "Int8", "smallint": "Int16", "mediumint": "Int32", "int": "Int32", "integer": "Int32",
          "bigint": "Int64"}
@@ -139,15 +138,59 @@ def converter(column: Column, features: Features):
         return _text
     if name == "bit":
         return _bits
+    if base == "DateTime('UTC')":
+        return _datetime_seconds
     if base.startswith("DateTime"):
-        return lambda v: v.replace(tzinfo=UTC) if isinstance(v, datetime.datetime) and v.tzinfo is None else v
+        return _as_utc
     if base.startswith("Date"):
         return lambda v: v.date() if isinstance(v, datetime.datetime) else v
     if base.startswith("Decimal"):
-        return lambda v: decimal.Decimal(v) if isinstance(v, (str, int)) else v
+        return _decimal
     if base.startswith("Float"):
-        return lambda v: None if v is None else float(v)
-    return lambda v: v
+        return _float
+    return same
+
+
+def same(value):
+    """The value as the binlog gives it: the sink leaves a column with this converter as it is, uncalled."""
+    return value
+
+
+# A converter's `keeps`: the value types it returns unchanged, which the sink passes on without calling it.
+_NONE = type(None)
+
+
+def _as_utc(value):
+    return value.replace(tzinfo=UTC) if isinstance(value, datetime.datetime) and value.tzinfo is None else value
+
+
+_EPOCH = datetime.datetime(1970, 1, 1)
+
+
+def _datetime_seconds(value):
+    """DateTime('UTC'): a naive datetime (the wall-clock time as written, read as UTC) as the whole seconds since
+    the epoch the driver would compute from it (int(timestamp())); the driver sends an int as it is, without
+    its timezone conversions per value."""
+    if value.__class__ is datetime.datetime and value.tzinfo is None:
+        return int((value - _EPOCH).total_seconds())
+    return _as_utc(value)
+
+
+_datetime_seconds.keeps = frozenset({_NONE})
+
+
+def _decimal(value):
+    return decimal.Decimal(value) if isinstance(value, (str, int)) else value
+
+
+_decimal.keeps = frozenset({decimal.Decimal, _NONE})
+
+
+def _float(value):
+    return None if value is None else float(value)
+
+
+_float.keeps = frozenset({float, _NONE})
 
 
 def _text(value):
@@ -155,8 +198,13 @@ def _text(value):
         return value
     if isinstance(value, (bytearray, memoryview)):
         return bytes(value)
+    if isinstance(value, (dict, list, tuple)):
+        return dumps(value)  # json.dumps(json_safe(value)), compact, written faster
     value = json_safe(value)
-    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return value if isinstance(value, str) else dumps(value)
+
+
+_text.keeps = frozenset({str, bytes, _NONE})
 
 
 def _json_text(value):
@@ -165,7 +213,7 @@ def _json_text(value):
         return value
     if isinstance(value, bytes):
         return value.decode("utf-8")
-    return json.dumps(json_safe(value), ensure_ascii=False, separators=(",", ":"))
+    return dumps(value)
 
 
 def _bits(value):

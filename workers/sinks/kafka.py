@@ -38,7 +38,7 @@ from confluent_kafka import KafkaError, KafkaException, Producer
 from .base import Sink, SinkError
 from .messages import Keyer, encoder, framed, transaction_marker
 from .options import client_properties
-from .templates import render
+from .templates import compiled, render
 
 
 class TableKeyers:
@@ -139,16 +139,23 @@ class KafkaSink(Sink):
     def messages(self, batch):
         """(topic, key, value) for every message of the batch, in order."""
         protocol, encode, keyer, keyer_for = self.protocol, self.encode, self.keyer, self.keyer_for
+        static_topic = compiled(self.topic).static
         for kind, change, is_last, position in framed(batch, self.with_trx):
-            topic = render(self.topic, change) if change is not None else self.topic
+            if static_topic is not None:
+                topic = static_topic
+            else:
+                topic = render(self.topic, change) if change is not None else self.topic
             if keyer_for is not None and change is not None:
                 keyer = keyer_for(change)
-            key = keyer.key(change) if change is not None else None
             if kind == "ROW":
                 parts = keyer.split(change)
+                if len(parts) == 1:
+                    yield topic, keyer.key(change), encode(change, is_last)
+                    continue
                 for i, part in enumerate(parts):
                     yield topic, keyer.key(part), encode(part, is_last and i == len(parts) - 1)
             else:
+                key = keyer.key(change) if change is not None else None
                 yield topic, key, transaction_marker(kind, position, protocol, getattr(change, "timestamp", 0))
 
     def write(self, batch) -> None:
@@ -159,7 +166,7 @@ class KafkaSink(Sink):
             if err is not None:
                 failures.append(err)
 
-        for topic, key, value in self.messages(batch):
+        for n, (topic, key, value) in enumerate(self.messages(batch), 1):
             while True:
                 try:
                     producer.produce(topic, value=value, key=key, on_delivery=on_delivery)
@@ -172,7 +179,8 @@ class KafkaSink(Sink):
                     if err.code() == KafkaError.MSG_SIZE_TOO_LARGE:
                         raise SinkError(self._too_large(topic, value, err), retryable=False) from None
                     raise SinkError(f"Kafka produce to topic '{topic}': {err.str()}", retryable=True) from None
-            producer.poll(0)
+            if not n & 1023:  # serve delivery reports now and then, not per message; flush() serves the rest
+                producer.poll(0)
         remaining = producer.flush(self.timeout)
         if remaining:
             self._discard()

@@ -24,8 +24,11 @@ _PLACEHOLDER = re.compile(r"\{\$([^{}]+)\}")
 def _primary_key(change, row):
     if row is _NO_ROW:
         return "NULL"
-    if change.primary_key:
-        return "-".join([key_text(row.get(c)) for c in change.primary_key])
+    pk = change.primary_key
+    if len(pk) == 1:
+        return key_text(row.get(pk[0]))
+    if pk:
+        return "-".join([key_text(row.get(c)) for c in pk])
     return hashlib.md5(dumps(row).encode()).hexdigest()
 
 
