@@ -16,7 +16,13 @@ confirms, MongoDB acknowledged bulk_write, ClickHouse INSERT):
   mongodb_rows_per_s     replace/upsert by primary key, ordered bulk_write of 1,000 (local SecantusDB)
   clickhouse_rows_per_s  ReplacingMergeTree INSERT (local ClickHouse 18.16)
   fullsync_rows_per_s    workers.snapshot.FullSync of a --fullsync-rows table into ClickHouse: primary-key
-                         chunks of 5,000 between binlog watermarks, with the engine's binlog stream running
+                         chunks of 5,000 between binlog watermarks (its integer key: READERS ranges of 5,000
+                         read at once), with the engine's binlog stream running
+  fullsync_blackhole_rows_per_s  the same full sync into blackhole:// (the copy's own cost: reads, conversion,
+                         watermarks; goal >= 150,000)
+  fullsync_vs_sink       fullsync_rows_per_s / clickhouse_rows_per_s (goal >= 0.8)
+
+--only NAME[,NAME…] runs some figures (fullsync_vs_sink needs both of its figures, run for it).
 
 RabbitMQ and MongoDB get fewer rows (--rows / 10 and / 25): MongoDB is far
 slower here, RabbitMQ's queue grows on disk, and the rate is what matters.
@@ -143,7 +149,7 @@ def bench_clickhouse(rows):
         cleanup.close()
 
 
-def bench_fullsync(rows):
+def bench_fullsync(rows, target="clickhouse"):
     from urllib.parse import urlsplit
 
     import pymysql
@@ -169,7 +175,10 @@ def bench_fullsync(rows):
                 f"FROM seq_1_to_{int(rows)}")
     start = master_status(conn)
     hostport = os.environ["TOWER_CLICKHOUSE_URL"].split("://", 1)[1].split("/", 1)[0]
-    sink = open_sink(f"clickhouse://{hostport}/{db}", {"source": os.environ["TOWER_SOURCE_URL"]})
+    if target == "blackhole":
+        sink = open_sink("blackhole://")
+    else:
+        sink = open_sink(f"clickhouse://{hostport}/{db}", {"source": os.environ["TOWER_SOURCE_URL"]})
     stream = BinlogStream(params["host"], params["port"], params["user"], params["password"], 300001,
                           Position(start["file"], start["pos"]), wants=lambda s, t: s == db).start()
     try:
@@ -177,14 +186,18 @@ def bench_fullsync(rows):
         started = time.perf_counter()
         run_standalone(fullsync, stream, sink)
         elapsed = time.perf_counter() - started
-        copied = sink.client.execute(f"SELECT count() FROM {db}.t FINAL WHERE _tower_deleted = 0")[0][0]
+        if target == "blackhole":
+            copied = fullsync.rows_done - fullsync.state.get("dropped", 0)  # the stream's changes are counted too
+        else:
+            copied = sink.client.execute(f"SELECT count() FROM {db}.t FINAL WHERE _tower_deleted = 0")[0][0]
         if copied != rows:
-            raise SystemExit(f"full sync copied {copied} rows of {rows}")
+            raise RuntimeError(f"full sync copied {copied} rows of {rows}")
         return rows / elapsed
     finally:
         stream.stop()
         fullsync.close()
-        sink.client.execute(f"DROP DATABASE IF EXISTS {db}")
+        if target != "blackhole":
+            sink.client.execute(f"DROP DATABASE IF EXISTS {db}")
         sink.close()
         cur.execute(f"DROP DATABASE IF EXISTS {db}")
         conn.close()
@@ -194,19 +207,36 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=50000)
     parser.add_argument("--fullsync-rows", type=int, default=100000)
+    parser.add_argument("--only", default="", help="comma-separated figure names (default: all)")
     args = parser.parse_args()
     load_env()
+    got = {}
+
+    def vs_sink():
+        return got["fullsync_rows_per_s"] / got["clickhouse_rows_per_s"]
+
     results = [
         ("kafka_rows_per_s", lambda: bench_kafka(args.rows)),
         ("amqp_rows_per_s", lambda: bench_amqp(max(1000, args.rows // 10))),
         ("mongodb_rows_per_s", lambda: bench_mongodb(max(1000, args.rows // 25))),
         ("clickhouse_rows_per_s", lambda: bench_clickhouse(args.rows)),
         ("fullsync_rows_per_s", lambda: bench_fullsync(args.fullsync_rows)),
+        ("fullsync_blackhole_rows_per_s", lambda: bench_fullsync(args.fullsync_rows, "blackhole")),
+        ("fullsync_vs_sink", vs_sink),
     ]
+    only = {n.strip() for n in args.only.split(",") if n.strip()}
+    unknown = only - {name for name, _ in results}
+    if unknown:
+        parser.error(f"unknown figures: {', '.join(sorted(unknown))}")
+    if "fullsync_vs_sink" in only:
+        only |= {"clickhouse_rows_per_s", "fullsync_rows_per_s"}
     failed = False
     for name, run in results:
+        if only and name not in only:
+            continue
         try:
-            print(f"{name}: {run():.0f}", flush=True)
+            got[name] = value = run()
+            print(f"{name}: {value:.2f}" if name == "fullsync_vs_sink" else f"{name}: {value:.0f}", flush=True)
         except Exception as exc:  # noqa: BLE001 - report and go on with the other targets
             print(f"{name}: error {type(exc).__name__}: {exc}", flush=True)
             failed = True
