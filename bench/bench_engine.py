@@ -24,6 +24,10 @@ same binlog range:
   lag_p50_ms, lag_p99_ms     at a steady --lag-rate rows/s (100-row transactions every 20 ms) through the same
                              worker: from each transaction's COMMIT on the source to the first moment the
                              subscription's committed checkpoint is at or past its end (polled every 2 ms)
+  isolation_healthy_lag_p99_ms  the same lag for a Redis subscription at --isolation-rate rows/s (2,000) while
+                             a sibling subscription of the same instance writes to a Kafka "broker" that accepts
+                             connections and never answers (HungServer); measured once the dump went on
+                             without the sibling (TOWER_TARGET_STALL_SECONDS after its first write). Goal < 100
   failover_seconds           two workers that may both dump the instance and a real `celery beat`: the leading
                              worker is killed with SIGKILL (its whole process group, as a host dying), a row is
                              committed at once, and the figure is the time from the kill until the subscription's
@@ -47,6 +51,7 @@ import os
 import random
 import shutil
 import signal
+import socket
 import sqlite3
 import statistics
 import subprocess
@@ -170,8 +175,9 @@ def make_instance(url):
     )
 
 
-def start_dump(instance, start, target_uri, name, field_list=""):
-    """Dump `instance` from `start` into one new subscription to `target_uri`, handed to the bench worker."""
+def start_dump(instance, start, target_uri, name, field_list="", siblings=()):
+    """Dump `instance` from `start` into one new subscription to `target_uri` (and one more per URI of
+    `siblings`), handed to the bench worker."""
     from console.models import Checkpoint, Instance, Subscription, Target
     from workers.tasks import supervise
 
@@ -182,6 +188,10 @@ def start_dump(instance, start, target_uri, name, field_list=""):
     target = Target.objects.create(name=f"{name}-target", group=instance.group, uri=target_uri)
     sub = Subscription.objects.create(name=name, group=instance.group, instance=instance, target=target, tables="*.*",
                                       field_list=field_list)
+    for n, uri in enumerate(siblings):
+        other = Target.objects.create(name=f"{name}-sibling-{n}", group=instance.group, uri=uri)
+        Subscription.objects.create(name=f"{name}-sibling-{n}", group=instance.group, instance=instance,
+                                    target=other, tables="*.*")
     supervise()  # the worker, as the fleet's owner, may have dispatched it already: either will do
     if not Instance.objects.filter(pk=instance.pk, lease_expires__isnull=False).exists():
         raise SystemExit("the supervisor did not dispatch the bench instance")
@@ -233,20 +243,23 @@ def fresh_table(url, schema, columns):
     return cur
 
 
-def lag(url, instance, seconds, rate):
+def lag(url, instance, seconds, rate, target_uri="blackhole://", siblings=(), settle=1.0):
+    """(p50, p99 ms, transactions measured, rows sent) of the subscription to `target_uri` at `rate` rows/s:
+    from each COMMIT on the source to its checkpoint reaching it (the target has the rows)."""
     from console.models import Checkpoint
 
     cur = fresh_table(url, "tower_bench_lag", "id INT PRIMARY KEY, v VARCHAR(32)")
     cur.execute("SHOW MASTER STATUS")
     file, pos = cur.fetchone()[:2]
-    sub = start_dump(instance, (file, int(pos)), "blackhole://", "bench-lag")
+    sub = start_dump(instance, (file, int(pos)), target_uri, "bench-lag", siblings=siblings)
     # Wait until the dump runs (its instance checkpoint exists), so start-up is not counted as lag.
     deadline = time.monotonic() + 30
     while not Checkpoint.objects.filter(instance=instance, subscription__isnull=True).exists():
         if time.monotonic() > deadline:
             raise SystemExit("lag: the dump did not start")
         time.sleep(0.05)
-    time.sleep(1)
+    cur.execute("INSERT INTO tower_bench_lag.t VALUES (-1, 'warm-up')")  # the siblings get a first write too
+    time.sleep(settle)
 
     seen = []  # (perf_counter, file number, pos) each time the committed checkpoint moved
     stop = threading.Event()
@@ -299,6 +312,43 @@ def lag(url, instance, seconds, rate):
     if not lags:
         return None, None, 0, i
     return lags[len(lags) // 2], lags[min(len(lags) - 1, int(len(lags) * 0.99))], len(lags), i
+
+
+class HungServer:
+    """A TCP server that accepts connections and never answers (a target that hangs), on a free local port."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.port = self.sock.getsockname()[1]
+        self.held = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.held.append(conn)  # read nothing, answer nothing
+
+    def close(self):
+        self.sock.close()
+        for conn in self.held:
+            conn.close()
+
+
+def isolation(url, instance, seconds, rate):
+    """Lag of a healthy Redis subscription while its sibling's target (Kafka) accepts connections and never
+    answers: the sibling's writes hang in its own thread (workers.courier) and the healthy one goes on."""
+    hung = HungServer()
+    try:
+        # Measured once the dump went on without the sibling (TOWER_TARGET_STALL_SECONDS after its first write).
+        return lag(url, instance, seconds, rate, target_uri=redis_db(TARGET_DB),
+                   siblings=[f"kafka://127.0.0.1:{hung.port}/bench-hung"], settle=settings.TOWER_TARGET_STALL_SECONDS + 2)
+    finally:
+        hung.close()
 
 
 # --- failover after a worker dies ---------------------------------------------------------------
@@ -402,6 +452,7 @@ def main():
     parser.add_argument("--changes", type=int, default=210_000)
     parser.add_argument("--lag-seconds", type=float, default=10)
     parser.add_argument("--lag-rate", type=int, default=5000)
+    parser.add_argument("--isolation-rate", type=int, default=2000)
     parser.add_argument("--repeat", type=int, default=3,
                         help="decode and blackhole runs over the same binlog; their medians are reported")
     parser.add_argument("--skip-lag", action="store_true")
@@ -458,6 +509,12 @@ def main():
             print(f"lag_transactions_measured: {n}")
             print(f"lag_p50_ms: {p50:.1f}" if p50 is not None else "lag_p50_ms: n/a")
             print(f"lag_p99_ms: {p99:.1f}" if p99 is not None else "lag_p99_ms: n/a", flush=True)
+            p50, p99, n, sent = isolation(url, instance, args.lag_seconds, args.isolation_rate)
+            print(f"isolation_rows_sent: {sent}  (a Redis subscription at {args.isolation_rate} rows/s; its "
+                  f"sibling's Kafka target accepts connections and never answers)")
+            print(f"isolation_healthy_lag_p50_ms: {p50:.1f}" if p50 is not None else "isolation_healthy_lag_p50_ms: n/a")
+            print(f"isolation_healthy_lag_p99_ms: {p99:.1f}  (goal < 100)" if p99 is not None
+                  else "isolation_healthy_lag_p99_ms: n/a", flush=True)
         if args.failover_runs > 0:
             from workers.lease import LEASE_TTL
 

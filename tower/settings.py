@@ -31,6 +31,7 @@
 | TOWER_SSO_RETURN_PARAM | ReturnUrl | name of the return URL parameter of the SSO login/logout URLs |
 | TOWER_WORKER_CONCURRENCY | 8 | Celery worker processes per host (dumps it may hold plus short tasks) |
 | TOWER_FAST_DECODER | 1 | decode rows with the generated per-table decoders (0: the library's decoder) |
+| TOWER_TARGET_STALL_SECONDS | 2 | seconds a dump waits for one subscription's batch write before it goes on with the others; that write finishes in the subscription's own thread (docs/architecture.md, "One target cannot hold back the others") |
 | TOWER_TRANSACTION_PIECE_ROWS | 10000 | a transaction with more row changes is delivered in pieces as it is read (docs/architecture.md, "Big transactions") |
 | TOWER_TRANSACTION_PIECE_BYTES | 8388608 | same, for bytes of row events (binlog size) held for one transaction |
 | TOWER_STREAM_BUFFER_CHANGES | 20000 | row changes the binlog reader may hold that the dump loop has not taken (the former 50,000 cost a dump's process up to ~140 MB more in bench/bench_bigtxn.py, for no speed) |
@@ -309,6 +310,7 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 # The generated per-table row decoder (workers/decoder); off = python-mysql-replication decodes rows.
 TOWER_FAST_DECODER = env_bool("TOWER_FAST_DECODER", True)
 # Big transactions (workers/stream.py): delivered in pieces past these bounds; the reader's buffer in bytes.
+TOWER_TARGET_STALL_SECONDS = float(env("TOWER_TARGET_STALL_SECONDS", "2"))
 TOWER_TRANSACTION_PIECE_ROWS = int(env("TOWER_TRANSACTION_PIECE_ROWS", "10000"))
 TOWER_TRANSACTION_PIECE_BYTES = int(env("TOWER_TRANSACTION_PIECE_BYTES", str(8 << 20)))
 TOWER_STREAM_BUFFER_BYTES = int(env("TOWER_STREAM_BUFFER_BYTES", str(32 << 20)))

@@ -6,6 +6,8 @@ leader can never move a position. A subscription's checkpoint is also
 compared with what this dump last wrote: if an operator set its position
 meanwhile, our write is skipped and the dump adopts the operator's position.
 """
+import time
+
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
@@ -15,6 +17,8 @@ from workers.masking import mask_text
 
 from . import changefeed
 from .lease import Fenced
+
+STALL_SHOWN_AFTER = 10.0  # seconds a subscription's write may hang before its error says so
 
 
 def ensure_rows(instance, subscriptions, version):
@@ -53,23 +57,41 @@ def commit(instance_id, worker, version, position, binlog_when, runtimes, fields
                 binlog_when=binlog_when, update_time=now,
             )
         for rt in runtimes:
-            if rt.succeeded != rt.written or rt.queued != rt.written_queued:
+            # A subscription still writing a batch it was left with (workers.courier) has its positions written
+            # too (read together: its thread may move them), its status once its thread is done.
+            succeeded, queued, when = rt.positions()
+            if succeeded != rt.written or queued != rt.written_queued:
                 ok = Checkpoint.objects.filter(
                     instance_id=instance_id, subscription_id=rt.id, leader_version=version,
                     binlog_file=rt.written.binlog_file, binlog_pos=rt.written.binlog_pos,
                 ).update(
-                    binlog_file=rt.succeeded.binlog_file, binlog_pos=rt.succeeded.binlog_pos,
-                    gtid_set=rt.succeeded.gtid, binlog_when=rt.binlog_when,
-                    queued_file=rt.queued.binlog_file, queued_pos=rt.queued.binlog_pos, queued_gtid=rt.queued.gtid,
+                    binlog_file=succeeded.binlog_file, binlog_pos=succeeded.binlog_pos,
+                    gtid_set=succeeded.gtid, binlog_when=when,
+                    queued_file=queued.binlog_file, queued_pos=queued.binlog_pos, queued_gtid=queued.gtid,
                     update_time=now,
                 )
                 if ok:
-                    rt.written, rt.written_queued = rt.succeeded, rt.queued
+                    rt.written, rt.written_queued = succeeded, queued
                 else:
                     conflicts.add(rt.id)
-            if rt.status_dirty:
+            if rt.busy:
+                if rt.stalled_since is not None and not rt.stall_reported and \
+                        time.monotonic() - rt.stalled_since >= STALL_SHOWN_AFTER:
+                    _write_stall(rt, now)
+            elif rt.status_dirty:
                 _write_status(rt, now)
     return conflicts
+
+
+def _write_stall(rt, now):
+    """A target that has not answered a write for STALL_SHOWN_AFTER: shown as the subscription's error (the
+    other subscriptions go on); rewritten by _write_status once the write ends either way."""
+    waited = time.monotonic() - rt.stalled_since
+    error = (f"target {mask_text(rt.target_uri or '')} has not answered a write for {waited:.0f} s; the "
+             f"instance's other subscriptions go on without this one")
+    Subscription.objects.filter(pk=rt.id, state__in=("normal", "error")).update(
+        state="error", error=error[:4000], update_time=now)
+    rt.stall_reported = True
 
 
 def _write_status(rt, now):

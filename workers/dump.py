@@ -24,6 +24,7 @@ whose pieces are being delivered.
 import gc
 import logging
 import time
+from concurrent.futures import wait
 from contextlib import contextmanager
 
 from django.conf import settings
@@ -282,10 +283,19 @@ class Dump:
                 self._reload()
                 next_reload = now + RELOAD_EVERY
             for rt in self.runtimes.values():
+                if rt.occupied:
+                    if rt.busy:
+                        continue
+                    self._settle(rt)
                 if rt.due_for_retry(now):
-                    rt.failing = False
+                    if rt.failed_change is not None and rt.skip_event is None:
+                        rt.hand_over(rt.probe)  # it rejoins once the change it failed at goes through
+                    else:
+                        rt.failing = False
             self._rewind_if_needed()
-            wait = CAUGHT_UP_AFTER if self.uncommitted else 0.2
+            # A full sync writes its chunks from this loop: while one runs, a quiet stream must not pace it.
+            copying = any(getattr(rt, "fullsync", None) is not None for rt in self.runtimes.values())
+            wait = CAUGHT_UP_AFTER if self.uncommitted or copying else 0.2
             try:
                 transactions = self.stream.get(timeout=wait, max_changes=MAX_BATCH)
                 if not transactions and self.stream.silent_for() > READ_TIMEOUT_SECONDS + 3:
@@ -297,10 +307,11 @@ class Dump:
                 self.lost_since = None
             if transactions:
                 self._deliver(transactions)
-            elif self.uncommitted and self._commit_due():
+            elif (self.uncommitted or self._stall_to_show()) and self._commit_due():
                 self._commit()
             for rt in self.runtimes.values():
-                snapshot.advance(rt, transactions)  # full sync chunks between watermarks, if one is running
+                if not rt.occupied:
+                    snapshot.advance(rt, transactions)  # full sync chunks between watermarks, if one is running
             if now >= next_flow:
                 self._write_flow()
                 next_flow = now + FLOW_EVERY
@@ -324,7 +335,7 @@ class Dump:
         self._open_stream(self.read_position)
 
     def _rewind_if_needed(self):
-        active = [rt for rt in self.runtimes.values() if rt.active]
+        active = [rt for rt in self.runtimes.values() if rt.active and not rt.occupied]
         if not active:
             return
         earliest = min((rt.succeeded for rt in active), key=lambda p: p.commit_seq)
@@ -345,17 +356,21 @@ class Dump:
         self.piece_of = None if last.last else last.position
         if not last.last:  # a piece: positions move only up to the last whole transaction (or last piece)
             last = next((t for t in reversed(transactions) if t.last), None)
+        ready = [rt for rt in self.runtimes.values() if not rt.occupied]
+        delivering = [rt for rt in ready if rt.active]
+        self._hand_out(delivering, transactions)
         for rt in self.runtimes.values():
-            if rt.active:
-                rt.deliver(transactions)
+            if rt.occupied:
+                pass  # still writing an earlier batch (its target stalls), or not settled: read past for it
+            elif rt in delivering:
                 if not rt.failing:
                     continue
                 # It failed on this batch: read past for it as well, so that a dump taking over (a lost lease)
                 # sees it behind instead of caught up at its old position.
             elif self.piece_of is not None:
                 rt.forget_pieces()
-            if last is not None and last.position.commit_seq > rt.queued.commit_seq:
-                rt.queued = last.position  # read past for it; it is behind until it catches up
+            if last is not None:
+                rt.read_past(last.position)  # it is behind until it catches up
         for t in transactions:
             if t.position.commit_seq > self.position.commit_seq:
                 if t.last:
@@ -372,6 +387,51 @@ class Dump:
         self.uncommitted = True
         if self._commit_due():
             self._commit()
+
+    def _hand_out(self, runtimes, transactions):
+        """Deliver `transactions` to the subscriptions, each in its own thread (workers.courier), and wait for
+        them all, at most TOWER_TARGET_STALL_SECONDS. One still writing then (its target hangs) is left to finish
+        alone: the loop reads on for the others, reads past for it, and it rejoins (a rewind) once its write
+        ended. One subscription alone is delivered here, in the loop's thread: there is nobody to hold back."""
+        if not runtimes:
+            return
+        if any(rt.wants_parsed_json for rt in runtimes):
+            for t in transactions:  # in place, once, before the threads share the rows
+                if t.json_columns:
+                    t.parse_json()
+        if len(runtimes) == 1:
+            runtimes[0].deliver(transactions)
+            return
+        futures = {rt.hand_over(rt.deliver, transactions): rt for rt in runtimes}
+        done, stalled = wait(futures, timeout=settings.TOWER_TARGET_STALL_SECONDS)
+        for future in done:
+            self._settle(futures[future])
+        for future in stalled:
+            rt = futures[future]
+            rt.stalled_since = time.monotonic()
+            log.warning("instance %s: subscription %s: its target has not answered for %s s; the other "
+                        "subscriptions go on", self.instance_id, rt.name, settings.TOWER_TARGET_STALL_SECONDS)
+
+    def _settle(self, rt):
+        """Take the outcome of the job rt's delivery thread finished: an exception it raised (Fenced, Stop…)
+        is raised here, in the loop."""
+        future = rt.inflight
+        if future is None or not future.done():
+            return
+        rt.inflight = None
+        self.uncommitted = True  # its positions or status moved in its thread: the next commit writes them
+        if rt.stalled_since is not None:
+            log.info("instance %s: subscription %s: its target answered after %.1f s", self.instance_id, rt.name,
+                     time.monotonic() - rt.stalled_since)
+            rt.stalled_since, rt.stall_reported = None, False
+            rt.status_dirty = True  # what _write_stall showed is rewritten
+        future.result()
+
+    def _stall_to_show(self) -> bool:
+        """A subscription's write has hung long enough to be shown (checkpoints.STALL_SHOWN_AFTER)."""
+        now = time.monotonic()
+        return any(rt.stalled_since is not None and not rt.stall_reported
+                   and now - rt.stalled_since >= checkpoints.STALL_SHOWN_AFTER for rt in self.runtimes.values())
 
     def _commit_due(self) -> bool:
         since = time.monotonic() - self.last_commit
@@ -420,6 +480,8 @@ class Dump:
             if rt is None:
                 self._add_runtime(sub, rows[sid])
                 continue
+            if rt.occupied:
+                continue  # its thread is writing: refreshed at a reload after it is done
             before = (rt.state, rt.tables.spec, rt.wanted_columns)
             rt.refresh(sub)
             snapshot.attach(rt, sub)
@@ -447,7 +509,7 @@ class Dump:
     def _adopt_positions(self, ids):
         for row in Checkpoint.objects.filter(instance_id=self.instance_id, subscription_id__in=ids):
             rt = self.runtimes.get(row.subscription_id)
-            if rt is not None:
+            if rt is not None and not rt.occupied:  # adopted at a reload after its thread is done
                 self._adopt(rt, row)
 
     def _adopt(self, rt, row):
@@ -456,6 +518,7 @@ class Dump:
         rt.queued = rt.written_queued = position_of(row.queued_file, row.queued_pos, row.queued_gtid)
         rt.failing = False
         rt.failure = None
+        rt.failed_change = None
         rt.skip_event = None
         rt.forget_pieces()
 
@@ -490,6 +553,8 @@ class Dump:
             rows.append(FlowSample(time=now, instance_id=self.instance_id, schema_name=schema, table_name=table,
                                    count=count, byte_size=size))
         for rt in self.runtimes.values():
+            if rt.occupied:
+                continue  # its thread counts: its next sample is written once it is done
             base = self.sub_flow_base.get(rt.id, (0, 0))
             count = base[0] + sum(v[0] for v in rt.flow.values())
             size = base[1] + sum(v[1] for v in rt.flow.values())

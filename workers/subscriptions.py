@@ -16,6 +16,7 @@ written (the dump rewinds to the transaction's start for an active one that miss
 it gives with_trx targets say where the transaction's BEGIN and COMMIT go (workers/sinks/messages.py).
 """
 import logging
+import threading
 import time
 from fnmatch import fnmatchcase
 
@@ -110,6 +111,14 @@ class SubscriptionRuntime:
         self.status_dirty = False
         self.skip_consumed = False
         self.flow = {}  # (schema, table) -> [count, bytes], cumulative
+        self.failed_change = None  # (change, end position) of the change it parked at: what a retry probes
+        self.courier = None  # its delivery thread (workers.courier), made when the dump first hands it a batch
+        self.inflight = None  # the Future of what its delivery thread runs or last ran, until the dump settles it
+        # succeeded/queued/binlog_when move together: its delivery thread and the dump loop (read_past, commit)
+        # both touch them while a write it was left with (a stalled target) finishes.
+        self.positions_lock = threading.Lock()
+        self.stalled_since = None  # time.monotonic() when the dump left a batch still writing to it
+        self.stall_reported = False  # the stall is shown as the subscription's error
         self.forget_pieces()
         self.refresh(sub)
 
@@ -166,6 +175,31 @@ class SubscriptionRuntime:
     @property
     def active(self) -> bool:
         return self.state in ("normal", "error") and not self.failing and self.sink is not None
+
+    @property
+    def busy(self) -> bool:
+        """Its delivery thread is writing (a batch or a probe)."""
+        return self.courier is not None and self.courier.busy
+
+    @property
+    def occupied(self) -> bool:
+        """Handed to its delivery thread and not settled by the dump loop since (busy, or done meanwhile): the
+        loop leaves it alone but for its positions, and delivers to it only after settling (and rewinding for
+        it if it fell behind): one done between the loop's turns must not get a batch past what it missed."""
+        return self.inflight is not None
+
+    def hand_over(self, fn, *args):
+        """Run fn(*args) (its deliver or probe) in this subscription's own delivery thread; a Future."""
+        if self.courier is None:
+            from workers.courier import Courier
+
+            self.courier = Courier(f"tower-subscription-{self.id}")
+        self.inflight = self.courier.submit(fn, *args)
+        return self.inflight
+
+    @property
+    def wants_parsed_json(self) -> bool:
+        return bool(self.filter_update) or not getattr(self.sink, "raw_json_ok", False)
 
     def wants_table(self, schema, table) -> bool:
         return self.tables(schema, table)
@@ -335,14 +369,44 @@ class SubscriptionRuntime:
                 return
         self._succeeded(_done(todo))
 
+    def probe(self) -> bool:
+        """Write the change it parked at again, alone, before it rejoins the stream (in its delivery thread).
+
+        Rejoining rewinds the dump's stream for everyone; a target still down, or still not answering, costs
+        the other subscriptions nothing this way. Once the change goes through the subscription rejoins and
+        gets it again with the rest (at-least-once)."""
+        change, end = self.failed_change
+        try:
+            self.sink.write(Batch(changes=[change], end=end))
+        except Exception as exc:  # noqa: BLE001 - a sink may raise anything; it is the target's failure
+            self.failure = {**(self.failure or {"event": _describe(change), "commit_seq": change.position.commit_seq,
+                                                "seq": change.seq}), "error": str(exc)}
+            self._park()
+            return False
+        self.failing = False
+        return True
+
     def _passed(self, transaction):
         """The target has everything up to `transaction` (a whole one or a last piece). `queued` never moves
         back: while a subscription replays (a set position, a resume) it stays at what was read past before, so
         a restart before the replay is over rewinds for it again instead of taking it for caught up."""
-        self.succeeded = transaction.position
-        if self.queued.commit_seq < self.succeeded.commit_seq:
-            self.queued = self.succeeded
-        self.binlog_when = transaction.timestamp
+        with self.positions_lock:
+            self.succeeded = transaction.position
+            if self.queued.commit_seq < self.succeeded.commit_seq:
+                self.queued = self.succeeded
+            self.binlog_when = transaction.timestamp
+        self.failed_change = None
+
+    def read_past(self, position):
+        """The dump read past `position` for it (paused, failing, or still writing an earlier batch)."""
+        with self.positions_lock:
+            if position.commit_seq > self.queued.commit_seq:
+                self.queued = position
+
+    def positions(self):
+        """(succeeded, queued, binlog_when), read together."""
+        with self.positions_lock:
+            return self.succeeded, self.queued, self.binlog_when
 
     def _succeeded(self, transaction):
         """`transaction` is written; a piece that is not the last moves no position (see _done), nor uses up
@@ -395,6 +459,7 @@ class SubscriptionRuntime:
                 except Exception as single:  # noqa: BLE001
                     self.failure = {"error": str(single), "event": _describe(change),
                                     "commit_seq": change.position.commit_seq, "seq": change.seq}
+                    self.failed_change = (change, t.position)
                     self._park()
                     return
             self._succeeded(t)
@@ -415,6 +480,14 @@ class SubscriptionRuntime:
         return self.failing and self.sink is not None and now >= self.next_retry
 
     def close(self):
+        """Close the target; a write still running (a hung target) is left to end first, in its thread."""
+        if self.courier is not None:
+            self.courier.stop(then=self._close_sink if self.busy else None)
+            if self.busy:
+                return
+        self._close_sink()
+
+    def _close_sink(self):
         if self.sink is not None:
             try:
                 self.sink.close()

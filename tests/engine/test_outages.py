@@ -117,6 +117,55 @@ def test_a_hung_target_keeps_the_lease(workers, source, private_redis):
     assert "fenced" not in workers.log("w1")
 
 
+@pytest.mark.slow
+def test_a_hung_target_holds_back_only_its_own_subscription(workers, source, private_redis, redis_url):
+    """Two subscriptions of one instance: one into a private Redis that is then hung (SIGSTOP: it accepts
+    connections and never answers), one into the shared Redis. The healthy one keeps getting every row within
+    seconds; the hung one is shown as `error` with the reason; once its Redis answers again it gets every row
+    it missed (nothing lost), and the dump never changed hands."""
+    from .conftest import empty_redis_db
+
+    s = source.schema
+    source.execute(f"CREATE TABLE `{s}`.t (id INT PRIMARY KEY, v INT)")
+    instance = make_instance(source)
+    hung_uri = f"redis://127.0.0.1:{private_redis.port}/0"
+    hung = make_subscription(instance, hung_uri + "?key=S-{$id}", name="sibling", tables=f"{s}.t")
+    healthy_uri, healthy = empty_redis_db(redis_url, 15)
+    make_subscription(instance, healthy_uri + "?key=H-{$id}", name="healthy", tables=f"{s}.t")
+    workers.start("w1", TOWER_TARGET_STALL_SECONDS="1")
+    workers.start_beat()
+    source.execute(f"INSERT INTO `{s}`.t VALUES (1, 1)")
+    sibling = redis_lib.Redis.from_url(hung_uri)
+    wait_for(lambda: healthy.get("H-1") and sibling.get("S-1"), 30, message="row 1 in both")
+    leading = Instance.objects.values_list("leader", "leader_version").get(pk=instance.pk)
+
+    os.kill(private_redis.state["pid"], signal.SIGSTOP)
+    try:
+        # The sibling's writes hang (redis-py gives up after its 5 s socket timeout, then retries with a
+        # backoff); every row still reaches the healthy subscription in a few seconds, the first one included
+        # (the dump waits TOWER_TARGET_STALL_SECONDS for the hung write, then goes on).
+        for i in range(2, 14):
+            source.execute(f"INSERT INTO `{s}`.t VALUES ({i}, {i})")
+            wait_for(lambda: healthy.get(f"H-{i}"), 4, interval=0.02, message=f"row {i} in the healthy target")
+
+        def shown():
+            row = Subscription.objects.get(pk=hung.pk)
+            return row if row.state == "error" and row.error else None
+
+        row = wait_for(shown, 30, interval=0.2, message="the hung subscription shown in error")
+        assert "127.0.0.1" in row.error or "Timeout" in row.error or "answered" in row.error, row.error
+        assert Subscription.objects.get(name="healthy", instance=instance).state == "normal"
+    finally:
+        os.kill(private_redis.state["pid"], signal.SIGCONT)
+    # Back: it rejoins and gets every row it missed; the healthy one lost nothing either.
+    wait_for(lambda: all(sibling.get(f"S-{i}") for i in range(1, 14)), 60, interval=0.2,
+             message="every row in the recovered target")
+    assert all(healthy.get(f"H-{i}") for i in range(1, 14))
+    wait_for(lambda: Subscription.objects.get(pk=hung.pk).state == "normal", 30, interval=0.2,
+             message="the recovered subscription shown normal")
+    assert Instance.objects.values_list("leader", "leader_version").get(pk=instance.pk) == leading
+
+
 @pytest.fixture
 def private_mariadb(tmp_path):
     server = PrivateServer("mariadb", tmp_path / "mariadb").start()
