@@ -243,7 +243,7 @@ def fresh_table(url, schema, columns):
     return cur
 
 
-def lag(url, instance, seconds, rate, target_uri="blackhole://", siblings=(), settle=1.0):
+def lag(url, instance, seconds, rate, target_uri="blackhole://", siblings=(), settle=1.0, name="bench-lag"):
     """(p50, p99 ms, transactions measured, rows sent) of the subscription to `target_uri` at `rate` rows/s:
     from each COMMIT on the source to its checkpoint reaching it (the target has the rows)."""
     from console.models import Checkpoint
@@ -251,7 +251,7 @@ def lag(url, instance, seconds, rate, target_uri="blackhole://", siblings=(), se
     cur = fresh_table(url, "tower_bench_lag", "id INT PRIMARY KEY, v VARCHAR(32)")
     cur.execute("SHOW MASTER STATUS")
     file, pos = cur.fetchone()[:2]
-    sub = start_dump(instance, (file, int(pos)), target_uri, "bench-lag", siblings=siblings)
+    sub = start_dump(instance, (file, int(pos)), target_uri, name, siblings=siblings)
     # Wait until the dump runs (its instance checkpoint exists), so start-up is not counted as lag.
     deadline = time.monotonic() + 30
     while not Checkpoint.objects.filter(instance=instance, subscription__isnull=True).exists():
@@ -346,7 +346,8 @@ def isolation(url, instance, seconds, rate):
     try:
         # Measured once the dump went on without the sibling (TOWER_TARGET_STALL_SECONDS after its first write).
         return lag(url, instance, seconds, rate, target_uri=redis_db(TARGET_DB),
-                   siblings=[f"kafka://127.0.0.1:{hung.port}/bench-hung"], settle=settings.TOWER_TARGET_STALL_SECONDS + 2)
+                   siblings=[f"kafka://127.0.0.1:{hung.port}/bench-hung"], settle=settings.TOWER_TARGET_STALL_SECONDS + 2,
+                   name="bench-isolation")
     finally:
         hung.close()
 
