@@ -316,7 +316,7 @@ class SubscriptionRuntime:
             todo = self.changefeed.admit(self, todo)
         if not todo:
             return
-        if self.filter_update or not getattr(self.sink, "raw_json_ok", False):
+        if self.wants_parsed_json:
             for t in todo:  # MariaDB JSON text -> values, once per transaction for every subscription
                 if getattr(t, "json_columns", None):
                     t.parse_json()

@@ -145,11 +145,15 @@ def big_packet_source(tmp_path):
     server.stop()
 
 
-@pytest.fixture
-def mongo_target(mongo_url):
-    target = MongoTarget(mongo_url)
+def closed_after(target):
+    """A fixture's body for a target: it, then closed (its topic, queue or database dropped)."""
     yield target
     target.close()
+
+
+@pytest.fixture
+def mongo_target(mongo_url):
+    yield from closed_after(MongoTarget(mongo_url))
 
 
 @pytest.mark.slow
@@ -241,16 +245,12 @@ def test_a_64_mb_row_is_stored_or_refused_with_the_targets_limit(workers, big_pa
 
 @pytest.fixture
 def amqp_target(amqp_url):
-    target = AmqpTarget(amqp_url)
-    yield target
-    target.close()
+    yield from closed_after(AmqpTarget(amqp_url))
 
 
 @pytest.fixture
 def clickhouse_target(clickhouse_url):
-    target = ClickHouseTarget(clickhouse_url)
-    yield target
-    target.close()
+    yield from closed_after(ClickHouseTarget(clickhouse_url))
 
 
 @pytest.mark.slow
@@ -303,9 +303,7 @@ def framing_target(request):
     if request.param == "kafka":
         yield KafkaTarget(request.getfixturevalue("kafka_bootstrap"))
         return
-    target = AmqpTarget(request.getfixturevalue("amqp_url"))
-    yield target
-    target.close()
+    yield from closed_after(AmqpTarget(request.getfixturevalue("amqp_url")))
 
 
 @pytest.mark.slow

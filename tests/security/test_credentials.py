@@ -14,17 +14,9 @@ from workers.stream import StreamConnection
 
 from accounts import client_for, make_user
 
-from .fake_mysql import FakeMySQL
 
 GLOBAL_PASSWORD = "GLOBAL-dump-secret-123"
 STORED_PASSWORD = "group-stored-secret-456"
-
-
-@pytest.fixture
-def fake():
-    server = FakeMySQL().start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

@@ -7,16 +7,8 @@ import pytest
 
 from workers.snapshot import reader_connection
 
-from .fake_mysql import FakeMySQL
 
 PASSWORD = "reader-secret-pw"
-
-
-@pytest.fixture
-def fake():
-    server = FakeMySQL().start()
-    yield server
-    server.stop()
 
 
 def connected_to(port, secure=False):
