@@ -510,6 +510,8 @@ CREATE TABLE `waves` (
   `state` varchar(8) NOT NULL,
   `last_heartbeat` datetime(6) DEFAULT NULL,
   `is_owner` tinyint(1) NOT NULL,
+  `dump_slots` int(10) unsigned NOT NULL CHECK (`dump_slots` >= 0),
+  `host_dump_slots` int(10) unsigned NOT NULL CHECK (`host_dump_slots` >= 0),
   PRIMARY KEY (`id`),
   UNIQUE KEY `name` (`name`)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_general_ci;

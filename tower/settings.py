@@ -29,7 +29,9 @@
 | TOWER_SSO_LOGIN_URL | | where unauthenticated browsers are sent (a return URL is appended) |
 | TOWER_SSO_LOGOUT_URL | | where /logout/ sends the browser to end the SSO session |
 | TOWER_SSO_RETURN_PARAM | ReturnUrl | name of the return URL parameter of the SSO login/logout URLs |
-| TOWER_WORKER_CONCURRENCY | 8 | Celery worker processes per host (dumps it may hold plus short tasks) |
+| TOWER_WORKER_CONCURRENCY | 8 | Celery worker processes per host (dumps it may hold plus short tasks) when TOWER_DUMPS_PER_PROCESS is 1 |
+| TOWER_DUMPS_PER_PROCESS | 1 | dumps one worker process runs: 1 = a prefork pool process per dump; N > 1 = up to N dumps as threads of the worker's one process (docs/architecture.md, "Many dumps per process") |
+| TOWER_DUMPS_PER_HOST | 0 | dumps the supervisor gives all the workers of one machine (same `waves.ip`) together; 0: no cap beyond each worker's own |
 | TOWER_FAST_DECODER | 1 | decode rows with the generated per-table decoders (0: the library's decoder) |
 | TOWER_TARGET_STALL_SECONDS | 2 | seconds a dump waits for one subscription's batch write before it goes on with the others; that write finishes in the subscription's own thread (docs/architecture.md, "One target cannot hold back the others") |
 | TOWER_TRANSACTION_PIECE_ROWS | 10000 | a transaction with more row changes is delivered in pieces as it is read (docs/architecture.md, "Big transactions") |
@@ -299,8 +301,22 @@ CELERY_TASK_ACKS_LATE = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_DEFAULT_QUEUE = "tower"
 # Engine (workers/): each worker also consumes tower.dump.<TOWER_WORKER_NAME> (added at start-up, see
-# workers.workerhost); dumps are long-running, so the pool needs a process per dump plus short tasks.
-CELERY_WORKER_CONCURRENCY = int(env("TOWER_WORKER_CONCURRENCY", "8"))
+# workers.workerhost). Dumps are long-running: a prefork pool needs a process per dump plus short tasks; with
+# TOWER_DUMPS_PER_PROCESS > 1 the worker runs them as threads of its one process (Celery's threads pool),
+# with SHORT_TASK_SLOTS more threads for the short tasks (supervise, sample_status).
+TOWER_DUMPS_PER_PROCESS = max(1, int(env("TOWER_DUMPS_PER_PROCESS", "1")))
+SHORT_TASK_SLOTS = 2
+if TOWER_DUMPS_PER_PROCESS > 1:
+    CELERY_WORKER_POOL = "threads"
+    CELERY_WORKER_CONCURRENCY = TOWER_DUMPS_PER_PROCESS + SHORT_TASK_SLOTS
+    TOWER_DUMP_SLOTS = TOWER_DUMPS_PER_PROCESS
+else:
+    CELERY_WORKER_POOL = "prefork"
+    CELERY_WORKER_CONCURRENCY = int(env("TOWER_WORKER_CONCURRENCY", "8"))
+    TOWER_DUMP_SLOTS = CELERY_WORKER_CONCURRENCY
+# The supervisor gives a worker at most TOWER_DUMP_SLOTS dumps (its waves.dump_slots), and the workers of one
+# machine at most TOWER_DUMPS_PER_HOST together (0: no such cap).
+TOWER_DUMPS_PER_HOST = max(0, int(env("TOWER_DUMPS_PER_HOST", "0")))
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 24 * 3600}
 CELERY_BEAT_SCHEDULE = {
     "supervise": {"task": "workers.supervise", "schedule": 3.0, "options": {"expires": 10}},

@@ -23,6 +23,7 @@ whose pieces are being delivered.
 """
 import gc
 import logging
+import threading
 import time
 from concurrent.futures import wait
 from contextlib import contextmanager
@@ -88,8 +89,8 @@ def fast_decoder():
 
 
 def decoder_totals(base, start, now):
-    """The instance's cumulative decoder counters: what earlier dumps wrote (`base`) plus what this process's
-    decoder counted (workers.decoder.stats snapshots) since this dump started (`start`)."""
+    """The instance's cumulative decoder counters: what earlier dumps wrote (`base`) plus what this dump's
+    decoder counted (snapshots of its DecoderStats) since it started (`start`)."""
     totals = {}
     for name, counter in (("generated_rows", "fast_rows"), ("fallback_rows", "fallback_rows"),
                           ("fallback_events", "fallback_events")):
@@ -106,27 +107,39 @@ def decoder_totals(base, start, now):
 # Young-generation threshold of the cyclic garbage collector while a dump runs (Python's default: 700).
 GC_YOUNG_THRESHOLD = 50_000
 
+_gc_lock = threading.Lock()
+_gc_users = 0  # dumps of this process inside streaming_gc
+_gc_threshold = None  # the collector's settings before the first of them
+
 
 @contextmanager
 def streaming_gc():
-    """The garbage collector tuned for the dump's lifetime.
+    """The garbage collector tuned while this process runs dumps.
 
     The reader allocates a few dicts per row and reference counting frees them (rows hold no
     cycles); what the cyclic collector adds is scanning, over and over, the whole heap (Django,
     Celery, the models) and every buffered row. So objects older than the dump are frozen out of
     its view, and a young collection waits for GC_YOUNG_THRESHOLD new containers instead of 700:
     ~9% fewer instructions per row (callgrind, 30k-row stream), more in a worker's larger heap.
-    The collector's settings are per process: workers run one dump per pool process (prefork).
+    The collector's settings are per process, and a process may run several dumps as threads
+    (TOWER_DUMPS_PER_PROCESS): the first dump to start tunes it, the last to end restores it.
     """
-    threshold = gc.get_threshold()
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(GC_YOUNG_THRESHOLD, *threshold[1:])
+    global _gc_users, _gc_threshold
+    with _gc_lock:
+        if _gc_users == 0:
+            _gc_threshold = gc.get_threshold()
+            gc.collect()
+            gc.set_threshold(GC_YOUNG_THRESHOLD, *_gc_threshold[1:])
+        gc.freeze()  # what exists now, the other dumps' long-lived state included, is not scanned again
+        _gc_users += 1
     try:
         yield
     finally:
-        gc.set_threshold(*threshold)
-        gc.unfreeze()
+        with _gc_lock:
+            _gc_users -= 1
+            if _gc_users == 0:
+                gc.set_threshold(*_gc_threshold)
+                gc.unfreeze()
 
 
 class Dump:
@@ -173,8 +186,9 @@ class Dump:
         self.use_gtid = bool(instance.with_gtid and instance.gtid_set)
         self.decoder = fast_decoder()
         if self.decoder is not None:
-            # One dump per pool process at a time: the process-wide counters' growth is this dump's.
-            self.decoder_base, self.decoder_start = dict(instance.decoder_stats or {}), self.decoder.stats.snapshot()
+            # The dump's own counters, bound by its reader threads: other dumps of the process count apart.
+            self.decoder_counts = self.decoder.DecoderStats()
+            self.decoder_base, self.decoder_start = dict(instance.decoder_stats or {}), self.decoder_counts.snapshot()
             self.decoder_written = None
         self._detect_server()
         subs = list(Subscription.objects.filter(instance_id=self.instance_id).select_related("target", "mq_rule", "instance"))
@@ -261,6 +275,7 @@ class Dump:
             max_buffered_changes=settings.TOWER_STREAM_BUFFER_CHANGES,
             max_buffered_bytes=settings.TOWER_STREAM_BUFFER_BYTES,
             piece_rows=settings.TOWER_TRANSACTION_PIECE_ROWS, piece_bytes=settings.TOWER_TRANSACTION_PIECE_BYTES,
+            reader_setup=self.decoder and (lambda: self.decoder.bind_stats(self.decoder_counts)),
         ).start()
         self.read_position = start
         self.piece_of = None
@@ -566,7 +581,7 @@ class Dump:
     def _write_decoder_stats(self):
         if self.decoder is None:
             return
-        totals = decoder_totals(self.decoder_base, self.decoder_start, self.decoder.stats.snapshot())
+        totals = decoder_totals(self.decoder_base, self.decoder_start, self.decoder_counts.snapshot())
         if totals != self.decoder_written:
             Instance.objects.filter(pk=self.instance_id, leader=self.worker, leader_version=self.version).update(
                 decoder_stats=totals)

@@ -14,6 +14,7 @@ import threading
 import time
 from datetime import timedelta
 
+from django.conf import settings
 from django.db import close_old_connections, connection, transaction
 from django.db.models import Case, F, Q, When
 from django.utils import timezone
@@ -101,7 +102,9 @@ class LeaseKeeper:
     def __init__(self, instance_id, worker, version, stall_limit=STALL_LIMIT):
         self.instance_id, self.worker, self.version = instance_id, worker, version
         self.stall_limit = stall_limit
-        self.ppid = os.getppid()
+        # A prefork pool process stops its dump once the worker (its parent) is gone. A worker running its dumps
+        # as threads is that process itself, and its own parent (a shell, systemd) says nothing about it.
+        self.ppid = os.getppid() if settings.CELERY_WORKER_POOL != "threads" else None
         self.last_beat = time.monotonic()
         self.lost = None  # why the lease is gone (refused renewal), raised by beat()
         self.orphaned = False  # the worker process that started the dump is gone: the dump should stop
@@ -125,7 +128,7 @@ class LeaseKeeper:
         stalled = False
         try:
             while not self._stopping.wait(RENEW_EVERY):
-                if os.getppid() != self.ppid:
+                if self.ppid is not None and os.getppid() != self.ppid:
                     self.orphaned = True
                     return  # the worker is gone: let the lease lapse
                 if time.monotonic() - self.last_beat > self.stall_limit:

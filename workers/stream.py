@@ -210,7 +210,7 @@ class BinlogStream:
     def __init__(self, host, port, user, password, server_id, start: Position, *, use_gtid=False,
                  mariadb=True, wants=None, only_schemas=None, decoder=None, queue_size=20000,
                  parse_json=True, max_buffered_changes=20000, max_buffered_bytes=32 << 20,
-                 piece_rows=10000, piece_bytes=8 << 20):
+                 piece_rows=10000, piece_bytes=8 << 20, reader_setup=None):
         self.settings = {"host": host, "port": int(port), "user": user, "passwd": password or "",
                          "read_timeout": READ_TIMEOUT_SECONDS, "connect_timeout": 5, "charset": "utf8mb4"}
         self.server_id = server_id
@@ -223,6 +223,7 @@ class BinlogStream:
         # row; `wanted`: a frozenset of the columns to decode, None for all
         self.decoder = decoder or library_images
         self.decodes_wanted = decoder is not None  # the library decodes every column whatever is wanted
+        self.reader_setup = reader_setup  # called first in the reader thread (the dump binds its decoder counters)
         self.parse_json = parse_json
         self.queue = queue.Queue(maxsize=queue_size)
         # The reader waits while this many changes are read and not taken: bounded memory, and a heap that
@@ -350,6 +351,8 @@ class BinlogStream:
 
     def _run(self):
         try:
+            if self.reader_setup is not None:
+                self.reader_setup()
             self._read()
         except BaseException as exc:  # noqa: BLE001 - everything goes to the dump loop
             if not self._stop.is_set():

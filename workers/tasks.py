@@ -53,6 +53,20 @@ def choose_worker(instance, live, load) -> str | None:
     return min(pool, key=lambda name: (load.get(name, 0), pool.index(name)))
 
 
+def with_room(workers, load) -> set:
+    """Names of the workers that may take one more dump: under their own dump_slots, and their machine (the
+    workers sharing an ip) under its host_dump_slots. `workers`: (name, ip, dump_slots, host_dump_slots) rows;
+    0 slots means no cap."""
+    on_host = {}
+    host_cap = {}
+    for name, ip, _slots, host_slots in workers:
+        on_host[ip] = on_host.get(ip, 0) + load.get(name, 0)
+        if host_slots:
+            host_cap[ip] = min(host_cap.get(ip, host_slots), host_slots)
+    return {name for name, ip, slots, _host_slots in workers
+            if (not slots or load.get(name, 0) < slots) and (ip not in host_cap or on_host[ip] < host_cap[ip])}
+
+
 def dispatchable(now=None):
     now = now or timezone.now()
     latch = Config.current().retry_latch
@@ -78,19 +92,24 @@ def hand_out(now=None) -> list:
     instance, and a second pass finds it taken.
     """
     now = now or timezone.now()
-    live = set(fleet.live_worker_names(now))
+    workers = list(fleet.live_workers(now).values_list("name", "ip", "dump_slots", "host_dump_slots"))
     load = dict(
         Instance.objects.filter(lease_expires__gt=now).values_list("leader").annotate(n=Count("id")).values_list("leader", "n")
     )
     sent = []
+    full = 0
     for instance in dispatchable(now):
-        worker = choose_worker(instance, live, load)
+        worker = choose_worker(instance, with_room(workers, load), load)
         if worker is None:
+            full += bool(workers)
             continue
         if lease.dispatch(instance.pk, worker, instance.leader_version):
             dump_instance.apply_async(args=(instance.pk, instance.leader_version), queue=workerhost.dump_queue(worker))
             load[worker] = load.get(worker, 0) + 1
             sent.append((instance.pk, worker))
+    if full:
+        log.warning("%s instance(s) wait for a worker: every live worker has its TOWER_DUMP_SLOTS dumps, or its "
+                    "machine its TOWER_DUMPS_PER_HOST", full)
     return sent
 
 

@@ -53,9 +53,12 @@ def heartbeat(name=None) -> None:
 
     name = name or settings.WORKER_NAME
     now = timezone.now()
-    updated = Wave.objects.filter(name=name).update(state="alive", last_heartbeat=now, update_time=now)
+    # How many dumps it takes (tower/settings.py): the supervisor reads them here (workers.tasks.with_room).
+    slots = {"dump_slots": settings.TOWER_DUMP_SLOTS, "host_dump_slots": settings.TOWER_DUMPS_PER_HOST}
+    updated = Wave.objects.filter(name=name).update(state="alive", last_heartbeat=now, update_time=now, **slots)
     if not updated:
-        Wave.objects.update_or_create(name=name, defaults={"ip": _ip(), "state": "alive", "last_heartbeat": now})
+        Wave.objects.update_or_create(name=name, defaults={"ip": _ip(), "state": "alive", "last_heartbeat": now,
+                                                           **slots})
 
 
 def mark_dead(name=None) -> None:

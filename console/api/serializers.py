@@ -218,7 +218,8 @@ class CheckpointSerializer(serializers.ModelSerializer):
 class WaveSerializer(serializers.ModelSerializer):
     class Meta:
         model = Wave
-        fields = ["id", "ip", "name", "port", "state", "last_heartbeat", "is_owner", "create_time", "update_time"]
+        fields = ["id", "ip", "name", "port", "state", "last_heartbeat", "is_owner", "dump_slots", "host_dump_slots",
+                  "create_time", "update_time"]
         read_only_fields = fields
 
 

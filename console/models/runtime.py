@@ -68,6 +68,9 @@ class Wave(TimestampedModel):
     state = models.CharField(max_length=8, choices=WorkerState.choices, default=WorkerState.ALIVE)
     last_heartbeat = models.DateTimeField(null=True, blank=True)
     is_owner = models.BooleanField(default=False, help_text="runs the supervisor (TiCDC's owner)")
+    dump_slots = models.PositiveIntegerField(default=0, help_text="most dumps the supervisor gives it (0: unknown, no cap)")
+    host_dump_slots = models.PositiveIntegerField(
+        default=0, help_text="most dumps for all the workers at its ip together (0: no cap)")
 
     class Meta:
         db_table = "waves"

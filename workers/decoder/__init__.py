@@ -49,12 +49,13 @@ Public API
     Module-level counters for metrics: ``stats.fast_rows``,
     ``stats.fast_events``, ``stats.fallback_rows``, ``stats.fallback_events``,
     ``stats.decoders_generated``, ``stats.fallback_reasons`` (reason -> events);
-    ``stats.snapshot()`` returns them as a dict.
+    ``stats.snapshot()`` returns them as a dict. ``bind_stats(counters)`` makes
+    the calling thread count in its own ``DecoderStats`` instead (a dump's reader).
 
 ``decoder_for(columns)`` / ``clear_cache()``
     Lower level: the cached ``TableDecoder`` for a table map's column list (or
     a str reason when unsupported), and cache reset (tests).
 """
-from .stream import DecoderStats, clear_cache, decoder_for, fast_images, fast_rows, stats
+from .stream import DecoderStats, bind_stats, clear_cache, decoder_for, fast_images, fast_rows, stats
 
-__all__ = ["fast_rows", "fast_images", "stats", "DecoderStats", "decoder_for", "clear_cache"]
+__all__ = ["fast_rows", "fast_images", "stats", "bind_stats", "DecoderStats", "decoder_for", "clear_cache"]

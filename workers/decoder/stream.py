@@ -8,6 +8,7 @@ fallback for anything the generated code cannot reproduce.
 from __future__ import annotations
 
 import logging
+import threading
 
 from pymysqlreplication.constants import BINLOG
 
@@ -17,7 +18,7 @@ from .codegen import DecodeMismatch, TableDecoder, Unsupported, table_key, table
 
 log = logging.getLogger(__name__)
 
-__all__ = ["fast_rows", "fast_images", "DecoderStats", "stats", "decoder_for", "clear_cache"]
+__all__ = ["fast_rows", "fast_images", "DecoderStats", "stats", "bind_stats", "decoder_for", "clear_cache"]
 
 
 class DecoderStats:
@@ -54,7 +55,20 @@ class DecoderStats:
         }
 
 
-stats = DecoderStats()
+stats = DecoderStats()  # the counters of threads that bound none (tests, benches)
+_bound = threading.local()
+
+
+def bind_stats(counters: DecoderStats | None) -> None:
+    """Count this thread's decoding in `counters` (None: in the module's `stats` again).
+
+    A dump's reader thread binds its dump's own counters: a worker process running several dumps as threads
+    keeps each instance's counts apart."""
+    _bound.stats = counters
+
+
+def _counters() -> DecoderStats:
+    return getattr(_bound, "stats", None) or stats
 
 _WRITE_DELETE = frozenset(
     (
@@ -98,7 +112,7 @@ def decoder_for(columns, use_column_name_cache=False):
         if len(_DECODERS) >= _MAX_DECODERS:
             _DECODERS.clear()
         _DECODERS[key] = dec
-        stats.decoders_generated += 1
+        _counters().decoders_generated += 1
     if columns:
         # Remembered on the table map's first Column (the library makes new Column
         # objects for every TableMap event), so the key is computed once per table map.
@@ -107,11 +121,12 @@ def decoder_for(columns, use_column_name_cache=False):
 
 
 def _fallback(event, wanted, reason, lean=False):
-    stats.fallback_events += 1
-    reasons = stats.fallback_reasons
+    counters = _counters()
+    counters.fallback_events += 1
+    reasons = counters.fallback_reasons
     reasons[reason] = reasons.get(reason, 0) + 1
     rows = event.rows  # may raise, exactly as the library does without us
-    stats.fallback_rows += len(rows)
+    counters.fallback_rows += len(rows)
     if wanted is not None:
         rows = [
             {k: {n: v for n, v in part.items() if n in wanted} for k, part in row.items()}
@@ -190,6 +205,7 @@ def _decode(event, wanted, lean):
     except Exception as exc:  # DecodeMismatch, struct.error, bad values: the library decides
         reason = f"{type(exc).__name__}: {exc}" if isinstance(exc, DecodeMismatch) else type(exc).__name__
         return _fallback(event, wanted, reason, lean)
-    stats.fast_rows += len(rows)
-    stats.fast_events += 1
+    counters = _counters()
+    counters.fast_rows += len(rows)
+    counters.fast_events += 1
     return rows
