@@ -72,7 +72,7 @@ TMP = Path(tempfile.mkdtemp(prefix="tower-bench-"))
 WORKER = f"bench-{os.getpid()}"
 os.environ["DJANGO_SETTINGS_MODULE"] = "tower.settings"
 os.environ["TOWER_DATA_DIR"] = str(TMP)
-os.environ["TOWER_DATABASE_URL"] = f"sqlite:///{TMP / 'bench.db'}"
+os.environ.setdefault("TOWER_DATABASE_URL", f"sqlite:///{TMP / 'bench.db'}")  # bench_density.py may set its own
 
 
 def _redis_base():
@@ -122,7 +122,7 @@ def runs(rates):
 
 
 class Worker:
-    def __init__(self, name=WORKER, flush_broker=True):
+    def __init__(self, name=WORKER, flush_broker=True, **extra_env):
         import redis
 
         if flush_broker:
@@ -130,7 +130,7 @@ class Worker:
         self.name = name
         self.log = open(TMP / f"{name}.log", "ab")
         env = {**os.environ, "TOWER_BROKER_URL": redis_db(BROKER_DB), "TOWER_WORKER_NAME": name,
-               "TOWER_WORKER_CONCURRENCY": "2", "PYTHONPATH": str(ROOT), "TOWER_LOG_LEVEL": "WARNING"}
+               "TOWER_WORKER_CONCURRENCY": "2", "PYTHONPATH": str(ROOT), "TOWER_LOG_LEVEL": "WARNING", **extra_env}
         self.proc = subprocess.Popen(
             [str(Path(sys.executable).parent / "celery"), "-A", "tower", "worker", "-n", f"{name}@%h",
              "-l", "WARNING", "--without-gossip", "--without-mingle", "--without-heartbeat"],

@@ -58,6 +58,10 @@ MAX_BATCH = 5000
 COMMIT_EVERY = 0.25
 COMMIT_IDLE_GAP = 0.01  # 20 ms made a source committing every 20 ms wait ~15 ms (p50) for its commit; 10 ms: ~6 ms
 CAUGHT_UP_AFTER = 0.003
+# Positions that moved only past transactions with nothing for this instance's subscriptions (other tables)
+# wait this long: nobody waits to see them, and a worker running many dumps (TOWER_DUMPS_PER_PROCESS) would
+# otherwise write a commit per dump for every transaction of the server.
+COMMIT_PASSED_EVERY = 1.0
 
 
 class Stop(Exception):
@@ -153,6 +157,7 @@ class Dump:
         self.started = time.monotonic()
         self.healthy_marked = False
         self.uncommitted = False  # delivered positions not committed yet
+        self.rows_uncommitted = False  # ... and among them row or schema changes (commit them soon: see _commit_due)
         self.last_commit = 0.0
         self.lease = LeaseKeeper(instance_id, worker, version)
         self.decoder = None  # workers.decoder, when the generated decoders are in use
@@ -246,14 +251,15 @@ class Dump:
                 columns |= wanted
         return frozenset(columns) if columns else False
 
-    def _only_schemas(self):
-        schemas = set()
+    def _only(self, literal):
+        """The union of `literal(rt.tables)` over the subscriptions, or None when one of them can match any."""
+        names = set()
         for rt in self.runtimes.values():
-            literal = rt.tables.literal_schemas()
-            if literal is None:
+            some = literal(rt.tables)
+            if some is None:
                 return None
-            schemas |= literal
-        return sorted(schemas) or None
+            names |= some
+        return sorted(names) or None
 
     def _open_stream(self, start: Position):
         if self.stream is not None:
@@ -271,7 +277,11 @@ class Dump:
         self.stream = BinlogStream(
             host, port, user, password, instance.slave_id or 1001, start,
             use_gtid=self.use_gtid and bool(start.gtid), mariadb=self.mariadb, wants=wants,
-            only_schemas=self._only_schemas(), decoder=self.decoder and self.decoder.fast_images, parse_json=False,
+            # The library skips the table maps (and so the rows) of other tables without decoding their columns:
+            # a dump wanting a few tables of a busy server reads the rest for little (schema and table are
+            # checked apart, so this may let through more than is wanted; `wants` decides).
+            only_schemas=self._only(lambda tables: tables.literal_schemas()),
+            only_tables=self._only(lambda tables: tables.literal_tables()), decoder=self.decoder and self.decoder.fast_images, parse_json=False,
             max_buffered_changes=settings.TOWER_STREAM_BUFFER_CHANGES,
             max_buffered_bytes=settings.TOWER_STREAM_BUFFER_BYTES,
             piece_rows=settings.TOWER_TRANSACTION_PIECE_ROWS, piece_bytes=settings.TOWER_TRANSACTION_PIECE_BYTES,
@@ -310,7 +320,7 @@ class Dump:
             self._rewind_if_needed()
             # A full sync writes its chunks from this loop: while one runs, a quiet stream must not pace it.
             copying = any(getattr(rt, "fullsync", None) is not None for rt in self.runtimes.values())
-            wait = CAUGHT_UP_AFTER if self.uncommitted or copying else 0.2
+            wait = CAUGHT_UP_AFTER if self.rows_uncommitted or copying else 0.2
             try:
                 transactions = self.stream.get(timeout=wait, max_changes=MAX_BATCH)
                 if not transactions and self.stream.silent_for() > READ_TIMEOUT_SECONDS + 3:
@@ -400,6 +410,8 @@ class Dump:
         if last is not None:
             self.read_position = last.position
         self.uncommitted = True
+        if not self.rows_uncommitted:
+            self.rows_uncommitted = any(t.changes for t in transactions)
         if self._commit_due():
             self._commit()
 
@@ -434,7 +446,7 @@ class Dump:
         if future is None or not future.done():
             return
         rt.inflight = None
-        self.uncommitted = True  # its positions or status moved in its thread: the next commit writes them
+        self.uncommitted = self.rows_uncommitted = True  # its positions or status moved in its thread
         if rt.stalled_since is not None:
             log.info("instance %s: subscription %s: its target answered after %.1f s", self.instance_id, rt.name,
                      time.monotonic() - rt.stalled_since)
@@ -450,13 +462,15 @@ class Dump:
 
     def _commit_due(self) -> bool:
         since = time.monotonic() - self.last_commit
+        if not self.rows_uncommitted:
+            return since >= COMMIT_PASSED_EVERY
         if since >= COMMIT_EVERY:
             return True
         stream = self.stream
         return since >= COMMIT_IDLE_GAP and stream.idle() and stream.silent_for() >= CAUGHT_UP_AFTER
 
     def _commit(self, fields=None):
-        self.uncommitted = False
+        self.uncommitted = self.rows_uncommitted = False
         self.last_commit = time.monotonic()
         conflicts = checkpoints.commit(
             self.instance_id, self.worker, self.version, self.position, self.binlog_when,

@@ -208,7 +208,7 @@ class BinlogStream:
     """
 
     def __init__(self, host, port, user, password, server_id, start: Position, *, use_gtid=False,
-                 mariadb=True, wants=None, only_schemas=None, decoder=None, queue_size=20000,
+                 mariadb=True, wants=None, only_schemas=None, only_tables=None, decoder=None, queue_size=20000,
                  parse_json=True, max_buffered_changes=20000, max_buffered_bytes=32 << 20,
                  piece_rows=10000, piece_bytes=8 << 20, reader_setup=None):
         self.settings = {"host": host, "port": int(port), "user": user, "passwd": password or "",
@@ -219,6 +219,7 @@ class BinlogStream:
         self.mariadb = mariadb
         self.wants = wants or (lambda schema, table: True)
         self.only_schemas = only_schemas
+        self.only_tables = only_tables
         # decoder(event, wanted=None) -> row images: a values dict per row, a (before, after) pair per updated
         # row; `wanted`: a frozenset of the columns to decode, None for all
         self.decoder = decoder or library_images
@@ -253,7 +254,7 @@ class BinlogStream:
         kwargs = dict(
             connection_settings=self.settings, server_id=self.server_id, blocking=True, only_events=EVENTS,
             slave_heartbeat=HEARTBEAT_SECONDS, pymysql_wrapper=StreamConnection, enable_logging=False,
-            only_schemas=self.only_schemas, freeze_schema=False,
+            only_schemas=self.only_schemas, only_tables=self.only_tables, freeze_schema=False,
         )
         if self.use_gtid and self.start_position.gtid:
             kwargs.update(auto_position=self.start_position.gtid, is_mariadb=self.mariadb)

@@ -75,6 +75,17 @@ class TableMatcher:
             schemas.add(schema)
         return schemas
 
+    def literal_tables(self):
+        """The table names (without their schema) the patterns can match, or None when a table part has a
+        wildcard."""
+        tables = set()
+        for p in self.include:
+            schema, dot, table = p.partition(".")
+            if not dot or any(ch in table for ch in "*?["):
+                return None
+            tables.add(table)
+        return tables
+
 
 def position_of(file, pos, gtid="") -> Position:
     return Position(file or "", int(pos or 0), gtid or "")

@@ -253,14 +253,16 @@ class ClickHouseSink(Sink):
         pending = {}  # (db, table) -> {key: (version, deleted, row)}, last change per key wins
         position = version = source_table = None
         for change in batch.changes:
-            if isinstance(change, SchemaChange):
-                self._flush(pending)
-                self._schema_change(change)
-                source_table = None
-                continue
-            if not isinstance(change, RowChange):
-                continue
-            if not change.primary_key:
+            if change.__class__ is not RowChange:
+                if isinstance(change, SchemaChange):
+                    self._flush(pending)
+                    self._schema_change(change)
+                    source_table = None
+                    continue
+                if not isinstance(change, RowChange):
+                    continue
+            pk = change.primary_key
+            if not pk:
                 raise SinkError(f"ClickHouse target needs a primary key: {change.schema}.{change.table} has none",
                                 retryable=False)
             # the target table of the change before, when the names depend only on the source table
@@ -271,13 +273,15 @@ class ClickHouseSink(Sink):
             if change.position is not position:  # a transaction's changes share one Position
                 position = change.position
                 version = position.commit_seq
-            pk, row = change.primary_key, change.row
-            key = (row.get(pk[0]),) if len(pk) == 1 else change.key_values  # key_values, without a generator
-            if change.type == "DELETE":
+            row, kind = change.row, change.type
+            # key_values and old_key_values, without their generator for the usual one-column key
+            key = (row.get(pk[0]),) if len(pk) == 1 else change.key_values
+            if kind == "DELETE":
                 rows[key] = (version, 1, row)
                 continue
-            if change.type == "UPDATE" and change.old is not None:
-                old_key = change.old_key_values
+            if kind == "UPDATE" and change.old is not None:
+                before = change.old or row
+                old_key = (before.get(pk[0]),) if len(pk) == 1 else change.old_key_values
                 if old_key != key:
                     rows[old_key] = (version, 1, change.old)
             rows[key] = (version, 0, row)
@@ -291,15 +295,18 @@ class ClickHouseSink(Sink):
             # Columnar, as the driver sends them: it would otherwise transpose the rows itself, in Python.
             data = []
             for name, convert in converters.items():
-                values = [row.get(name) for row in rows]
-                if convert is not types.same:
-                    keeps = getattr(convert, "keeps", None)
-                    values = ([v if v.__class__ in keeps else convert(v) for v in values] if keeps
-                              else [convert(v) for v in values])
-                data.append(values)
+                if convert is types.same:
+                    data.append([row.get(name) for row in rows])
+                    continue
+                keeps = getattr(convert, "keeps", ())
+                data.append([value if (value := row.get(name)).__class__ in keeps else convert(value)
+                             for row in rows])
             data.append([version for version, _, _ in entries])
             data.append([deleted for _, deleted, _ in entries])
             columns = list(converters) + [VERSION_COLUMN, DELETED_COLUMN]
+            if len(rows) <= self.batch_size:
+                self.insert(db, table, columns, data)
+                continue
             for start in range(0, len(rows), self.batch_size):
                 self.insert(db, table, columns, [values[start:start + self.batch_size] for values in data])
         pending.clear()

@@ -80,18 +80,14 @@ _ORJSON_OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME
 _MAYBE_SMALL_FLOAT = re.compile(rb"\de-\d(?!\d)|(?<![\d.])0\.0000")
 
 
-# json_safe of the types rows are full of, looked up by exact type (orjson asks for every such value)
-_BY_TYPE = {
-    decimal.Decimal: lambda value: format(value, "f"),
-    datetime.datetime: datetime.datetime.isoformat,
-    datetime.date: datetime.date.isoformat,
-    datetime.time: datetime.time.isoformat,
-}
-
-
 def _default(value):
-    convert = _BY_TYPE.get(value.__class__)
-    return convert(value) if convert is not None else json_safe(value)
+    """json_safe, asked by orjson for every such value: the two types rows are full of first, by exact type."""
+    cls = value.__class__
+    if cls is decimal.Decimal:
+        return format(value, "f")
+    if cls is datetime.datetime:
+        return value.isoformat()
+    return json_safe(value)
 
 
 def _std_dumps(obj) -> str:

@@ -55,7 +55,8 @@ _dumps = dumps_bytes
 def changed_columns(change: RowChange) -> dict:
     """The before values of the columns an UPDATE changed (what canal and maxwell put in `old`)."""
     old = change.old or {}
-    return {k: v for k, v in old.items() if change.row.get(k) != v}
+    after = change.row.get
+    return {k: v for k, v in old.items() if after(k) != v}
 
 
 def canal_json(change, is_last=False) -> bytes:
@@ -82,6 +83,45 @@ def canal_json(change, is_last=False) -> bytes:
         if change.type == "UPDATE":
             msg["old"] = [changed_columns(change)]
     return _dumps(msg)
+
+
+_TYPE_TEXT = {kind: dumps_bytes(kind) for kind in ("INSERT", "UPDATE", "DELETE")}
+
+
+class CanalJson:
+    """canal_json for a sink's messages, writing once what every row of a table or of a transaction shares.
+
+    The same bytes as canal_json: its message is one dict written in order and compact, so the text of each
+    member, written on its own and put between the same punctuation, is the text it has inside the whole.
+    Anything but a plain RowChange (DDL, a value of an unexpected type) is left to canal_json."""
+
+    def __init__(self):
+        self._heads = {}  # (schema, table, primary key) -> b'{"id":0, ..., "type":'
+        self._last = (None, b"")  # the last position and its b',"logfileName": ..., "seq":', set as one
+
+    def __call__(self, change, is_last=False) -> bytes:
+        if change.__class__ is not RowChange:
+            return canal_json(change, is_last)
+        pk, kind = change.primary_key, _TYPE_TEXT.get(change.type)
+        if kind is None or pk.__class__ is not tuple or change.timestamp.__class__ is not int \
+                or change.seq.__class__ is not int:
+            return canal_json(change, is_last)
+        head = self._heads.get((change.schema, change.table, pk))
+        if head is None:
+            head = self._heads[(change.schema, change.table, pk)] = b"".join((
+                b'{"id":0,"database":', dumps_bytes(change.schema), b',"table":', dumps_bytes(change.table),
+                b',"pkNames":', dumps_bytes(list(pk) or None), b',"isDdl":false,"type":'))
+        pos = change.position
+        last, tail = self._last
+        if pos is not last:  # a transaction's changes share one Position
+            tail = b"".join((
+                b',"logfileName":', dumps_bytes(pos.binlog_file), b',"logfileOffset":', dumps_bytes(pos.binlog_pos),
+                b',"gtid":', dumps_bytes(pos.gtid), b',"seq":'))
+            self._last = (pos, tail)
+        old = b"[%s]" % dumps_bytes(changed_columns(change)) if change.type == "UPDATE" else b"null"
+        return b'%s%s,"es":%d,"ts":%d,"sql":"","data":[%s],"old":%s%s%d}' % (
+            head, kind, change.timestamp * 1000, int(time.time() * 1000), dumps_bytes(change.row), old, tail,
+            change.seq)
 
 
 def maxwell(change, is_last=False) -> bytes:
@@ -128,6 +168,10 @@ ENCODERS = {"canal-json": canal_json, "maxwell": maxwell}
 
 
 def encoder(protocol: str):
+    """The message body function of a protocol, for one sink (canal-json's is an object that keeps each
+    table's constant text)."""
+    if protocol == "canal-json":
+        return CanalJson()
     try:
         return ENCODERS[protocol]
     except KeyError:
@@ -159,18 +203,20 @@ class Keyer:
         self.business_keys = business_keys or ()
         self._cache = {}
 
-    def _columns(self, change):
+    def _table(self, change) -> tuple:
+        """(key columns, key prefix 'schema.table:') of the change's table."""
         table = (change.schema, change.table)
-        cols = self._cache.get(table)
-        if cols is None:
+        known = self._cache.get(table)
+        if known is None:
             keys = self.business_keys
             name = f"{change.schema}.{change.table}"
             if isinstance(keys, dict):
                 keys = keys.get(name) or ()
             elif self._by_regex:
                 keys = next((c for regex, c in keys if regex.fullmatch(name)), ())
-            cols = self._cache[table] = tuple(keys) or tuple(getattr(change, "primary_key", ()))
-        return cols
+            cols = tuple(keys) or tuple(getattr(change, "primary_key", ()))
+            known = self._cache[table] = (cols, f"{name}:")
+        return known
 
     def split(self, change) -> list:
         """[change], or for BUSINESS_KEY_ORDER an UPDATE that changes the key as [DELETE old, INSERT new].
@@ -181,13 +227,17 @@ class Keyer:
         if (self.order_type != "BUSINESS_KEY_ORDER" or not isinstance(change, RowChange) or change.type != "UPDATE"
                 or change.old is None):
             return [change]
-        cols = self._columns(change)
-        if all(change.old.get(c) == change.row.get(c) for c in cols):
-            return [change]
-        return [dc_replace(change, type="DELETE", row=change.old, old=None), dc_replace(change, type="INSERT", old=None)]
+        before, after = change.old, change.row
+        for c in self._table(change)[0]:
+            if not before.get(c) == after.get(c):
+                return [dc_replace(change, type="DELETE", row=before, old=None),
+                        dc_replace(change, type="INSERT", old=None)]
+        return [change]
 
     def key(self, change):
         order = self.order_type
+        if order == "BUSINESS_KEY_ORDER":
+            return self._business_key(change)
         if order == "NO_ORDER":
             return None
         if order == "TABLE_ORDER":
@@ -196,13 +246,17 @@ class Keyer:
             return change.schema
         if order == "INSTANCE_ORDER":
             return self.instance
-        if order == "TRANSACTION_ORDER":
-            return f"{change.position.binlog_file}:{change.position.binlog_pos}"
-        # BUSINESS_KEY_ORDER: schema.table plus the key column values, so equal ids of two tables differ
+        return f"{change.position.binlog_file}:{change.position.binlog_pos}"  # TRANSACTION_ORDER
+
+    def _business_key(self, change):
+        """schema.table plus the key column values, so equal ids of two tables differ."""
         if not isinstance(change, RowChange):
             return f"{change.schema}.{change.table}"
-        values = [key_text(change.row.get(c)) for c in self._columns(change)]
-        return f"{change.schema}.{change.table}:" + "-".join(values)
+        cols, prefix = self._table(change)
+        row = change.row
+        if len(cols) == 1:
+            return prefix + key_text(row.get(cols[0]))
+        return prefix + "-".join([key_text(row.get(c)) for c in cols])
 
 
 def framed(batch, with_trx: bool):
