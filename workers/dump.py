@@ -29,11 +29,12 @@ from concurrent.futures import wait
 from contextlib import contextmanager
 
 from django.conf import settings
+from django.db import connection
 from django.db.models import Exists, Max
 from django.utils import timezone
 
 from console.choices import WorkerState
-from console.models import Checkpoint, FlowSample, Instance, Subscription, Wave
+from console.models import Checkpoint, FlowSample, Instance, MqRule, Subscription, Target, Wave
 
 from . import checkpoints, snapshot
 from .changefeed import IDLE_STATES
@@ -162,6 +163,8 @@ class Dump:
         self.lease = LeaseKeeper(instance_id, worker, version)
         self.decoder = None  # workers.decoder, when the generated decoders are in use
         self.applied = None  # describe_subscriptions() of the runtimes, as last logged
+        self.reload_sql = {}  # the reload's compiled queries (_read_raw)
+        self.stored_subscriptions = None  # the subscriptions' rows at the last full reload
 
     # --- entry point ---
 
@@ -482,18 +485,28 @@ class Dump:
     # --- metadata refresh ---
 
     def _reload(self):
-        worker_dead = Wave.objects.filter(name=self.worker, state=WorkerState.DEAD)
-        instance = Instance.objects.filter(pk=self.instance_id).annotate(worker_dead=Exists(worker_dead)).values(
-            "status", "state", "leader", "leader_version", "worker_dead").first()
-        if instance is None or instance["status"] != "dump" or instance["state"] != "ONLINE":
+        status, state, leader, leader_version, worker_dead = (self._read_raw("instance") or [(None,) * 5])[0]
+        if status != "dump" or state != "ONLINE":
             self._commit()
             raise Stop("instance is offline")
-        if instance["leader"] != self.worker or instance["leader_version"] != self.version:
-            raise Fenced(f"instance {self.instance_id}: leadership moved to {instance['leader']}")
-        if instance["worker_dead"]:
+        if leader != self.worker or leader_version != self.version:
+            raise Fenced(f"instance {self.instance_id}: leadership moved to {leader}")
+        if worker_dead:
             # Our worker is shutting down (warm shutdown waits for its tasks): hand the instance over now.
             self._commit()
             raise Stop("the worker is shutting down")
+        # The subscriptions' rows as stored (with their targets and MQ rules): when none changed since the last
+        # reload, nor could anything else refresh() reads, only operator-set positions are looked for. A worker
+        # running many dumps (TOWER_DUMPS_PER_PROCESS) spent most of its idle time building the same objects.
+        stored = self._read_raw("subscriptions")
+        if stored == self.stored_subscriptions and not any(self._refresh_anyway(rt) for rt in self.runtimes.values()):
+            for sid, *position in self._read_raw("positions"):
+                rt = self.runtimes.get(sid)
+                if rt is not None and not rt.occupied and tuple(position[:2]) != (rt.written.binlog_file,
+                                                                                 rt.written.binlog_pos):
+                    self._adopt(rt, Checkpoint.objects.get(instance_id=self.instance_id, subscription_id=sid))
+            return
+        self.stored_subscriptions = stored
         subs = {s.id: s for s in Subscription.objects.filter(instance_id=self.instance_id).select_related("target", "mq_rule", "instance")}
         new = [s for sid, s in subs.items() if sid not in self.runtimes]
         if new:
@@ -510,7 +523,9 @@ class Dump:
                 self._add_runtime(sub, rows[sid])
                 continue
             if rt.occupied:
+                rt.refresh_pending = True
                 continue  # its thread is writing: refreshed at a reload after it is done
+            rt.refresh_pending = False
             before = (rt.state, rt.tables.spec, rt.wanted_columns)
             rt.refresh(sub)
             snapshot.attach(rt, sub)
@@ -523,6 +538,37 @@ class Dump:
             # Which tables and columns get decoded depends on the subscriptions: reopen where we are.
             self._open_stream(self.read_position)
         self._log_subscriptions()
+
+    @staticmethod
+    def _refresh_anyway(rt) -> bool:
+        """What refresh() would act on without any change to the subscription's own rows: its MQ rule's filters
+        (rows of their own), a skip_next waiting for its failure, a sink not opened, a changefeed's state, or a
+        refresh left out while its thread was writing."""
+        return (rt.rules is not None or rt.skip_next or rt.sink is None or rt.changefeed is not None
+                or getattr(rt, "refresh_pending", False))
+
+    def _read_raw(self, name) -> list:
+        """The rows of one of the reload's queries, as the database returns them. Each is compiled once per
+        dump (the ORM's compilation cost more than the query)."""
+        sql = self.reload_sql.get(name)
+        if sql is None:
+            pk = self.instance_id
+            if name == "instance":
+                worker_dead = Wave.objects.filter(name=self.worker, state=WorkerState.DEAD)
+                qs = Instance.objects.filter(pk=pk).annotate(worker_dead=Exists(worker_dead)).values_list(
+                    "status", "state", "leader", "leader_version", "worker_dead")
+            elif name == "subscriptions":
+                columns = [f.attname for f in Subscription._meta.concrete_fields]
+                columns += [f"{rel}__{f.attname}" for rel, model in (("target", Target), ("mq_rule", MqRule))
+                            for f in model._meta.concrete_fields]
+                qs = Subscription.objects.filter(instance_id=pk).order_by("pk").values_list(*columns)
+            else:  # positions
+                qs = Checkpoint.objects.filter(instance_id=pk, subscription__isnull=False).values_list(
+                    "subscription_id", "binlog_file", "binlog_pos")
+            sql = self.reload_sql[name] = qs.query.get_compiler(using=qs.db).as_sql()
+        with connection.cursor() as cursor:
+            cursor.execute(*sql)
+            return cursor.fetchall()
 
     def _log_subscriptions(self):
         """Log the subscriptions as this dump applies them, when that changed (a pause, new tables, a FieldList…)."""

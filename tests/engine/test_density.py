@@ -59,10 +59,14 @@ def test_kill_9_of_a_process_holding_several_dumps_moves_them_all(workers, sourc
     versions = wait_for(lambda: led_by(instances, "w1"), 60, message="w1 to lead every instance")
 
     # All of them are dumps of w1's one process: its task log lines come from the main process, not pool children.
+    def start_lines():
+        found = [re.search(rf"^.*dump of {i.pk}: leader w1 at version .*$", workers.log("w1"), re.M)
+                 for i, _, _ in instances]
+        return all(found) and [m.group(0) for m in found]
+
+    for line in wait_for(start_lines, 30, message="w1's log to show every dump's start"):
+        assert "/MainProcess]" in line, line
     log = workers.log("w1")
-    for instance, _, _ in instances:
-        line = re.search(rf"^.*dump of {instance.pk}: leader w1 at version .*$", log, re.M)
-        assert line is not None and "/MainProcess]" in line.group(0), line
     assert "ForkPoolWorker" not in log
 
     def write(cur, start):
