@@ -68,7 +68,9 @@ def commit(instance_id, worker, version, position, binlog_when, runtimes, fields
                     binlog_file=succeeded.binlog_file, binlog_pos=succeeded.binlog_pos,
                     gtid_set=succeeded.gtid, binlog_when=when,
                     queued_file=queued.binlog_file, queued_pos=queued.binlog_pos, queued_gtid=queued.gtid,
-                    update_time=now,
+                    # update_time is the job's last progress (console.domain.progress.last_progress): a
+                    # subscription whose target hangs is read past (queued moves) but has not moved.
+                    **({"update_time": now} if succeeded != rt.written else {}),
                 )
                 if ok:
                     rt.written, rt.written_queued = succeeded, queued

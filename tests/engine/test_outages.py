@@ -9,6 +9,8 @@ import pymysql
 import pytest
 import redis as redis_lib
 
+from accounts import Api, make_user
+from console.domain import subscriptions as job_states
 from console.models import Instance, Subscription
 
 from private_servers import PrivateServer
@@ -118,7 +120,8 @@ def test_a_hung_target_keeps_the_lease(workers, source, private_redis):
 
 
 @pytest.mark.slow
-def test_a_hung_target_holds_back_only_its_own_subscription(workers, source, private_redis, redis_url):
+def test_a_hung_target_holds_back_only_its_own_subscription(workers, source, private_redis, redis_url,
+                                                              monkeypatch):
     """Two subscriptions of one instance: one into a private Redis that is then hung (SIGSTOP: it accepts
     connections and never answers), one into the shared Redis. The healthy one keeps getting every row within
     seconds; the hung one is shown as `error` with the reason; once its Redis answers again it gets every row
@@ -155,12 +158,35 @@ def test_a_hung_target_holds_back_only_its_own_subscription(workers, source, pri
         row = wait_for(shown, 30, interval=0.2, message="the hung subscription shown in error")
         assert "127.0.0.1" in row.error or "Timeout" in row.error or "answered" in row.error, row.error
         assert Subscription.objects.get(name="healthy", instance=instance).state == "normal"
+        # Past the grace period (shortened here) every surface shows it: the native API, TiCDC and Bifrost.
+        monkeypatch.setattr(job_states, "ERROR_GRACE_SECONDS", 3)
+        api = Api(make_user("operator", super_admin=True).token)
+
+        def surfaces():
+            native = api.get(f"/api/subscriptions/{hung.pk}/").json()["state"]
+            ticdc = {name: api.get(f"/api/v1/changefeeds/{name}").json()["state"] for name in ("sibling", "healthy")}
+            channels = api.get("/synclist", {"format": "json", "dbname": str(instance)}).json()
+            bifrost = {s["ToServerID"]: s["Status"] for c in channels for s in c["ToServerList"]}
+            return native, ticdc, bifrost
+
+        more = iter(range(100, 200))
+
+        def all_error():
+            # Rows keep coming: the hung one is read past (its queued position moves) without moving itself.
+            source.execute(f"INSERT INTO `{s}`.t VALUES ({next(more)}, 0)")
+            native, ticdc, bifrost = seen = surfaces()
+            return native == "error" and ticdc["sibling"] == "error" and bifrost.get(hung.pk) == "error" and seen
+
+        native, ticdc, bifrost = wait_for(all_error, 20, interval=0.5, message="every surface to show error")
+        healthy_sub = Subscription.objects.get(name="healthy", instance=instance)
+        assert ticdc["healthy"] == "normal" and bifrost.get(healthy_sub.pk) == "running", (ticdc, bifrost)
     finally:
         os.kill(private_redis.state["pid"], signal.SIGCONT)
     # Back: it rejoins and gets every row it missed; the healthy one lost nothing either.
-    wait_for(lambda: all(sibling.get(f"S-{i}") for i in range(1, 14)), 60, interval=0.2,
+    written = [i for (i,) in source.execute(f"SELECT id FROM `{s}`.t")]
+    wait_for(lambda: all(sibling.get(f"S-{i}") for i in written), 60, interval=0.2,
              message="every row in the recovered target")
-    assert all(healthy.get(f"H-{i}") for i in range(1, 14))
+    assert all(healthy.get(f"H-{i}") for i in written)
     wait_for(lambda: Subscription.objects.get(pk=hung.pk).state == "normal", 30, interval=0.2,
              message="the recovered subscription shown normal")
     assert Instance.objects.values_list("leader", "leader_version").get(pk=instance.pk) == leading
