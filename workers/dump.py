@@ -133,8 +133,10 @@ def streaming_gc():
     with _gc_lock:
         if _gc_users == 0:
             _gc_threshold = gc.get_threshold()
-            gc.collect()
             gc.set_threshold(GC_YOUNG_THRESHOLD, *_gc_threshold[1:])
+        else:
+            gc.unfreeze()  # garbage frozen at an earlier start (a dump that ended since) is collected now
+        gc.collect()
         gc.freeze()  # what exists now, the other dumps' long-lived state included, is not scanned again
         _gc_users += 1
     try:

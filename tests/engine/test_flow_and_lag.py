@@ -47,6 +47,10 @@ def test_ddl_classification_and_routing():
     assert matcher("d", "t") and not matcher("d", "secret") and not matcher("e", "t")
     assert matcher.literal_schemas() == {"d"}
     assert TableMatcher("*.*").literal_schemas() is None
+    # The bare table names the stream hands the library (only_tables): none when a table part has a wildcard.
+    assert TableMatcher("a.t1, b.t2, !a.t2").literal_tables() == {"t1", "t2"}
+    assert TableMatcher("a.t1, b.t*").literal_tables() is None
+    assert matcher.literal_tables() is None
 
     from workers.subscriptions import SubscriptionRuntime
 
