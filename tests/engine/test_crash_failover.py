@@ -131,18 +131,20 @@ def test_failover_to_candidate_and_fencing(workers, source, redis_url):
 
 
 @pytest.mark.slow
-def test_warm_shutdown_hands_the_instance_over(workers, source, redis_url):
+@pytest.mark.parametrize("pool", [{}, {"TOWER_DUMPS_PER_PROCESS": "4"}], ids=["prefork", "threads"])
+def test_warm_shutdown_hands_the_instance_over(workers, source, redis_url, pool):
     """SIGTERM to a worker's main process only (a warm shutdown waits for running tasks): its dump
-    commits, releases the lease and returns, the worker exits, and the other worker takes over."""
+    commits, releases the lease and returns, the worker exits, and the other worker takes over. The same
+    with the dumps as threads of the worker's process (TOWER_DUMPS_PER_PROCESS)."""
     import os
     import signal
 
     instance, client = two_candidates_into_redis(source, redis_url, 13)
-    workers.start("w1")
+    workers.start("w1", **pool)
     workers.start_beat()
     first = wait_for(lambda: leader(instance.pk), 30, message="w1 to lead")
     assert first[0] == "w1"
-    workers.start("w2")
+    workers.start("w2", **pool)
     source.execute(f"INSERT INTO `{source.schema}`.t VALUES (1, 1, 'a', 1.50)")
     wait_for(lambda: client.get(f"{source.schema}-t-1"), 30, message="delivery by w1")
 
