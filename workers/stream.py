@@ -47,6 +47,11 @@ from workers.source import SourceConnection, connect, json_columns
 log = logging.getLogger(__name__)
 
 HEARTBEAT_SECONDS = 1.0
+# Transactions with nothing this stream wants (other tables' only) move positions and nothing else: they are
+# handed on as one position at most this often (and at the server's heartbeat), not one by one. A dump of a
+# few tables on a busy server, or many dumps of one server in one process, otherwise spend most of their time
+# passing empty transactions along.
+PASSED_EVERY = 0.25
 READ_TIMEOUT_SECONDS = 6  # no event and no heartbeat for this long: the connection is dead
 
 EVENTS = [
@@ -377,6 +382,8 @@ class BinlogStream:
         piece_rows, piece_bytes = self.piece_rows, self.piece_bytes
         self._trx_start = 0  # end of the transaction's first event (GTID / BEGIN): where its pieces are
         self._piece_at = None  # the Position the rows of the transaction being handed over in pieces carry
+        self._passed = None  # (file, end, timestamp) of the last empty transaction not handed on yet
+        self._passed_at = 0.0  # when one was last handed on
         for event in self.reader:
             if self._stop.is_set():
                 return
@@ -471,13 +478,18 @@ class BinlogStream:
                 self._commit(changes, file, event, gtids, trx_gtid, sizes, jsons, held)
                 changes, sizes, jsons, seq, trx_gtid, held = [], {}, {}, 0, "", 0
             elif cls is MariadbGtidEvent or cls is GtidEvent:
+                if self._passed is not None and time.monotonic() - self._passed_at >= PASSED_EVERY:
+                    self._hand_passed(gtids)
                 trx_gtid = event.gtid
                 changes, sizes, jsons, seq, held = [], {}, {}, 0, 0  # a GTID always opens a new transaction
                 self._piece_at = None
                 self._trx_start = event.packet.log_pos
             elif cls is RotateEvent:
+                if self._passed is not None:
+                    self._hand_passed(gtids)  # its position names the file it is in
                 file = event.next_binlog
-            # HeartbeatLogEvent: only refreshes last_activity
+            elif self._passed is not None:  # HeartbeatLogEvent: the server has nothing more for now
+                self._hand_passed(gtids)
 
     def _narrow_of(self, sizes):
         narrow = self._narrow
@@ -485,8 +497,16 @@ class BinlogStream:
             narrow = {key: narrow[key] for key in sizes if key in narrow} or None
         return narrow or None
 
+    def _hand_passed(self, gtids):
+        """Hand on the position after the empty transactions read since the last one handed on."""
+        file, end, timestamp = self._passed
+        self._passed, self._passed_at = None, time.monotonic()
+        self._put(Transaction([], Position(file, end, gtids.text()), timestamp, {}))
+
     def _hand_piece(self, changes, file, timestamp, gtids, trx_gtid, sizes, jsons, held):
         """Hand over the changes read so far of a transaction that outgrew a piece (not its last piece)."""
+        if self._passed is not None:
+            self._hand_passed(gtids)  # it ends before this transaction begins: its pieces come after it
         first = self._piece_at is None
         if first:
             # the executed set once this transaction is in, as its rows would carry it when whole
@@ -499,8 +519,14 @@ class BinlogStream:
 
     def _commit(self, changes, file, event, gtids, trx_gtid, sizes, jsons=None, held=0):
         gtids.add(trx_gtid)
-        position = Position(file, event.packet.log_pos, gtids.text())
         piece_at, self._piece_at, self._trx_start = self._piece_at, None, 0
+        if not changes and piece_at is None:
+            self._passed = (file, event.packet.log_pos, event.timestamp)
+            if time.monotonic() - self._passed_at >= PASSED_EVERY:
+                self._hand_passed(gtids)
+            return
+        self._passed = None  # this transaction's position is past it
+        position = Position(file, event.packet.log_pos, gtids.text())
         rows_at = piece_at or position
         for change in changes:
             change.position = rows_at
