@@ -20,7 +20,6 @@ A transaction past TOWER_TRANSACTION_PIECE_ROWS/_BYTES is delivered in pieces (d
 transactions"): the two peaks should be within 20% of each other.
 """
 import argparse
-import os
 import shutil
 import signal
 import sys
@@ -31,33 +30,21 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.bench_engine import TARGET_DB, TMP, Worker, e2e, make_instance, redis_db  # noqa: E402  (sets up Django)
-from bench.common import require_url  # noqa: E402
+from bench.common import group_processes, require_url, rss_bytes  # noqa: E402
 from workers.decoder.testing import connect  # noqa: E402
 
 SCHEMA = "tower_bench_bigtxn"
-PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
 def group_rss_bytes(pgid, each=None) -> int:
     """Resident memory of every process in process group `pgid` (the worker and its pool); `each`: a dict that
     gets every process's own peak."""
     total = 0
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as f:
-                stat = f.read()
-            fields = stat[stat.rindex(")") + 2:].split()
-            if int(fields[2]) != pgid:  # pgrp
-                continue
-            with open(f"/proc/{entry}/statm") as f:
-                rss = int(f.read().split()[1]) * PAGE
-            total += rss
-            if each is not None:
-                each[int(entry)] = max(each.get(int(entry), 0), rss)
-        except (OSError, ValueError):
-            continue
+    for pid, _ in group_processes(pgid):
+        rss = rss_bytes(pid)
+        total += rss
+        if each is not None:
+            each[pid] = max(each.get(pid, 0), rss)
     return total
 
 

@@ -99,7 +99,7 @@ from bench import bench_engine as engine  # noqa: E402  (sets up Django on the b
 
 from django.core.management import call_command  # noqa: E402
 
-from bench.common import require_url  # noqa: E402
+from bench.common import group_processes, require_url, rss_bytes  # noqa: E402
 from bench.tcp_forward import Forwarders  # noqa: E402
 from workers.decoder.testing import connect, settings as conn_settings  # noqa: E402
 
@@ -109,53 +109,17 @@ IDLE_SECONDS = 10
 
 def tree_rss_mb(pid):
     """Total RSS of `pid`'s process group (the worker and any pool children), in MB."""
-    total = 0
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-            if int(fields[2]) != pid:  # field 5 of stat, the process group
-                continue
-            with open(f"/proc/{entry}/status") as f:
-                total += next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
-        except (FileNotFoundError, ProcessLookupError, StopIteration):
-            continue
-    return total / 1024
+    return sum(rss_bytes(member) for member, _ in group_processes(pid)) / 2**20
 
 
 def children_rss_mb(pid):
     """RSS of each pool child (a process of the group other than `pid`), in MB."""
-    out = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit() or int(entry) == pid:
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-            if int(fields[2]) != pid:
-                continue
-            with open(f"/proc/{entry}/status") as f:
-                out.append(next(int(line.split()[1]) for line in f if line.startswith("VmRSS:")) / 1024)
-        except (FileNotFoundError, ProcessLookupError, StopIteration):
-            continue
-    return out
+    return [rss_bytes(member) / 2**20 for member, _ in group_processes(pid) if member != pid]
 
 
 def cpu_seconds(pid):
     """CPU time (user + system) used so far by `pid`'s process group."""
-    ticks = 0
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except (FileNotFoundError, ProcessLookupError):
-            continue
-        if int(fields[2]) == pid:
-            ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    ticks = sum(int(fields[11]) + int(fields[12]) for _, fields in group_processes(pid))  # utime, stime
     return ticks / os.sysconf("SC_CLK_TCK")
 
 

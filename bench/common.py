@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import os
 import random
 import sys
 import time
@@ -112,3 +113,28 @@ def timed(fn, *args):
     t0 = time.perf_counter()
     result = fn(*args)
     return time.perf_counter() - t0, result
+
+
+def group_processes(pgid):
+    """(pid, fields of /proc/<pid>/stat after the command name) of every process in process group `pgid` (a
+    worker and its pool children)."""
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()
+        if int(fields[2]) == pgid:  # pgrp
+            yield int(entry), fields
+
+
+def rss_bytes(pid) -> int:
+    """Resident memory of process `pid` (0 once it is gone)."""
+    try:
+        with open(f"/proc/{pid}/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except OSError:
+        return 0
