@@ -42,7 +42,7 @@ from .events import Position
 from .lease import Fenced, LeaseKeeper
 from .source import instance_endpoint
 from .stream import READ_TIMEOUT_SECONDS, BinlogStream, StreamLost, UnnamedColumns
-from .subscriptions import SubscriptionRuntime, position_of
+from .subscriptions import SubscriptionRuntime, TableMatcher, position_of
 
 log = logging.getLogger(__name__)
 
@@ -285,8 +285,9 @@ class Dump:
             # The library skips the table maps (and so the rows) of other tables without decoding their columns:
             # a dump wanting a few tables of a busy server reads the rest for little (schema and table are
             # checked apart, so this may let through more than is wanted; `wants` decides).
-            only_schemas=self._only(lambda tables: tables.literal_schemas()),
-            only_tables=self._only(lambda tables: tables.literal_tables()), decoder=self.decoder and self.decoder.fast_images, parse_json=False,
+            only_schemas=self._only(TableMatcher.literal_schemas),
+            only_tables=self._only(TableMatcher.literal_tables),
+            decoder=self.decoder and self.decoder.fast_images, parse_json=False,
             max_buffered_changes=settings.TOWER_STREAM_BUFFER_CHANGES,
             max_buffered_bytes=settings.TOWER_STREAM_BUFFER_BYTES,
             piece_rows=settings.TOWER_TRANSACTION_PIECE_ROWS, piece_bytes=settings.TOWER_TRANSACTION_PIECE_BYTES,
@@ -547,7 +548,7 @@ class Dump:
         (rows of their own), a skip_next waiting for its failure, a sink not opened, a changefeed's state, or a
         refresh left out while its thread was writing."""
         return (rt.rules is not None or rt.skip_next or rt.sink is None or rt.changefeed is not None
-                or getattr(rt, "refresh_pending", False))
+                or rt.refresh_pending)
 
     def _read_raw(self, name) -> list:
         """The rows of one of the reload's queries, as the database returns them. Each is compiled once per

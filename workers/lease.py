@@ -78,15 +78,12 @@ def take(instance_id, worker, version) -> int | None:
 
 
 def renew(instance_id, worker, version) -> bool:
-    now = timezone.now()
-    return bool(
-        Instance.objects.filter(pk=instance_id, leader=worker, leader_version=version)
-        .update(lease_expires=now + LEASE_TTL)
-    )
+    """Extend the lease by LEASE_TTL if `worker` still holds it at `version`."""
+    return Renewal(instance_id, worker, version)()
 
 
 class Renewal:
-    """renew() for one lease as an UPDATE compiled once, its new expiry the only parameter that changes: a
+    """The renewal of one lease as an UPDATE compiled once, its new expiry the only parameter that changes: a
     worker running many dumps renews each lease every second, and compiling the query cost more than running it."""
 
     def __init__(self, instance_id, worker, version):

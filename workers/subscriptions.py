@@ -96,6 +96,7 @@ def _nothing():
 
 
 class SubscriptionRuntime:
+    refresh_pending = False  # a dump reload skipped its refresh() while its thread was writing
     rules = None  # the MQ rule's compiled filters (workers.filters.RuleSet), set by refresh()
     changefeed = None  # workers.changefeed.Changefeed when start_ts/target_ts/ignore_txn_start_ts are set
 

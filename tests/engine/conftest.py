@@ -181,14 +181,15 @@ def source(request, source_url):
     src.close()
 
 
-def make_instance(source, candidates=("w1",), gtid=False, url=None):
-    """A `dump`, ONLINE instance on `source` starting at the master's current position."""
+def make_instance(source, candidates=("w1",), gtid=False, url=None, port=None):
+    """A `dump`, ONLINE instance on `source` (at `port` instead of the source's own: a forwarder to it) starting
+    at the master's current position."""
     from console.models import Group, Instance
 
     group, _ = Group.objects.get_or_create(name="engine")
     file, pos, gtid_set = source.master()
     return Instance.objects.create(
-        group=group, host=source.host, port=source.port, user="root", password="", status="dump", state="ONLINE",
+        group=group, host=source.host, port=port or source.port, user="root", password="", status="dump", state="ONLINE",
         slave_id=random.randint(100000, 4000000000), binlog_file=file, binlog_pos=pos, gtid_set=gtid_set,
         with_gtid=gtid, candidates=list(candidates),
     )

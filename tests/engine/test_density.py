@@ -1,15 +1,14 @@
 """Many dumps in one worker process (TOWER_DUMPS_PER_PROCESS > 1): a kill -9 of that process moves every one of
 its instances, and every target equals its source afterwards."""
-import random
 import re
 
 import pytest
 
 from bench.tcp_forward import Forwarders
-from console.models import Group, Instance, Wave
+from console.models import Wave
 from workers.tasks import with_room
 
-from .conftest import Workload, empty_redis_db, leader, make_subscription, redis_state, wait_for
+from .conftest import Workload, empty_redis_db, leader, make_instance, make_subscription, redis_state, wait_for
 from .expect import diff_states, expected_state
 
 INSTANCES = 3
@@ -27,16 +26,10 @@ def addresses(source):
 def instances_on_one_source(source, ports, redis_url):
     """An instance of the source at each port, each with a subscription to its own table into its own empty
     Redis db; [(instance, client, table)]."""
-    group, _ = Group.objects.get_or_create(name="engine")
-    file, pos, gtid_set = source.master()
     out = []
     for n, port in enumerate(ports):
         source.execute(TABLE.format(schema=source.schema, n=n))
-        instance = Instance.objects.create(
-            group=group, host="127.0.0.1", port=port, user="root", password="", status="dump", state="ONLINE",
-            slave_id=random.randint(100000, 4000000000), binlog_file=file, binlog_pos=pos, gtid_set=gtid_set,
-            candidates=["w1", "w2"],
-        )
+        instance = make_instance(source, candidates=("w1", "w2"), port=port)
         uri, client = empty_redis_db(redis_url, 9 + n)
         make_subscription(instance, uri, name=f"sub{n}", tables=f"{source.schema}.t{n}")
         out.append((instance, client, f"t{n}"))

@@ -190,7 +190,7 @@ def _subscriptions(caller, now, groups, addresses):
     errors = _counter("tower_subscription_errors", "Delivery errors")
     skipped = _counter("tower_subscription_skipped", "Events skipped by an operator or by MustBeSuccess=false")
     state = _gauge("tower_subscription_state", "1 for the subscription's current state")
-    cp_age = _gauge("tower_subscription_checkpoint_age_seconds", "Seconds since the subscription checkpoint was written")
+    cp_age = _gauge("tower_subscription_checkpoint_age_seconds", "Seconds since the subscription checkpoint last moved")
     jobs = caller.scope(Subscription.objects.all())
     flow = progress.subscription_totals(None if caller.is_super else jobs.values("pk"))
     # No joins and no ORDER BY in SQL: the jobs are sorted here (MySQL would sort through a temporary table of
