@@ -6,6 +6,7 @@ leader can never move a position. A subscription's checkpoint is also
 compared with what this dump last wrote: if an operator set its position
 meanwhile, our write is skipped and the dump adopts the operator's position.
 """
+import functools
 import time
 
 from django.db import transaction
@@ -16,7 +17,8 @@ from console.models import Checkpoint, Instance, Subscription
 from workers.masking import mask_text
 
 from . import changefeed
-from .lease import Fenced
+from .lease import LEASE_TTL, Fenced
+from .prepared import PreparedUpdate
 
 STALL_SHOWN_AFTER = 10.0  # seconds a subscription's write may hang before its error says so
 
@@ -35,43 +37,48 @@ def ensure_rows(instance, subscriptions, version):
 
 
 def commit(instance_id, worker, version, position, binlog_when, runtimes, fields=None) -> set:
-    """Write the instance's dumped position and every changed subscription position.
+    """Write the instance's dumped position and every changed subscription position, and extend the lease.
 
+    The instance row's UPDATE is the fence (leader and leader_version still ours); it also extends the lease by
+    LEASE_TTL, so a dump committing every second needs no renewal of its own (LeaseKeeper.renewed).
     Returns the ids of subscriptions whose checkpoint an operator changed (not written).
     Raises Fenced when `version` is no longer the instance's leader_version.
     """
     now = timezone.now()
     conflicts = set()
     with transaction.atomic():
-        changes = dict(update_time=now)
-        if position is not None:
-            changes.update(binlog_file=position.binlog_file, binlog_pos=position.binlog_pos,
-                           gtid_set=position.gtid, binlog_when=binlog_when)
-        changes.update(fields or {})
-        if not Instance.objects.filter(pk=instance_id, leader=worker, leader_version=version).update(**changes):
+        if position is not None and not fields:
+            fenced = not _statements().instance(
+                [now, now + LEASE_TTL, position.binlog_file, position.binlog_pos, position.gtid, binlog_when],
+                [instance_id, worker, version])
+        else:
+            changes = dict(update_time=now, lease_expires=now + LEASE_TTL)
+            if position is not None:
+                changes.update(binlog_file=position.binlog_file, binlog_pos=position.binlog_pos,
+                               gtid_set=position.gtid, binlog_when=binlog_when)
+            changes.update(fields or {})
+            fenced = not Instance.objects.filter(pk=instance_id, leader=worker, leader_version=version).update(
+                **changes)
+        if fenced:
             raise Fenced(f"instance {instance_id}: leader_version {version} is no longer current")
         if position is not None:
-            Checkpoint.objects.filter(instance_id=instance_id, subscription__isnull=True, leader_version=version).update(
-                binlog_file=position.binlog_file, binlog_pos=position.binlog_pos, gtid_set=position.gtid,
-                queued_file=position.binlog_file, queued_pos=position.binlog_pos, queued_gtid=position.gtid,
-                binlog_when=binlog_when, update_time=now,
-            )
+            _statements().instance_checkpoint(
+                [position.binlog_file, position.binlog_pos, position.gtid,
+                 position.binlog_file, position.binlog_pos, position.gtid, binlog_when, now],
+                [instance_id, version])
         for rt in runtimes:
             # A subscription still writing a batch it was left with (workers.courier) has its positions written
             # too (read together: its thread may move them), its status once its thread is done.
             succeeded, queued, when = rt.positions()
             if succeeded != rt.written or queued != rt.written_queued:
-                ok = Checkpoint.objects.filter(
-                    instance_id=instance_id, subscription_id=rt.id, leader_version=version,
-                    binlog_file=rt.written.binlog_file, binlog_pos=rt.written.binlog_pos,
-                ).update(
-                    binlog_file=succeeded.binlog_file, binlog_pos=succeeded.binlog_pos,
-                    gtid_set=succeeded.gtid, binlog_when=when,
-                    queued_file=queued.binlog_file, queued_pos=queued.binlog_pos, queued_gtid=queued.gtid,
-                    # update_time is the job's last progress (console.domain.progress.last_progress): a
-                    # subscription whose target hangs is read past (queued moves) but has not moved.
-                    **({"update_time": now} if succeeded != rt.written else {}),
-                )
+                # update_time is the job's last progress (console.domain.progress.last_progress): a
+                # subscription whose target hangs is read past (queued moves) but has not moved.
+                moved = succeeded != rt.written
+                write = _statements().moved if moved else _statements().read_past
+                ok = write(
+                    [succeeded.binlog_file, succeeded.binlog_pos, succeeded.gtid, when,
+                     queued.binlog_file, queued.binlog_pos, queued.gtid] + ([now] if moved else []),
+                    [instance_id, rt.id, version, rt.written.binlog_file, rt.written.binlog_pos])
                 if ok:
                     rt.written, rt.written_queued = succeeded, queued
                 else:
@@ -83,6 +90,28 @@ def commit(instance_id, worker, version, position, binlog_when, runtimes, fields
             elif rt.status_dirty:
                 _write_status(rt, now)
     return conflicts
+
+
+class _Statements:
+    """The commit's UPDATEs, written once (workers.prepared)."""
+
+    def __init__(self):
+        position = ["binlog_file", "binlog_pos", "gtid_set"]
+        queued = ["queued_file", "queued_pos", "queued_gtid"]
+        self.instance = PreparedUpdate(Instance, ["update_time", "lease_expires", *position, "binlog_when"],
+                                       ["id", "leader", "leader_version"])
+        self.instance_checkpoint = PreparedUpdate(
+            Checkpoint, [*position, *queued, "binlog_when", "update_time"],
+            ["instance", "subscription__isnull", "leader_version"])
+        # a subscription's, compared with what this dump wrote last (an operator's set position wins)
+        where = ["instance", "subscription", "leader_version", "binlog_file", "binlog_pos"]
+        self.read_past = PreparedUpdate(Checkpoint, [*position, "binlog_when", *queued], where)
+        self.moved = PreparedUpdate(Checkpoint, [*position, "binlog_when", *queued, "update_time"], where)
+
+
+@functools.cache
+def _statements():
+    return _Statements()
 
 
 def _write_stall(rt, now):

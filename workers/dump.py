@@ -482,6 +482,7 @@ class Dump:
             self.instance_id, self.worker, self.version, self.position, self.binlog_when,
             list(self.runtimes.values()), fields=fields,
         )
+        self.lease.renewed()
         if conflicts:
             self._adopt_positions(conflicts)
 

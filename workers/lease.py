@@ -8,6 +8,7 @@ The supervisor hands an instance to a worker by naming it `leader` with a
 short start grace and sending `dump_instance(instance_id, version)`; the worker
 takes the lease only if nobody took it since (same version, named leader).
 """
+import functools
 import logging
 import os
 import threading
@@ -17,10 +18,11 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import close_old_connections, connection, transaction
 from django.db.models import Case, F, Q, When
-from django.db.models.sql import UpdateQuery
 from django.utils import timezone
 
 from console.models import Checkpoint, Instance
+
+from .prepared import PreparedUpdate
 
 # A dead leader's lease is gone this long after its last renewal (a candidate takes over within TTL + 3 s).
 LEASE_TTL = timedelta(seconds=float(os.environ.get("TOWER_LEASE_TTL", "8")))
@@ -79,27 +81,12 @@ def take(instance_id, worker, version) -> int | None:
 
 def renew(instance_id, worker, version) -> bool:
     """Extend the lease by LEASE_TTL if `worker` still holds it at `version`."""
-    return Renewal(instance_id, worker, version)()
+    return _renewal()([timezone.now() + LEASE_TTL], [instance_id, worker, version]) > 0
 
 
-class Renewal:
-    """The renewal of one lease as an UPDATE compiled once, its new expiry the only parameter that changes: a
-    worker running many dumps renews each lease every second, and compiling the query cost more than running it."""
-
-    def __init__(self, instance_id, worker, version):
-        self.field = Instance._meta.get_field("lease_expires")
-        query = Instance.objects.filter(pk=instance_id, leader=worker, leader_version=version).query.chain(UpdateQuery)
-        marker = timezone.now() + timedelta(days=36500)  # a value no renewal writes: where the expiry goes
-        query.add_update_values({"lease_expires": marker})
-        self.sql, params = query.get_compiler(Instance.objects.db).as_sql()
-        self.params = list(params)
-        self.slot = self.params.index(self.field.get_db_prep_save(marker, connection))
-
-    def __call__(self) -> bool:
-        self.params[self.slot] = self.field.get_db_prep_save(timezone.now() + LEASE_TTL, connection)
-        with connection.cursor() as cursor:
-            cursor.execute(self.sql, self.params)
-            return cursor.rowcount > 0
+@functools.cache
+def _renewal():
+    return PreparedUpdate(Instance, ["lease_expires"], ["id", "leader", "leader_version"])
 
 
 def release(instance_id, worker, version) -> None:
@@ -124,6 +111,7 @@ class LeaseKeeper:
         # as threads is that process itself, and its own parent (a shell, systemd) says nothing about it.
         self.ppid = os.getppid() if settings.CELERY_WORKER_POOL != "threads" else None
         self.last_beat = time.monotonic()
+        self.renewed_at = 0.0  # when a commit of the dump last extended the lease
         self.lost = None  # why the lease is gone (refused renewal), raised by beat()
         self.orphaned = False  # the worker process that started the dump is gone: the dump should stop
         self._stopping = threading.Event()
@@ -142,9 +130,13 @@ class LeaseKeeper:
         if self.lost is not None:
             raise Fenced(self.lost)
 
+    def renewed(self):
+        """The dump's own fenced commit extended the lease (workers.checkpoints.commit): no renewal is due for
+        RENEW_EVERY. A dump that commits every second then never writes a renewal of its own."""
+        self.renewed_at = time.monotonic()
+
     def _run(self):
         stalled = False
-        renewal = Renewal(self.instance_id, self.worker, self.version)
         try:
             while not self._stopping.wait(RENEW_EVERY):
                 if self.ppid is not None and os.getppid() != self.ppid:
@@ -157,8 +149,10 @@ class LeaseKeeper:
                     stalled = True
                     continue
                 stalled = False
+                if time.monotonic() - self.renewed_at < RENEW_EVERY:
+                    continue
                 try:
-                    renewed = renewal()
+                    renewed = renew(self.instance_id, self.worker, self.version)
                 except Exception:  # noqa: BLE001 - metadata database hiccup: try again next second
                     log.exception("instance %s: lease renewal failed", self.instance_id)
                     close_old_connections()
