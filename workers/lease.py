@@ -102,6 +102,8 @@ class LeaseKeeper:
     until the sink's timeout), and a lease that lapses then hands the instance to another worker for no
     reason. So a thread renews, for as long as the loop calls `beat()` within STALL_LIMIT and the worker
     process that started the dump is still its parent. `beat()` raises Fenced once a renewal was refused.
+    The dump's own commits extend the lease too (workers.checkpoints.commit); after one, `renewed()` spares
+    the keeper's next renewal.
     """
 
     def __init__(self, instance_id, worker, version, stall_limit=STALL_LIMIT):

@@ -15,7 +15,8 @@ Choices forced by the library (measured on MariaDB and MySQL; tests/engine and t
 - The library silently reconnects after a lost connection from the middle of a
   transaction; we turn a lost connection into `StreamLost` instead, and the
   dump loop restarts from its last committed transaction boundary.
-- Rows of tables nobody wants are never decoded (`.rows` is lazy).
+- Rows of tables nobody wants are never decoded (`.rows` is lazy), and their table maps, rows and
+  transactions never become the library's events at all (`_sieve`, on the connection's packets).
 
 Transactions of any size in bounded memory: a transaction that grows past `piece_rows` row changes or
 `piece_bytes` bytes of row events is handed over in pieces as it is read (`Transaction.last` False on all
@@ -31,6 +32,7 @@ import re
 import socket
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from functools import partial
 
@@ -69,36 +71,44 @@ class UnnamedColumns(Exception):
     """Row events that do not name their columns (binlog_row_metadata is not FULL): never guessed."""
 
 
-# Binlog event types the reader may drop unread (another table's): TABLE_MAP, and WRITE/UPDATE/DELETE_ROWS v1, v2
+# Binlog event types the reader handles before the library (BinlogStream._sieve)
+XID_EVENT = 16
 TABLE_MAP_EVENT = 19
-ROWS_EVENTS = frozenset((23, 24, 25, 30, 31, 32))
+ROWS_EVENTS = frozenset((23, 24, 25, 30, 31, 32))  # WRITE/UPDATE/DELETE_ROWS, v1 and v2
+MARIADB_GTID_EVENT = 162
+MARIADB_GTID_STANDALONE = 1  # a GTID flag: one statement (DDL) and no XID
 _DUMP_COMMANDS = (0x12, 0x1E)  # COM_BINLOG_DUMP, COM_BINLOG_DUMP_GTID
 
 
 class StreamConnection(SourceConnection):
     """A pymysql connection whose lost-connection errors escape the library's mid-transaction reconnect.
 
-    `skips(data)`, once the binlog dump has started, drops an event packet before the library builds an event
-    of it (BinlogStream._skips: other tables' table maps and rows). Many dumps of one busy server in one
-    process spend most of their time on other tables' events, and building them cost more than reading them.
+    Once the binlog dump has started, every packet goes through `sieve(packet)`, which returns the packets to
+    hand the library (none, it, or one it held back before it): BinlogStream._sieve drops other tables'
+    events before the library builds an event of them. Many dumps of one busy server in one process spend
+    most of their time on other tables' transactions, and building their events cost more than reading them.
     """
 
-    def __init__(self, *args, skips=None, **kwargs):
-        self._skips = skips
+    def __init__(self, *args, sieve=None, **kwargs):
+        self._sieve = sieve
         self._dumping = False  # set by the dump command: the packets before it are query results
+        self._ready = deque()  # sieved packets not handed to the library yet
         super().__init__(*args, **kwargs)
 
     def _write_bytes(self, data):
-        if self._skips is not None and len(data) > 4 and data[4] in _DUMP_COMMANDS:
+        if self._sieve is not None and len(data) > 4 and data[4] in _DUMP_COMMANDS:
             self._dumping = True
         return super()._write_bytes(data)
 
     def _read_packet(self, *args, **kwargs):
         try:
-            packet = super()._read_packet(*args, **kwargs)
-            while self._dumping and self._skips(packet._data):
+            ready = self._ready
+            while not ready:
                 packet = super()._read_packet(*args, **kwargs)
-            return packet
+                if not self._dumping:
+                    return packet
+                ready.extend(self._sieve(packet))
+            return ready.popleft()
         except pymysql.OperationalError as exc:
             raise StreamLost(f"replication connection lost: {exc.args[-1]}") from exc
 
@@ -269,7 +279,7 @@ class BinlogStream:
         self._room = threading.Condition()
         self.last_activity = time.monotonic()
         self.events_seen = 0
-        self.events_skipped = 0  # other tables' events dropped unread (_skips)
+        self.events_skipped = 0  # events _sieve took from the library (other tables', empty transactions')
         self.reader = None
         self.error = None
         self._stop = threading.Event()
@@ -280,13 +290,16 @@ class BinlogStream:
         self._ctl = None
         self._other_tables = {}  # table id (6 bytes) -> its last table map named a table nobody here wants
         self._trx_start = 0
+        self._held = None  # a transaction's GTID packet _sieve has not handed the library yet
+        self._passed = None
+        self._passed_at = 0.0
 
     # --- life cycle ---
 
     def start(self):
         kwargs = dict(
             connection_settings=self.settings, server_id=self.server_id, blocking=True, only_events=EVENTS,
-            slave_heartbeat=HEARTBEAT_SECONDS, pymysql_wrapper=partial(StreamConnection, skips=self._skips),
+            slave_heartbeat=HEARTBEAT_SECONDS, pymysql_wrapper=partial(StreamConnection, sieve=self._sieve),
             enable_logging=False,
             only_schemas=self.only_schemas, only_tables=self.only_tables, freeze_schema=False,
         )
@@ -398,6 +411,7 @@ class BinlogStream:
     def _read(self):
         file = self.start_position.binlog_file
         gtids = GtidTracker(self.start_position.gtid, self.mariadb)
+        self._file, self._gtids, self._held = file, gtids, None  # shared with _sieve (this thread too)
         changes = []
         sizes = {}
         jsons = {}  # (schema, table) -> JSON columns left as text in this transaction
@@ -516,19 +530,25 @@ class BinlogStream:
             elif cls is RotateEvent:
                 if self._passed is not None:
                     self._hand_passed(gtids)  # its position names the file it is in
-                file = event.next_binlog
+                file = self._file = event.next_binlog
             elif self._passed is not None:  # HeartbeatLogEvent: the server has nothing more for now
                 self._hand_passed(gtids)
 
-    def _skips(self, data) -> bool:
-        """True for the packet of another table's table map or rows event, read by StreamConnection.
+    def _sieve(self, packet) -> tuple:
+        """The packets of the stream's connection to hand the library (StreamConnection), in order.
 
-        A table map says which table its id names until the next map of that id, and each statement's rows
-        follow their table's map, so a rows event is another table's when its id's last map was. (The library
-        never saw that map: left to it, it would decode the rows with the map it saw last for that id.)"""
+        Another table's table map or rows event is dropped: a table map says which table its id names until
+        the next map of that id, and each statement's rows follow their table's map, so a rows event is
+        another table's when its id's last map was. (The library never saw that map: left to it, it would
+        decode the rows with the map it saw last for that id.)
+
+        On MariaDB a transaction's GTID event is held back until the transaction shows something for the
+        library; one that ends in its XID with nothing else is taken here as a whole (`_absorb`), as _read
+        would have taken it: an empty transaction, its GTID executed, its end a position passed."""
+        data = packet._data
         # an OK packet holding exactly one event: 0x00, then the 19-byte header (type at 5, size at 10..14)
         if len(data) < 31 or data[0] != 0 or int.from_bytes(data[10:14], "little") != len(data) - 1:
-            return False
+            return self._release(packet)
         kind = data[5]
         if kind == TABLE_MAP_EVENT:
             n = data[28]
@@ -536,15 +556,41 @@ class BinlogStream:
             try:
                 schema, table = data[29:29 + n].decode(), data[31 + n:31 + n + m].decode()
             except UnicodeDecodeError:
-                return False
+                return self._release(packet)
             other = self._other_tables[data[20:26]] = not self.wants(schema, table)
         elif kind in ROWS_EVENTS:
             other = self._other_tables.get(data[20:26], False)
+        elif kind == MARIADB_GTID_EVENT and self.mariadb and not data[32] & MARIADB_GTID_STANDALONE:
+            ready = self._release(None)
+            self._held = packet
+            return ready
+        elif kind == XID_EVENT and self._held is not None:
+            gtid = self._held._data
+            self._held = None
+            self.events_skipped += 2
+            self._absorb("%d-%d-%d" % (int.from_bytes(gtid[28:32], "little"), int.from_bytes(gtid[6:10], "little"),
+                                       int.from_bytes(gtid[20:28], "little")),
+                         int.from_bytes(data[14:18], "little"), int.from_bytes(data[1:5], "little"))
+            return ()
         else:
-            return False
-        if other:
-            self.events_skipped += 1
-        return other
+            return self._release(packet)
+        if not other:
+            return self._release(packet)
+        self.events_skipped += 1
+        return ()
+
+    def _release(self, packet) -> tuple:
+        """The held GTID packet (if any) and `packet` (if any), to hand the library in this order."""
+        held, self._held = self._held, None
+        return tuple(p for p in (held, packet) if p is not None)
+
+    def _absorb(self, gtid, end, timestamp):
+        """What _read and _commit do with a transaction that has nothing for this stream, for one _sieve took."""
+        self.last_activity = time.monotonic()  # the server is talking: the dump loop must not presume it dead
+        self._gtids.add(gtid)
+        self._passed = (self._file, end, timestamp)
+        if time.monotonic() - self._passed_at >= PASSED_EVERY:
+            self._hand_passed(self._gtids)
 
     def _narrow_of(self, sizes):
         narrow = self._narrow
