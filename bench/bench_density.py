@@ -3,8 +3,11 @@
 
     .venv/bin/python bench/bench_density.py [--instances 100] [--rate 20] [--seconds 30] [--prefork-instances 2]
 
-An instance is its source's host:port, so each of --instances instances is the one local MariaDB through a
-local TCP forwarder of its own (bench/tcp_forward.py). Each has one blackhole subscription to a table of its own
+An instance is its source's host:port, so each of --instances instances is one local MariaDB at an address of
+its own: by default (--addresses loopback) a private MariaDB the bench starts, listening on 127.0.0.2,
+127.0.0.3, ... (MariaDB takes a list of bind addresses; all of 127/8 is this host); with --addresses
+forwarders, the shared MariaDB through a local TCP forwarder per instance (bench/tcp_forward.py), whose relaying
+of 100 binlog streams costs the host's CPU too. Each has one blackhole subscription to a table of its own
 (tower_bench_density.t<n>) and gets --rate rows/s, as one transaction of --rate rows a second, the instances'
 transactions spread evenly over the second. Every dump reads the whole binlog (the one server's), and decodes
 only its own table's rows.
@@ -32,6 +35,7 @@ be the source server: every dump would then read every other dump's metadata wri
 --metadata sqlite uses a private SQLite file. The broker is Redis db 8 (as bench_engine.py).
 """
 import argparse
+import contextlib
 import os
 import random
 import shutil
@@ -58,6 +62,9 @@ def parse_args():
     parser.add_argument("--prefork-instances", type=int, default=2, help="0: skip the prefork comparison")
     parser.add_argument("--metadata", choices=("mariadb", "sqlite"), default="mariadb",
                         help="the metadata DB: a private MariaDB server the bench starts, or a SQLite file")
+    parser.add_argument("--addresses", choices=("loopback", "forwarders"), default="loopback",
+                        help="how instances get distinct host:port: loopback addresses of a private source server, "
+                             "or TCP forwarders to the shared one")
     parser.add_argument("--keep", action="store_true", help="keep the bench's directory (worker log, metadata DB)")
     return parser.parse_args()
 
@@ -66,34 +73,50 @@ def parse_args():
 ARGS = parse_args()
 
 
-def start_metadata_server():
-    """A private MariaDB for the metadata DB, on a free port; (pid, directory)."""
+def start_private_mariadb(prefix, bind="127.0.0.1"):
+    """A private MariaDB on a free port, answering; (pid, directory, port)."""
     import tempfile
 
     sys.path.insert(0, str(ROOT / "scripts"))
     import services
 
-    d = Path(tempfile.mkdtemp(prefix="tower-bench-density-meta-"))
-    state = services.start_mariadb(d)
+    d = Path(tempfile.mkdtemp(prefix=prefix))
+    state = services.start_mariadb(d, bind=bind)
     services.wait_until("mariadb", lambda: services.port_open(state["port"]), state["pid"], Path(state["log"]), 60)
     import pymysql
 
     deadline = time.monotonic() + 60
     while True:
         try:
-            conn = pymysql.connect(host="127.0.0.1", port=state["port"], user="root")
-            break
+            pymysql.connect(host="127.0.0.1", port=state["port"], user="root").close()
+            return state["pid"], d, state["port"]
         except pymysql.MySQLError:
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.2)
+
+
+def start_metadata_server():
+    """A private MariaDB for the metadata DB; (pid, directory)."""
+    import pymysql
+
+    pid, d, port = start_private_mariadb("tower-bench-density-meta-")
+    conn = pymysql.connect(host="127.0.0.1", port=port, user="root")
     conn.cursor().execute("CREATE DATABASE tower CHARACTER SET utf8mb4")
     conn.close()
-    os.environ["TOWER_DATABASE_URL"] = f"mysql://root@127.0.0.1:{state['port']}/tower"
-    return state["pid"], d
+    os.environ["TOWER_DATABASE_URL"] = f"mysql://root@127.0.0.1:{port}/tower"
+    return pid, d
+
+
+def loopback_host(n):
+    """The address of instance n in --addresses loopback (127.0.0.1 is the bench's own, to load the server)."""
+    return f"127.0.{(n + 2) // 256}.{(n + 2) % 256}"
 
 
 META_SERVER = start_metadata_server() if ARGS.metadata == "mariadb" else None
+# --addresses loopback: the source, listening on an address per instance (the prefork comparison uses the first)
+SOURCE_SERVER = (start_private_mariadb("tower-bench-density-source-", ",".join(
+    ["127.0.0.1"] + [loopback_host(n) for n in range(ARGS.instances)])) if ARGS.addresses == "loopback" else None)
 
 from bench import bench_engine as engine  # noqa: E402  (sets up Django on the bench's private metadata DB)
 
@@ -123,8 +146,8 @@ def cpu_seconds(pid):
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
-def make_instances(url, ports, workers):
-    """An ONLINE dump instance per forwarder port at the master's position, each with a blackhole subscription
+def make_instances(url, addresses, workers):
+    """An ONLINE dump instance per (host, port) at the master's position, each with a blackhole subscription
     to its own table; [(instance id, subscription id, table)]."""
     from console.models import Checkpoint, Group, Instance, Subscription, Target
 
@@ -132,7 +155,7 @@ def make_instances(url, ports, workers):
     cur = connect(url).cursor()
     cur.execute(f"DROP DATABASE IF EXISTS {SCHEMA}")
     cur.execute(f"CREATE DATABASE {SCHEMA}")
-    for n in range(len(ports)):
+    for n in range(len(addresses)):
         cur.execute(f"CREATE TABLE {SCHEMA}.t{n} (id INT PRIMARY KEY, v VARCHAR(32), at DOUBLE)")
     cur.execute("SHOW MASTER STATUS")
     file, pos = cur.fetchone()[:2]
@@ -143,9 +166,9 @@ def make_instances(url, ports, workers):
     Instance.objects.filter(group=group).delete()
     Target.objects.filter(group=group).delete()
     out = []
-    for n, port in enumerate(ports):
+    for n, (host, port) in enumerate(addresses):
         instance = Instance.objects.create(
-            group=group, host="127.0.0.1", port=port, user=s["user"], password=s["passwd"], status="dump",
+            group=group, host=host, port=port, user=s["user"], password=s["passwd"], status="dump",
             state="ONLINE", slave_id=random.randint(100_000, 4_000_000_000), candidates=list(workers),
             binlog_file=file, binlog_pos=int(pos),
         )
@@ -260,6 +283,16 @@ def percentile(values, q):
     return values[min(len(values) - 1, int(len(values) * q))] if values else float("nan")
 
 
+@contextlib.contextmanager
+def instance_addresses(url, count):
+    """A distinct (host, port) for each of `count` instances, all reaching the source at `url`."""
+    if ARGS.addresses == "loopback":
+        yield [(loopback_host(n), conn_settings(url)["port"]) for n in range(count)]
+        return
+    with Forwarders(conn_settings(url)["host"], conn_settings(url)["port"], count) as ports:
+        yield [("127.0.0.1", port) for port in ports]
+
+
 def run(url, count, rate, seconds, processes, threads=True):
     """`count` instances on one host of `processes` workers: each runs its dumps as threads of its one process
     (threads=True, TOWER_DUMPS_PER_PROCESS), or one per prefork pool process; (figures dict, pool children RSS)."""
@@ -267,8 +300,8 @@ def run(url, count, rate, seconds, processes, threads=True):
     names = [f"{engine.WORKER}-{count}-{n}" for n in range(processes)]
     env = ({"TOWER_DUMPS_PER_PROCESS": str(per_process), "TOWER_DUMPS_PER_HOST": str(count)} if threads
            else {"TOWER_WORKER_CONCURRENCY": str(per_process)})
-    with Forwarders(conn_settings(url)["host"], conn_settings(url)["port"], count) as ports:
-        instances = make_instances(url, ports, names)
+    with instance_addresses(url, count) as addresses:
+        instances = make_instances(url, addresses, names)
         workers = []
         try:
             for n, name in enumerate(names):
@@ -301,7 +334,7 @@ def run(url, count, rate, seconds, processes, threads=True):
 
 def main():
     args = ARGS
-    url = require_url()
+    url = f"mysql://root@127.0.0.1:{SOURCE_SERVER[2]}/" if SOURCE_SERVER is not None else require_url()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     call_command("migrate", verbosity=0)
     try:
@@ -310,7 +343,7 @@ def main():
         lags = f["lags"]
         print(f"density_instances: {args.instances}  ({args.processes} worker process(es) on this host, "
               f"TOWER_DUMPS_PER_PROCESS={per_process}, TOWER_DUMPS_PER_HOST={args.instances}; "
-              f"metadata DB: {args.metadata})")
+              f"metadata DB: {args.metadata}; addresses: {args.addresses})")
         print(f"density_rows_per_s: {f['rows'] / args.seconds:.0f}  ({args.rate} rows/s per instance, one "
               f"transaction a second each; every dump reads all of the one server's binlog)")
         print(f"density_rss_mb_idle: {f['idle_rss']:.0f}")
@@ -330,10 +363,11 @@ def main():
         cur = connect(url).cursor()
         cur.execute(f"DROP DATABASE IF EXISTS {SCHEMA}")
         cur.connection.close()
-        if META_SERVER is not None:
-            os.kill(META_SERVER[0], signal.SIGTERM)
-            if not args.keep:
-                shutil.rmtree(META_SERVER[1], ignore_errors=True)
+        for server in (META_SERVER, SOURCE_SERVER):
+            if server is not None:
+                os.kill(server[0], signal.SIGTERM)
+                if not args.keep:
+                    shutil.rmtree(server[1], ignore_errors=True)
         if args.keep:
             print(f"bench_dir: {engine.TMP}")
         else:

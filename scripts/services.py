@@ -92,7 +92,7 @@ def wait_until(name, check, pid, log, timeout=None):
 # --- one function pair per server: start() -> state dict, check(state) -> bool ---------------------
 
 
-def start_mariadb(d=None, port=None):
+def start_mariadb(d=None, port=None, bind="127.0.0.1"):
     d = Path(d) if d else WORK / "mariadb"
     port = port or free_port()
     if not (d / "data" / "mysql").exists():
@@ -105,7 +105,7 @@ def start_mariadb(d=None, port=None):
         )
     log = d / "mariadbd.err"
     pid = spawn(
-        ["mariadbd", "--no-defaults", f"--datadir={d}/data", f"--port={port}", "--bind-address=127.0.0.1",
+        ["mariadbd", "--no-defaults", f"--datadir={d}/data", f"--port={port}", f"--bind-address={bind}",
          f"--socket={d}/my.sock", f"--pid-file={d}/mariadbd.pid", "--log-bin=mysql-bin", "--binlog-format=ROW",
          "--binlog-row-image=FULL", "--binlog-row-metadata=FULL", "--server-id=1", "--user=root",
          "--skip-name-resolve", f"--log-error={log}", "--max-connections=500", "--innodb-flush-log-at-trx-commit=2",
