@@ -289,10 +289,6 @@ class BinlogStream:
         self._narrow = {}  # (schema, table) -> wanted columns, for tables not decoded with every column
         self._ctl = None
         self._other_tables = {}  # table id (6 bytes) -> its last table map named a table nobody here wants
-        self._trx_start = 0
-        self._held = None  # a transaction's GTID packet _sieve has not handed the library yet
-        self._passed = None
-        self._passed_at = 0.0
 
     # --- life cycle ---
 
@@ -411,7 +407,9 @@ class BinlogStream:
     def _read(self):
         file = self.start_position.binlog_file
         gtids = GtidTracker(self.start_position.gtid, self.mariadb)
-        self._file, self._gtids, self._held = file, gtids, None  # shared with _sieve (this thread too)
+        # shared with _sieve (the library calls it from this thread, inside `for event in self.reader`)
+        self._file, self._gtids = file, gtids
+        self._held_gtid = None  # a transaction's GTID packet _sieve has not handed the library yet
         changes = []
         sizes = {}
         jsons = {}  # (schema, table) -> JSON columns left as text in this transaction
@@ -562,11 +560,11 @@ class BinlogStream:
             other = self._other_tables.get(data[20:26], False)
         elif kind == MARIADB_GTID_EVENT and self.mariadb and not data[32] & MARIADB_GTID_STANDALONE:
             ready = self._release(None)
-            self._held = packet
+            self._held_gtid = packet
             return ready
-        elif kind == XID_EVENT and self._held is not None:
-            gtid = self._held._data
-            self._held = None
+        elif kind == XID_EVENT and self._held_gtid is not None:
+            gtid = self._held_gtid._data
+            self._held_gtid = None
             self.events_skipped += 2
             self._absorb("%d-%d-%d" % (int.from_bytes(gtid[28:32], "little"), int.from_bytes(gtid[6:10], "little"),
                                        int.from_bytes(gtid[20:28], "little")),
@@ -581,7 +579,7 @@ class BinlogStream:
 
     def _release(self, packet) -> tuple:
         """The held GTID packet (if any) and `packet` (if any), to hand the library in this order."""
-        held, self._held = self._held, None
+        held, self._held_gtid = self._held_gtid, None
         return tuple(p for p in (held, packet) if p is not None)
 
     def _absorb(self, gtid, end, timestamp):
