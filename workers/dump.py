@@ -41,7 +41,8 @@ from .changefeed import IDLE_STATES
 from .events import Position
 from .lease import Fenced, LeaseKeeper
 from .source import instance_endpoint
-from .stream import READ_TIMEOUT_SECONDS, BinlogStream, StreamLost, UnnamedColumns
+from .schema_history import SchemaHistory, binlog_statements
+from .stream import READ_TIMEOUT_SECONDS, BinlogStream, StreamLost
 from .subscriptions import SubscriptionRuntime, TableMatcher, position_of
 
 log = logging.getLogger(__name__)
@@ -225,8 +226,11 @@ class Dump:
             problem = row_metadata_problem(variables(conn, "binlog_row_metadata").get("binlog_row_metadata"))
         finally:
             conn.close()
-        if problem:  # the start fails, counted and shown (last_error) until the DBA changes it
-            raise UnnamedColumns(f"{self.instance}: {problem}")
+        # Row events that do not name their columns are named by the instance's schema history
+        # (docs/schema-history.md); with FULL metadata the events' own names are used.
+        self.schema_history = SchemaHistory(self.instance_id) if problem else None
+        if problem:
+            log.info("%s: %s; its rows are named by the schema history", self.instance, problem)
 
     def _add_runtime(self, sub, checkpoint_row):
         rt = self.runtimes[sub.id] = SubscriptionRuntime(sub, checkpoint_row, keep_alive=self._keep_lease)
@@ -279,6 +283,8 @@ class Dump:
             return hit
 
         host, port, user, password = instance_endpoint(instance)
+        if self.schema_history is not None:
+            self._start_schema_history(start, (host, port, user, password))
         self.stream = BinlogStream(
             host, port, user, password, instance.slave_id or 1001, start,
             use_gtid=self.use_gtid and bool(start.gtid), mariadb=self.mariadb, wants=wants,
@@ -292,9 +298,28 @@ class Dump:
             max_buffered_bytes=settings.TOWER_STREAM_BUFFER_BYTES,
             piece_rows=settings.TOWER_TRANSACTION_PIECE_ROWS, piece_bytes=settings.TOWER_TRANSACTION_PIECE_BYTES,
             reader_setup=self.decoder and (lambda: self.decoder.bind_stats(self.decoder_counts)),
+            schema_history=self.schema_history,
         ).start()
         self.read_position = start
         self.piece_of = None
+
+    def _start_schema_history(self, start: Position, endpoint):
+        """Snapshot the schemas of the wanted tables the history does not follow yet, valid from `start`."""
+        from .source import connect
+
+        host, port, user, password = endpoint
+        conn = connect(host, port, user, password)
+        try:
+            with conn.cursor() as cur:
+                cur.execute("SELECT TABLE_SCHEMA, TABLE_NAME FROM information_schema.TABLES WHERE TABLE_TYPE = "
+                            "'BASE TABLE' AND TABLE_SCHEMA NOT IN ('mysql', 'sys', 'performance_schema', "
+                            "'information_schema')")
+                schemas = {schema for schema, table in cur.fetchall() if self._wants(schema, table)}
+            scan = binlog_statements({"host": host, "port": int(port), "user": user, "passwd": password or "",
+                                      "charset": "utf8mb4"}, self.instance.slave_id or 1001, self.mariadb)
+            self.schema_history.start(conn, start, schemas, scan)
+        finally:
+            conn.close()
 
     # --- the loop ---
 

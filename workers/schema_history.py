@@ -9,7 +9,15 @@ starts, then one version per DDL statement the stream reads (`workers.ddl` parse
 A row event maps to the version at its own position, so a restart, a rewind or a set-position to before a
 DDL decodes with the columns of that time.
 """
-from workers.ddl import Column, Table, column_from_information_schema
+import bisect
+import logging
+
+from pymysqlreplication.constants import FIELD_TYPE
+
+from workers.ddl import Column, Refused, Table, apply_ddl, column_from_information_schema
+from workers.events import Position
+
+log = logging.getLogger(__name__)
 
 
 def read_tables(cursor, schemas) -> dict:
@@ -42,4 +50,218 @@ def _text(value) -> str:
     return value.decode() if isinstance(value, (bytes, bytearray)) else value
 
 
-__all__ = ["read_tables", "Column", "Table"]
+class HistoryError(Exception):
+    """Rows the history cannot name exactly: the dump stops with this reason, never a guessed column."""
+
+
+# The information_schema DATA_TYPEs a table map's column type may stand for (a mismatch means the history is
+# not the table the server wrote: an error, not a silent choice).
+_FAMILIES = {
+    FIELD_TYPE.TINY: {"tinyint"}, FIELD_TYPE.SHORT: {"smallint"}, FIELD_TYPE.INT24: {"mediumint"},
+    FIELD_TYPE.LONG: {"int"}, FIELD_TYPE.LONGLONG: {"bigint"}, FIELD_TYPE.FLOAT: {"float"},
+    FIELD_TYPE.DOUBLE: {"double"}, FIELD_TYPE.NEWDECIMAL: {"decimal"}, FIELD_TYPE.YEAR: {"year"},
+    FIELD_TYPE.DATE: {"date"}, FIELD_TYPE.NEWDATE: {"date"}, FIELD_TYPE.TIME: {"time"},
+    FIELD_TYPE.TIME2: {"time"}, FIELD_TYPE.DATETIME: {"datetime"}, FIELD_TYPE.DATETIME2: {"datetime"},
+    FIELD_TYPE.TIMESTAMP: {"timestamp"}, FIELD_TYPE.TIMESTAMP2: {"timestamp"}, FIELD_TYPE.ENUM: {"enum"},
+    FIELD_TYPE.SET: {"set"}, FIELD_TYPE.BIT: {"bit"}, FIELD_TYPE.JSON: {"json"},
+    FIELD_TYPE.VARCHAR: {"varchar", "varbinary", "inet6", "inet4", "uuid"},
+    FIELD_TYPE.STRING: {"char", "binary", "inet6", "inet4", "uuid"},
+    FIELD_TYPE.BLOB: {"tinytext", "text", "mediumtext", "longtext", "tinyblob", "blob", "mediumblob", "longblob",
+                      "json"},
+}
+
+
+def position_key(file: str, pos: int) -> int:
+    return Position(file, pos).commit_seq
+
+
+class SchemaHistory:
+    """One instance's schema versions, read from and written to SchemaVersion rows.
+
+    Used by the stream's reader thread: `name_columns` on every table map without names, `apply` on every
+    DDL statement (in binlog order). The dump thread prepares it with `start` before the stream opens."""
+
+    def __init__(self, instance_id: int):
+        self.instance_id = instance_id
+        self.versions = {}  # (schema, table) -> sorted [(commit_seq, Table | None, refused, where)]
+        self.schemas = set()  # the schemas the history follows: every table of them is in `versions`
+        self._load()
+
+    def _load(self):
+        from console.models import SchemaVersion
+
+        for v in SchemaVersion.objects.filter(instance_id=self.instance_id).order_by("commit_seq"):
+            table = None if v.dropped or v.refused else Table(
+                tuple(Column.from_json(c) for c in v.columns), tuple(v.primary_key))
+            self._remember((v.schema_name, v.table_name), v.commit_seq, table, v.refused,
+                           f"{v.binlog_file}:{v.binlog_pos}")
+            self.schemas.add(v.schema_name)
+
+    def _remember(self, key, seq, table, refused, where):
+        versions = self.versions.setdefault(key, [])
+        at = bisect.bisect_left(versions, seq, key=lambda v: v[0])
+        if at < len(versions) and versions[at][0] == seq:
+            return False
+        versions.insert(at, (seq, table, refused, where))
+        return True
+
+    def _save(self, key, file, pos, table, refused="", statement=""):
+        from console.models import SchemaVersion
+
+        seq = position_key(file, pos)
+        if not self._remember(key, seq, table, refused, f"{file}:{pos}"):
+            return
+        SchemaVersion.objects.get_or_create(
+            instance_id=self.instance_id, schema_name=key[0], table_name=key[1], commit_seq=seq,
+            defaults={"binlog_file": file, "binlog_pos": pos, "dropped": table is None and not refused,
+                      "columns": [c.as_json() for c in table.columns] if table else [],
+                      "primary_key": list(table.primary_key) if table else [], "refused": refused,
+                      "statement": statement})
+
+    def release(self) -> None:
+        """Close the calling thread's metadata DB connection (the stream's reader thread, as it ends)."""
+        from django.db import connection
+
+        connection.close()
+
+    # --- where it starts ---
+
+    def start(self, conn, start: Position, schemas, scan) -> None:
+        """Snapshot the `schemas` the history does not follow yet, valid from `start` on.
+
+        information_schema is read now, the dump starts at `start` (its checkpoint, perhaps long ago): the
+        snapshot holds there only if no DDL on those schemas was written in between. `scan(start, end)`
+        yields (file, end position, statement, default schema) of the statements between two positions
+        (the binlog itself); any that changes a snapshotted table refuses the start."""
+        missing = sorted(set(schemas) - self.schemas)
+        if not missing:
+            return
+        with conn.cursor() as cur:
+            tables = read_tables(cur, missing)
+            cur.execute("SHOW MASTER STATUS")
+            row = cur.fetchone()
+        end = Position(row[0], int(row[1]))
+        for file, pos, statement, default in scan(start, end):
+            try:
+                changed = apply_ddl(tables, statement, default)
+            except Refused as exc:
+                changed = dict.fromkeys(exc.tables)
+            if any(key[0] in missing for key in changed):
+                raise HistoryError(
+                    f"the schema history of {', '.join(missing)} cannot start at {start.binlog_file}:"
+                    f"{start.binlog_pos}: the statement at {file}:{pos} changed it after ({statement[:200]}); set "
+                    "the position after it (or to the current position) to start the history there")
+        for key, table in tables.items():
+            self._save(key, start.binlog_file, start.binlog_pos, table)
+        self.schemas.update(missing)
+        log.info("schema history of instance %s: %d tables of %s from %s:%s", self.instance_id, len(tables),
+                 ", ".join(missing), start.binlog_file, start.binlog_pos)
+
+    # --- the stream ---
+
+    def table_at(self, schema, table, file, pos):
+        """(Table, None) valid at a position, (None, reason) when there is none."""
+        versions = self.versions.get((schema, table))
+        seq = position_key(file, pos)
+        if versions:
+            at = bisect.bisect_right(versions, seq, key=lambda v: v[0]) - 1
+            if at >= 0:
+                _seq, found, refused, where = versions[at]
+                if refused:
+                    return None, f"{refused} (at {where}); re-snapshot the table's schema to go on"
+                if found is None:
+                    return None, f"the schema history has {schema}.{table} dropped at {where}"
+                return found, None
+            return None, (f"the schema history of {schema}.{table} starts at {versions[0][3]}, after "
+                          f"{file}:{pos}")
+        return None, f"the schema history does not follow {schema}.{table}"
+
+    def name_columns(self, event, file) -> tuple:
+        """Names, ENUM/SET members and signedness from the history, on a table map's columns (once per
+        table map: the library makes new Column objects for each); returns the primary key."""
+        columns = event.columns
+        named = columns[0].__dict__.get("_tower_history")
+        if named is not None:
+            return named
+        schema, name = event.schema, event.table
+        table, problem = self.table_at(schema, name, file, event.packet.log_pos)
+        if table is None:
+            raise HistoryError(f"rows of {schema}.{name} at {file}:{event.packet.log_pos} do not name their "
+                               f"columns and {problem}")
+        if len(table.columns) != len(columns):
+            raise HistoryError(
+                f"rows of {schema}.{name} at {file}:{event.packet.log_pos} have {len(columns)} columns, the "
+                f"schema history has {len(table.columns)} ({', '.join(table.names())}); re-snapshot the table")
+        for column, known in zip(columns, table.columns):
+            family = _FAMILIES.get(column.type)
+            if family is not None and known.data_type not in family:
+                raise HistoryError(
+                    f"rows of {schema}.{name} at {file}:{event.packet.log_pos}: column {known.name} is "
+                    f"{known.data_type} in the schema history, type {column.type} in the row event")
+            column.name = known.name
+            if known.values is not None and column.type == FIELD_TYPE.ENUM:
+                column.enum_values = [""] + list(known.values)
+            elif known.values is not None and column.type == FIELD_TYPE.SET:
+                column.set_values = list(known.values)
+            if known.unsigned:
+                column.unsigned = True
+        columns[0].__dict__["_tower_history"] = table.primary_key
+        return table.primary_key
+
+    def apply(self, statement: str, default_schema: str, file: str, pos: int) -> None:
+        """A DDL statement read at `file:pos` (its end): the tables it changes get a version from there.
+        What it cannot understand on a followed table is recorded as refused: those rows stop there."""
+        if not self.schemas:
+            return
+        before = {}
+        for key in self.versions:
+            table, _problem = self.table_at(key[0], key[1], file, pos - 1)  # as they were just before it
+            if table is not None:
+                before[key] = table
+        try:
+            changes = apply_ddl(before, statement, default_schema)
+        except Refused as exc:
+            for key in exc.tables:
+                self._save(key, file, pos, None, refused=f"{exc.reason}: {statement[:300]}", statement=statement)
+            log.warning("schema history of instance %s: %s", self.instance_id, exc)
+            return
+        for key, table in changes.items():
+            if key[0] in self.schemas:
+                self._save(key, file, pos, table, statement=statement)
+
+
+def binlog_statements(connection_settings: dict, server_id: int, mariadb: bool):
+    """scan(start, end) for SchemaHistory.start: the statements (not BEGIN/COMMIT) a source's binlog holds
+    between two positions, as (file, end position, statement, default schema)."""
+    from pymysqlreplication import BinLogStreamReader
+    from pymysqlreplication.event import QueryEvent, RotateEvent
+
+    from workers.source import SourceConnection  # the approved-address check every source connection makes
+
+    def scan(start: Position, end: Position):
+        if not start.binlog_file or start.commit_seq >= end.commit_seq:
+            return
+        reader = BinLogStreamReader(
+            connection_settings=connection_settings, server_id=server_id, log_file=start.binlog_file,
+            log_pos=max(4, start.binlog_pos), resume_stream=True, blocking=False, is_mariadb=False,
+            only_events=[QueryEvent, RotateEvent], pymysql_wrapper=SourceConnection)
+        file = start.binlog_file
+        try:
+            for event in reader:
+                if isinstance(event, RotateEvent):
+                    file = event.next_binlog
+                    continue
+                if position_key(file, event.packet.log_pos) > end.commit_seq:
+                    return
+                query = event.query if isinstance(event.query, str) else event.query.decode(errors="replace")
+                if query.strip()[:6].upper() in ("BEGIN", "COMMIT") or query.strip().upper().startswith("XA "):
+                    continue
+                schema = event.schema.decode() if isinstance(event.schema, bytes) else (event.schema or "")
+                yield file, event.packet.log_pos, query, schema
+        finally:
+            reader.close()
+
+    return scan
+
+
+__all__ = ["read_tables", "SchemaHistory", "HistoryError", "binlog_statements", "Column", "Table"]

@@ -167,15 +167,24 @@ def row_metadata_problem(value) -> str:
     """"" when the server's row events name their columns (its binlog_row_metadata `value` is FULL), else
     why they don't (None: the server has no such variable).
 
-    Without FULL, python-mysql-replication names columns UNKNOWN_COL0.. and decodes ENUM and SET values as
-    None: wrong rows, silently. Tower has no schema tracker to name them another way, so it refuses."""
+    Without FULL, python-mysql-replication would name columns UNKNOWN_COL0.. and decode ENUM and SET values
+    as None: the dump names them from the instance's schema history instead (workers/schema_history.py)."""
     if value is None:
         return ("the server has no binlog_row_metadata (MySQL before 8.0.1, MariaDB before 10.5): its row events "
                 "do not name their columns")
     if value.upper() != "FULL":
-        return (f"binlog_row_metadata is {value.upper()}, FULL is required (row events must name their columns "
-                "and carry ENUM/SET values): SET GLOBAL binlog_row_metadata = FULL")
+        return (f"binlog_row_metadata is {value.upper()}: row events do not name their columns nor carry "
+                "ENUM/SET values")
     return ""
+
+
+def row_metadata_mode(value) -> str:
+    """Which way the instance's rows get their column names, as the grant check says it."""
+    problem = row_metadata_problem(value)
+    if not problem:
+        return "binlog_row_metadata is FULL: row events name their columns"
+    return (f"{problem}; Tower names them from its schema history (a snapshot of information_schema, then every "
+            "DDL in the binlog; docs/schema-history.md)")
 
 
 def is_mariadb(conn) -> bool:
@@ -223,8 +232,8 @@ def check_grant(host, port, user, password) -> GrantReport:
         report.checks.append(CheckResult("binlog_format", fmt == "ROW", "" if fmt == "ROW" else f"binlog_format is {fmt}, ROW is required"))
         image = v.get("binlog_row_image", "").upper()
         report.checks.append(CheckResult("binlog_row_image", image == "FULL", "" if image == "FULL" else f"binlog_row_image is {image}, FULL is required"))
-        problem = row_metadata_problem(v.get("binlog_row_metadata"))
-        report.checks.append(CheckResult("binlog_row_metadata", not problem, problem))
+        # Passes either way; its reason says which mode the instance will use.
+        report.checks.append(CheckResult("binlog_row_metadata", True, row_metadata_mode(v.get("binlog_row_metadata"))))
         with conn.cursor() as cur:
             cur.execute("SHOW GRANTS FOR CURRENT_USER()")
             grants = " ".join(r[0].upper() for r in cur.fetchall())

@@ -250,7 +250,7 @@ class BinlogStream:
     def __init__(self, host, port, user, password, server_id, start: Position, *, use_gtid=False,
                  mariadb=True, wants=None, only_schemas=None, only_tables=None, decoder=None, queue_size=20000,
                  parse_json=True, max_buffered_changes=20000, max_buffered_bytes=32 << 20,
-                 piece_rows=10000, piece_bytes=8 << 20, reader_setup=None):
+                 piece_rows=10000, piece_bytes=8 << 20, reader_setup=None, schema_history=None):
         self.settings = {"host": host, "port": int(port), "user": user, "passwd": password or "",
                          "read_timeout": READ_TIMEOUT_SECONDS, "connect_timeout": 5, "charset": "utf8mb4"}
         self.server_id = server_id
@@ -266,6 +266,9 @@ class BinlogStream:
         self.decodes_wanted = decoder is not None  # the library decodes every column whatever is wanted
         self.reader_setup = reader_setup  # called first in the reader thread (the dump binds its decoder counters)
         self.parse_json = parse_json
+        # workers.schema_history.SchemaHistory for a source whose row events do not name their columns: it
+        # names them, and follows every DDL read (it may write to the metadata DB from the reader thread)
+        self.schema_history = schema_history
         self.queue = queue.Queue(maxsize=queue_size)
         # The reader waits while this many changes are read and not taken: bounded memory, and a heap that
         # stays small enough for the garbage collector (a reader far ahead of its sinks only costs).
@@ -403,6 +406,9 @@ class BinlogStream:
                 if not isinstance(exc, StreamLost) and isinstance(exc, (pymysql.MySQLError, OSError)):
                     exc = StreamLost(f"replication connection failed: {exc}")
                 self._put(exc)
+        finally:
+            if self.schema_history is not None:
+                self.schema_history.release()
 
     def _read(self):
         file = self.start_position.binlog_file
@@ -440,11 +446,14 @@ class BinlogStream:
                     continue
                 columns = event.columns
                 if columns and not columns[0].name:
-                    raise UnnamedColumns(
-                        f"rows of {schema}.{table} at {file}:{event.packet.log_pos} do not name their columns "
-                        "(written while binlog_row_metadata was not FULL); set the position past them to go on")
-                pk = event.primary_key
-                pk = (pk,) if isinstance(pk, str) and pk else (tuple(pk) if pk else ())
+                    if self.schema_history is None:
+                        raise UnnamedColumns(
+                            f"rows of {schema}.{table} at {file}:{event.packet.log_pos} do not name their columns "
+                            "(written while binlog_row_metadata was not FULL); set the position past them to go on")
+                    pk = self.schema_history.name_columns(event, file)
+                else:
+                    pk = event.primary_key
+                    pk = (pk,) if isinstance(pk, str) and pk else (tuple(pk) if pk else ())
                 if wanted is True or not decodes_wanted:
                     rows = decode(event)
                 else:
@@ -512,6 +521,8 @@ class BinlogStream:
                     continue
                 current = event.schema.decode() if isinstance(event.schema, bytes) else (event.schema or "")
                 kind, schema, table = classify_ddl(query, current)
+                if self.schema_history is not None:
+                    self.schema_history.apply(query, current, file, event.packet.log_pos)
                 self._json_columns.pop((schema, table), None)
                 if kind in ("RENAME", "ERASE", "CREATE"):
                     self._json_columns.clear()

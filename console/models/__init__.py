@@ -4,7 +4,7 @@ from .groups import Group, Member, SuperAdmin
 from .identities import OIDCIdentity
 from .instances import TRANSITIONS, Instance, TransitionError
 from .rules import Filter, MqFilterRelation, MqRule, Rule
-from .runtime import Checkpoint, FlowSample, Wave
+from .runtime import Checkpoint, FlowSample, SchemaVersion, Wave
 from .subscriptions import Subscription
 from .targets import Target, kind_of_uri, masked_uri
 

@@ -78,3 +78,32 @@ class Wave(TimestampedModel):
 
     def __str__(self):
         return self.name
+
+
+class SchemaVersion(models.Model):
+    """A table's columns from a binlog position on, for sources whose row events do not name their columns
+    (workers/schema_history.py). `commit_seq` orders positions as workers.events.Position does."""
+
+    instance = models.ForeignKey("Instance", on_delete=models.CASCADE, related_name="schema_versions")
+    schema_name = models.CharField(max_length=64)
+    table_name = models.CharField(max_length=64)
+    binlog_file = models.CharField(max_length=255)
+    binlog_pos = models.PositiveBigIntegerField()
+    commit_seq = models.PositiveBigIntegerField(help_text="(file number << 32) | position")
+    columns = models.JSONField(default=list, help_text="[{name, type, unsigned, values}] in table order")
+    primary_key = models.JSONField(default=list)
+    dropped = models.BooleanField(default=False)
+    refused = models.TextField(blank=True, default="", help_text="why the history stopped following this table")
+    statement = models.TextField(blank=True, default="", help_text="the DDL that made this version; '' for a snapshot")
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "schema_versions"
+        ordering = ["instance", "schema_name", "table_name", "commit_seq"]
+        constraints = [
+            models.UniqueConstraint(fields=["instance", "schema_name", "table_name", "commit_seq"],
+                                    name="schema_versions_position_uniq")
+        ]
+
+    def __str__(self):
+        return f"{self.instance_id} {self.schema_name}.{self.table_name} @ {self.binlog_file}:{self.binlog_pos}"

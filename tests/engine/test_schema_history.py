@@ -1,0 +1,88 @@
+"""A source with binlog_row_metadata=MINIMAL: its row events name no columns and carry no ENUM/SET members, and
+the dump names them from the instance's schema history, through DDL, exactly as the source holds the rows."""
+import pytest
+
+from console.models import Instance, SchemaVersion
+
+from private_servers import PrivateServer
+
+from .conftest import Source, empty_redis_db, make_instance, make_subscription, redis_state, wait_caught_up, wait_for
+from .expect import diff_states, expected_state
+
+
+@pytest.fixture
+def minimal_source(tmp_path):
+    server = PrivateServer("mariadb", tmp_path / "mariadb").start()
+    src = Source(f"mysql://root@127.0.0.1:{server.port}/", "eng_minimal")
+    src.execute("SET GLOBAL binlog_row_metadata = 'MINIMAL'")
+    yield src
+    src.conn.close()
+    server.stop()
+
+
+def last_error(instance):
+    return Instance.objects.get(pk=instance.pk).last_error
+
+
+def history_started(instance):
+    """Until the dump took its snapshot (a DDL between the instance's start and the snapshot refuses the start)."""
+    wait_for(lambda: SchemaVersion.objects.filter(instance=instance).exists(), 60, message="the history's snapshot")
+
+
+@pytest.mark.slow
+def test_minimal_rows_are_named_through_ddl(workers, minimal_source, redis_url):
+    src = minimal_source
+    src.execute("CREATE TABLE eng_minimal.t (id INT PRIMARY KEY, e ENUM('a', 'b'), s SET('p', 'q'), "
+                "n INT UNSIGNED)")
+    instance = make_instance(src)
+    src.execute("INSERT INTO eng_minimal.t VALUES (1, 'b', 'p,q', 4000000000), (2, 'a', '', 5)")
+    target, client = empty_redis_db(redis_url, 14)
+    make_subscription(instance, target, tables="eng_minimal.*")
+    workers.start("w1")
+    workers.start_beat()
+    history_started(instance)
+
+    src.execute("USE eng_minimal")  # the DDL below runs with a default database, the rest fully qualified
+    src.execute("ALTER TABLE t ADD COLUMN c VARCHAR(5) DEFAULT 'x' AFTER id, MODIFY e ENUM('a', 'b', 'c')")
+    src.execute("INSERT INTO t (id, e, s, n) VALUES (3, 'c', 'q', 1)")
+    src.execute("UPDATE eng_minimal.t SET e = 'c' WHERE id = 1")
+    src.execute("ALTER TABLE eng_minimal.t RENAME COLUMN n TO `m m`, ADD COLUMN `select` INT /* a comment */ FIRST")
+    src.execute("INSERT INTO t (id, `select`, s) VALUES (4, 9, 'p')")
+    # the gh-ost / pt-online-schema-change swap, rows copied into the new table first
+    src.execute("CREATE TABLE _t_new LIKE t")
+    src.execute("ALTER TABLE _t_new /*!50100 ADD COLUMN z INT AFTER c */")
+    src.execute("INSERT INTO _t_new (`select`, id, c, z, e, s, `m m`) SELECT `select`, id, c, id * 10, e, s, `m m` "
+                "FROM t")
+    src.execute("RENAME TABLE t TO _t_old, _t_new TO t")
+    src.execute("INSERT INTO eng_minimal.t (id, z, e) VALUES (5, 50, 'b')")
+    src.execute("UPDATE eng_minimal.t SET z = z + 1 WHERE id < 5")  # every copied row once more, through t
+    src.execute("DROP TABLE _t_old")
+    wait_caught_up(instance, src)
+
+    got = redis_state(client, "eng_minimal-t-")
+    want = expected_state(src, "t", set_columns=("s",))
+    assert not diff_states(got, want), diff_states(got, want)
+    assert got["eng_minimal-t-2"]["s"] == []  # an empty SET is empty, not NULL
+    assert list(got["eng_minimal-t-5"]) == ["select", "id", "c", "z", "e", "s", "m m"]
+    versions = SchemaVersion.objects.filter(instance=instance, schema_name="eng_minimal", table_name="t")
+    assert versions.count() >= 4  # the snapshot, two ALTERs and the swap
+    assert not last_error(instance)
+
+
+@pytest.mark.slow
+def test_a_statement_the_history_cannot_follow_stops_with_its_name(workers, minimal_source, redis_url):
+    src = minimal_source
+    src.execute("CREATE TABLE eng_minimal.t (id INT PRIMARY KEY, v VARCHAR(10))")
+    instance = make_instance(src)
+    target, client = empty_redis_db(redis_url, 14)
+    make_subscription(instance, target, tables="eng_minimal.t")
+    workers.start("w1")
+    workers.start_beat()
+    history_started(instance)
+    src.execute("INSERT INTO eng_minimal.t VALUES (1, 'one')")
+    wait_caught_up(instance, src)
+    src.execute("ALTER TABLE eng_minimal.t CONVERT TO CHARACTER SET latin1")
+    src.execute("INSERT INTO eng_minimal.t VALUES (2, 'two')")
+    wait_for(lambda: "CONVERT TO CHARACTER SET" in last_error(instance), 40, message="the refused statement")
+    assert "does not understand" in last_error(instance)
+    assert set(redis_state(client, "eng_minimal-t-")) == {"eng_minimal-t-1"}
