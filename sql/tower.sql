@@ -419,6 +419,26 @@ CREATE TABLE `rule` (
   CONSTRAINT `rule_subscription_id_bf11a119_fk_subscriptions_id` FOREIGN KEY (`subscription_id`) REFERENCES `subscriptions` (`id`)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_general_ci;
 
+DROP TABLE IF EXISTS `schema_versions`;
+CREATE TABLE `schema_versions` (
+  `id` bigint(20) NOT NULL AUTO_INCREMENT,
+  `schema_name` varchar(64) NOT NULL,
+  `table_name` varchar(64) NOT NULL,
+  `binlog_file` varchar(255) NOT NULL,
+  `binlog_pos` bigint(20) unsigned NOT NULL CHECK (`binlog_pos` >= 0),
+  `commit_seq` bigint(20) unsigned NOT NULL CHECK (`commit_seq` >= 0),
+  `columns` longtext CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL CHECK (json_valid(`columns`)),
+  `primary_key` longtext CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL CHECK (json_valid(`primary_key`)),
+  `dropped` tinyint(1) NOT NULL,
+  `refused` longtext NOT NULL,
+  `statement` longtext NOT NULL,
+  `created` datetime(6) NOT NULL,
+  `instance_id` varchar(32) NOT NULL,
+  PRIMARY KEY (`id`),
+  UNIQUE KEY `schema_versions_position_uniq` (`instance_id`,`schema_name`,`table_name`,`commit_seq`),
+  CONSTRAINT `schema_versions_instance_id_c0aef80e_fk_instances_id` FOREIGN KEY (`instance_id`) REFERENCES `instances` (`id`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_general_ci;
+
 DROP TABLE IF EXISTS `subscriptions`;
 CREATE TABLE `subscriptions` (
   `id` bigint(20) NOT NULL AUTO_INCREMENT,

@@ -10,6 +10,6 @@ from .targets import Target, kind_of_uri, masked_uri
 
 __all__ = [
     "AuditLog", "Checkpoint", "Config", "Filter", "FlowSample", "Group", "Instance", "Member", "MqFilterRelation",
-    "MqRule", "OIDCIdentity", "Rule", "Subscription", "SuperAdmin", "Target", "TRANSITIONS", "TransitionError", "Wave",
+    "MqRule", "OIDCIdentity", "Rule", "SchemaVersion", "Subscription", "SuperAdmin", "Target", "TRANSITIONS", "TransitionError", "Wave",
     "kind_of_uri", "masked_uri",
 ]
