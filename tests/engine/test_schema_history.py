@@ -86,3 +86,38 @@ def test_a_statement_the_history_cannot_follow_stops_with_its_name(workers, mini
     wait_for(lambda: "CONVERT TO CHARACTER SET" in last_error(instance), 40, message="the refused statement")
     assert "does not understand" in last_error(instance)
     assert set(redis_state(client, "eng_minimal-t-")) == {"eng_minimal-t-1"}
+
+
+@pytest.mark.slow
+def test_kill_9_after_a_ddl_and_set_position_before_it(workers, minimal_source, redis_url):
+    """The history is in the metadata DB: a worker killed between a DDL and the rows after it, and a replay
+    from before the DDL, decode every row with the columns of its own time (no default value appears in a row
+    written before the column existed)."""
+    from console.domain import subscriptions
+
+    src = minimal_source
+    src.execute("CREATE TABLE eng_minimal.t (id INT PRIMARY KEY, v INT)")
+    instance = make_instance(src, candidates=("w1", "w2"))
+    target, client = empty_redis_db(redis_url, 14)
+    sub = make_subscription(instance, target, tables="eng_minimal.t")
+    workers.start("w1")
+    workers.start_beat()
+    history_started(instance)
+    before_ddl = src.master()
+    src.execute("INSERT INTO eng_minimal.t VALUES (1, 1), (2, 2)")
+    src.execute("ALTER TABLE eng_minimal.t ADD COLUMN c INT NOT NULL DEFAULT 7 AFTER id")
+    wait_for(lambda: SchemaVersion.objects.filter(instance=instance, statement__contains="ADD COLUMN c").exists(),
+             30, message="the DDL in the history")
+    workers.kill("w1")
+    src.execute("INSERT INTO eng_minimal.t VALUES (3, 8, 3), (4, 9, 4)")
+    src.execute("UPDATE eng_minimal.t SET v = 20 WHERE id = 2")
+    workers.start("w2")
+    want = {"eng_minimal-t-1": {"id": 1, "v": 1}, "eng_minimal-t-2": {"id": 2, "c": 7, "v": 20},
+            "eng_minimal-t-3": {"id": 3, "c": 8, "v": 3}, "eng_minimal-t-4": {"id": 4, "c": 9, "v": 4}}
+    wait_caught_up(instance, src)
+    assert redis_state(client, "eng_minimal-t-") == want
+
+    client.flushdb()
+    subscriptions.set_position("tester", sub, *before_ddl)
+    wait_for(lambda: redis_state(client, "eng_minimal-t-") == want, 40, message="the replay from before the DDL")
+    assert not last_error(instance)
