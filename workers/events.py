@@ -129,6 +129,12 @@ class SchemaChange:
     timestamp: int = 0
 
 
+class UnreadableRows(SchemaChange):
+    """Rows of a table that the schema history cannot name at their position (a statement it refused, a
+    column count or type that does not match): never delivered, they park each subscription that wants the
+    table, with `query` as its error, until the table's schema is re-snapshot (workers/schema_history.py)."""
+
+
 @dataclass
 class Batch:
     """Whole transactions, in binlog order. `end` is the position to commit once the batch is delivered."""

@@ -176,28 +176,31 @@ class SchemaHistory:
                           f"{file}:{pos}")
         return None, f"the schema history does not follow {schema}.{table}"
 
-    def name_columns(self, event, file) -> tuple:
+    def name_columns(self, event, file):
         """Names, ENUM/SET members and signedness from the history, on a table map's columns (once per
-        table map: the library makes new Column objects for each); returns the primary key."""
+        table map: the library makes new Column objects for each). Returns the primary key, or a str: why
+        the rows cannot be named (their table's subscriptions stop there, the others go on)."""
         columns = event.columns
         named = columns[0].__dict__.get("_tower_history")
-        if named is not None:
-            return named
-        schema, name = event.schema, event.table
-        table, problem = self.table_at(schema, name, file, event.packet.log_pos)
+        if named is None:
+            named = columns[0].__dict__["_tower_history"] = self._name(columns, event.schema, event.table, file,
+                                                                        event.packet.log_pos)
+        return named
+
+    def _name(self, columns, schema, name, file, pos):
+        table, problem = self.table_at(schema, name, file, pos)
+        where = f"rows of {schema}.{name} at {file}:{pos}"
         if table is None:
-            raise HistoryError(f"rows of {schema}.{name} at {file}:{event.packet.log_pos} do not name their "
-                               f"columns and {problem}")
+            return f"{where} do not name their columns and {problem}"
         if len(table.columns) != len(columns):
-            raise HistoryError(
-                f"rows of {schema}.{name} at {file}:{event.packet.log_pos} have {len(columns)} columns, the "
-                f"schema history has {len(table.columns)} ({', '.join(table.names())}); re-snapshot the table")
+            return (f"{where} have {len(columns)} columns, the schema history has {len(table.columns)} "
+                    f"({', '.join(table.names())}); re-snapshot the table's schema")
         for column, known in zip(columns, table.columns):
             family = _FAMILIES.get(column.type)
             if family is not None and known.data_type not in family:
-                raise HistoryError(
-                    f"rows of {schema}.{name} at {file}:{event.packet.log_pos}: column {known.name} is "
-                    f"{known.data_type} in the schema history, type {column.type} in the row event")
+                return (f"{where}: column {known.name} is {known.data_type} in the schema history, type "
+                        f"{column.type} in the row event; re-snapshot the table's schema")
+        for column, known in zip(columns, table.columns):
             column.name = known.name
             if known.values is not None and column.type == FIELD_TYPE.ENUM:
                 column.enum_values = [""] + list(known.values)
@@ -205,7 +208,6 @@ class SchemaHistory:
                 column.set_values = list(known.values)
             if known.unsigned:
                 column.unsigned = True
-        columns[0].__dict__["_tower_history"] = table.primary_key
         return table.primary_key
 
     def apply(self, statement: str, default_schema: str, file: str, pos: int) -> None:

@@ -131,6 +131,9 @@ class Transaction:
     last: bool = True  # the last piece (or a whole transaction): its `position` may be committed
     rows_at: Position = None  # the last piece of a transaction in pieces: the position its rows carry
     nbytes: int = 0  # bytes of the row events its changes were decoded from
+    # (schema, table) -> why its rows in this transaction (or piece) could not be named (schema history): the
+    # subscriptions that want the table stop before it (workers.subscriptions), the others go on
+    unreadable: dict = None
 
     @property
     def rows_position(self) -> Position:
@@ -416,6 +419,7 @@ class BinlogStream:
         # shared with _sieve (the library calls it from this thread, inside `for event in self.reader`)
         self._file, self._gtids = file, gtids
         self._held_gtid = None  # a transaction's GTID packet _sieve has not handed the library yet
+        self._unreadable = None  # Transaction.unreadable of the transaction being read
         changes = []
         sizes = {}
         jsons = {}  # (schema, table) -> JSON columns left as text in this transaction
@@ -451,6 +455,11 @@ class BinlogStream:
                             f"rows of {schema}.{table} at {file}:{event.packet.log_pos} do not name their columns "
                             "(written while binlog_row_metadata was not FULL); set the position past them to go on")
                     pk = self.schema_history.name_columns(event, file)
+                    if pk.__class__ is str:  # the history cannot name them: why, for whoever wants the table
+                        if self._unreadable is None:
+                            self._unreadable = {}
+                        self._unreadable.setdefault((schema, table), pk)
+                        continue
                 else:
                     pk = event.primary_key
                     pk = (pk,) if isinstance(pk, str) and pk else (tuple(pk) if pk else ())
@@ -518,6 +527,7 @@ class BinlogStream:
                         trx_gtid = ""
                     changes, sizes, jsons, seq, held = [], {}, {}, 0, 0
                     self._trx_start = 0
+                    self._unreadable = None
                     continue
                 current = event.schema.decode() if isinstance(event.schema, bytes) else (event.schema or "")
                 kind, schema, table = classify_ddl(query, current)
@@ -624,13 +634,15 @@ class BinlogStream:
         position = self._piece_at
         for change in changes:
             change.position = position
+        unreadable, self._unreadable = self._unreadable, None
         self._put(Transaction(changes, position, timestamp, sizes, jsons or None, self._narrow_of(sizes),
-                              first=first, last=False, nbytes=held))
+                              first=first, last=False, nbytes=held, unreadable=unreadable))
 
     def _commit(self, changes, file, event, gtids, trx_gtid, sizes, jsons=None, held=0):
         gtids.add(trx_gtid)
         piece_at, self._piece_at, self._trx_start = self._piece_at, None, 0
-        if not changes and piece_at is None:
+        unreadable, self._unreadable = self._unreadable, None
+        if not changes and piece_at is None and unreadable is None:
             self._passed = (file, event.packet.log_pos, event.timestamp)
             if time.monotonic() - self._passed_at >= PASSED_EVERY:
                 self._hand_passed(gtids)
@@ -641,7 +653,8 @@ class BinlogStream:
         for change in changes:
             change.position = rows_at
         self._put(Transaction(changes, position, event.timestamp, sizes, jsons or None, self._narrow_of(sizes),
-                              first=piece_at is None, last=True, rows_at=piece_at, nbytes=held))
+                              first=piece_at is None, last=True, rows_at=piece_at, nbytes=held,
+                              unreadable=unreadable))
 
     def _json_columns_of(self, schema, table):
         """MariaDB stores JSON as LONGTEXT with a json_valid() CHECK: find those columns once per table."""

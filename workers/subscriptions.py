@@ -21,7 +21,7 @@ import time
 from fnmatch import fnmatchcase
 
 from workers.changefeed import attach as attach_changefeed, sink_options as changefeed_sink_options
-from workers.events import Batch, Position, SchemaChange
+from workers.events import Batch, Position, SchemaChange, UnreadableRows
 from workers.filters import mq_rule_options, rules_for
 from workers.sinks import open_sink
 from workers.sinks.base import SinkError
@@ -117,6 +117,12 @@ class SubscriptionRuntime:
         self.next_retry = 0.0
         self.backoff = 1.0
         self.failure = None  # {"error", "event", "position", "seq"} of the change that keeps failing
+        if sub.state == "error" and sub.error:
+            # An error shown before this dump started (another leader's, or one a restart was meant to clear,
+            # such as a re-snapshot): the first delivery that goes through clears it (_succeeded).
+            self.failure = {"error": sub.error, "event": sub.error_wait_data, "inherited": True,
+                            "commit_seq": (sub.error_wait_data or {}).get("commit_seq"),
+                            "seq": (sub.error_wait_data or {}).get("seq", 0)}
         self.skip_event = None  # (commit_seq, seq) the operator said to miss
         self.skipped_now = 0
         self.errors_now = 0
@@ -328,6 +334,20 @@ class SubscriptionRuntime:
             todo = self.changefeed.admit(self, todo)
         if not todo:
             return
+        for i, t in enumerate(todo):
+            if t.unreadable:
+                why = next((reason for (schema, table), reason in t.unreadable.items() if self.tables(schema, table)),
+                           None)
+                if why is not None:  # rows it wants that cannot be named: it stops before them
+                    if i:
+                        self._write(todo[:i])
+                        if self.failing:
+                            return
+                    self._cannot_read(t, why)
+                    return
+        self._write(todo)
+
+    def _write(self, todo):
         if self.wants_parsed_json:
             for t in todo:  # MariaDB JSON text -> values, once per transaction for every subscription
                 if getattr(t, "json_columns", None):
@@ -381,6 +401,13 @@ class SubscriptionRuntime:
                 return
         self._succeeded(_done(todo))
 
+    def _cannot_read(self, transaction, why):
+        schema, table = next(key for key, reason in transaction.unreadable.items() if reason == why)
+        change = UnreadableRows(schema, table, "UNREADABLE", why, transaction.rows_position, 0, transaction.timestamp)
+        self.failure = {"error": why, "event": _describe(change), "commit_seq": change.position.commit_seq, "seq": 0}
+        self.failed_change = (change, transaction.position)
+        self._park()
+
     def probe(self) -> bool:
         """Write the change it parked at again, alone, before it rejoins the stream (in its delivery thread).
 
@@ -388,6 +415,9 @@ class SubscriptionRuntime:
         the other subscriptions nothing this way. Once the change goes through the subscription rejoins and
         gets it again with the rest (at-least-once)."""
         change, end = self.failed_change
+        if isinstance(change, UnreadableRows):  # until a re-snapshot, which starts the dump again
+            self._park()
+            return False
         try:
             self.sink.write(Batch(changes=[change], end=end))
         except Exception as exc:  # noqa: BLE001 - a sink may raise anything; it is the target's failure

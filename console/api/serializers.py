@@ -248,6 +248,11 @@ class SetLeaderSerializer(serializers.Serializer):
     leader = serializers.CharField(max_length=255)
 
 
+class ResnapshotTableSerializer(serializers.Serializer):
+    schema = serializers.CharField(max_length=64)
+    table = serializers.CharField(max_length=64)
+
+
 class SetCandidatesSerializer(serializers.Serializer):
     candidates = serializers.ListField(child=serializers.CharField(max_length=255), allow_empty=True)
 

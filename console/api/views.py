@@ -13,7 +13,7 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import APIException, NotFound, PermissionDenied, ValidationError
 from rest_framework.response import Response
 
-from console.domain import catalog, config, instances, subscriptions as jobs
+from console.domain import catalog, config, instances, schema_history, subscriptions as jobs
 from console.domain.errors import DomainError
 from console.api import filtersets, serializers as s
 from console.domain.caller import Caller
@@ -271,6 +271,15 @@ class InstanceViewSet(ScopedViewSet):
         body = s.SetLeaderSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         return self._operate(request, instances.set_leader, body.validated_data["leader"])
+
+    @extend_schema(request=s.ResnapshotTableSerializer, responses=s.InstanceSerializer)
+    @action(detail=True, methods=["post"])
+    def resnapshot_table(self, request, pk=None):
+        """The table's columns from the statement its schema history refused on are the source's now."""
+        body = s.ResnapshotTableSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        d = body.validated_data
+        return self._operate(request, schema_history.resnapshot_table, d["schema"], d["table"])
 
     @extend_schema(request=s.SetCandidatesSerializer, responses=s.InstanceSerializer)
     @action(detail=True, methods=["post"])

@@ -70,12 +70,20 @@ def test_minimal_rows_are_named_through_ddl(workers, minimal_source, redis_url):
 
 
 @pytest.mark.slow
-def test_a_statement_the_history_cannot_follow_stops_with_its_name(workers, minimal_source, redis_url):
+def test_a_statement_the_history_cannot_follow_stops_only_its_table(workers, minimal_source, redis_url):
+    """A refused statement stops the subscriptions that want its table, with the statement and its position as
+    their error; the instance's other subscriptions go on; a re-snapshot lets them catch up, nothing lost."""
+    from console.domain.schema_history import refused_tables, resnapshot_table
+    from console.models import Subscription
+
     src = minimal_source
     src.execute("CREATE TABLE eng_minimal.t (id INT PRIMARY KEY, v VARCHAR(10))")
+    src.execute("CREATE TABLE eng_minimal.u (id INT PRIMARY KEY, w INT)")
     instance = make_instance(src)
-    target, client = empty_redis_db(redis_url, 14)
-    make_subscription(instance, target, tables="eng_minimal.t")
+    t_url, t_client = empty_redis_db(redis_url, 14)
+    u_url, u_client = empty_redis_db(redis_url, 13)
+    stopped = make_subscription(instance, t_url, name="t", tables="eng_minimal.t")
+    make_subscription(instance, u_url, name="u", tables="eng_minimal.u")
     workers.start("w1")
     workers.start_beat()
     history_started(instance)
@@ -83,9 +91,25 @@ def test_a_statement_the_history_cannot_follow_stops_with_its_name(workers, mini
     wait_caught_up(instance, src)
     src.execute("ALTER TABLE eng_minimal.t CONVERT TO CHARACTER SET latin1")
     src.execute("INSERT INTO eng_minimal.t VALUES (2, 'two')")
-    wait_for(lambda: "CONVERT TO CHARACTER SET" in last_error(instance), 40, message="the refused statement")
-    assert "does not understand" in last_error(instance)
-    assert set(redis_state(client, "eng_minimal-t-")) == {"eng_minimal-t-1"}
+    src.execute("INSERT INTO eng_minimal.u VALUES (1, 10)")
+
+    def error():
+        return Subscription.objects.get(pk=stopped.pk).error
+
+    wait_for(lambda: "CONVERT TO CHARACTER SET" in error(), 40, message="the refused statement on its subscription")
+    assert "does not understand" in error() and "mysql-bin.000001:" in error()
+    assert Subscription.objects.get(pk=stopped.pk).state == "error"
+    wait_for(lambda: u_client.get("eng_minimal-u-1"), 30, message="the other table's subscription going on")
+    assert set(redis_state(t_client, "eng_minimal-t-")) == {"eng_minimal-t-1"}
+    assert not last_error(instance)
+    assert [(v.schema_name, v.table_name) for v in refused_tables(instance)] == [("eng_minimal", "t")]
+
+    resnapshot_table("tester", instance, "eng_minimal", "t")
+    wait_for(lambda: set(redis_state(t_client, "eng_minimal-t-")) == {"eng_minimal-t-1", "eng_minimal-t-2"}, 60,
+             message="the stopped rows after the re-snapshot")
+    assert redis_state(t_client, "eng_minimal-t-")["eng_minimal-t-2"] == {"id": 2, "v": "two"}
+    wait_for(lambda: Subscription.objects.get(pk=stopped.pk).state == "normal", 30, message="the error to clear")
+    assert refused_tables(instance) == []
 
 
 @pytest.mark.slow

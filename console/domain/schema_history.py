@@ -1,0 +1,64 @@
+"""The schema history of an instance whose row events do not name their columns: what an operator may do to it.
+
+The engine keeps the history (workers/schema_history.py); a statement it could not follow stops the rows of
+its table, and the subscriptions that want the table show why. `resnapshot_table` is the way on: the
+operator says the table's columns are, from that statement on, what the source's information_schema says now.
+"""
+from django.db import transaction
+from django.db.models import F
+
+from console.domain import sources
+from console.domain.audit import record
+from console.domain.caller import as_caller
+from console.domain.errors import DomainError
+from console.domain.instances import require_admin
+from console.models import Instance, SchemaVersion
+from workers.schema_history import read_tables
+
+
+def refused_tables(instance) -> list:
+    """The instance's tables whose history stopped at a statement it did not understand, latest first."""
+    latest = {}
+    for v in SchemaVersion.objects.filter(instance=instance).order_by("-commit_seq"):
+        latest.setdefault((v.schema_name, v.table_name), v)
+    return [v for v in latest.values() if v.refused]
+
+
+def resnapshot_table(caller, instance, schema, table):
+    """Replace the table's refused version with the source's columns now, and start the dump again (fenced, as
+    a set position does) so that the subscriptions stopped at it read its rows from there."""
+    caller = as_caller(caller)
+    require_admin(caller, instance, "re-snapshot a table's schema")
+    if not schema or not table:
+        raise DomainError("invalid", "name the schema and the table to re-snapshot")
+    refused = SchemaVersion.objects.filter(instance=instance, schema_name=schema, table_name=table) \
+        .exclude(refused="").order_by("-commit_seq").first()
+    if refused is None:
+        raise DomainError("state", f"the schema history of {schema}.{table} on {instance} has no refused "
+                                   "statement: nothing to re-snapshot")
+
+    def table_schema(conn):
+        with conn.cursor() as cur:
+            return read_tables(cur, [schema])
+
+    now = sources.ask(instance, table_schema).get((schema, table))
+    if now is None:
+        raise DomainError("not_found", f"{schema}.{table} is not a base table of {instance} now")
+    with transaction.atomic():
+        current = Instance.objects.select_for_update().get(pk=instance.pk)
+        version = SchemaVersion.objects.select_for_update().get(pk=refused.pk)
+        before = {"schema": schema, "table": table, "refused": version.refused,
+                  "position": f"{version.binlog_file}:{version.binlog_pos}"}
+        version.delete()
+        created = SchemaVersion.objects.create(
+            instance=current, schema_name=schema, table_name=table, binlog_file=version.binlog_file,
+            binlog_pos=version.binlog_pos, commit_seq=version.commit_seq,
+            columns=[c.as_json() for c in now.columns], primary_key=list(now.primary_key),
+            statement=f"re-snapshot by {caller.actor} after: {version.statement}"[:10000])
+        if current.lease_expires is not None:  # the running dump starts again with the history as it is now
+            Instance.objects.filter(pk=current.pk).update(leader_version=F("leader_version") + 1,
+                                                          lease_expires=None)
+        record(caller.actor, "resnapshot_table", current, before=before,
+               after={"schema": schema, "table": table, "columns": [c.name for c in now.columns],
+                      "primary_key": list(now.primary_key)})
+    return created
