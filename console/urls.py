@@ -82,6 +82,7 @@ urlpatterns = [
     path("instances/<str:pk>/leader/", operations.set_leader, name="instance_set_leader"),
     path("instances/<str:pk>/candidates/", operations.set_candidates, name="instance_set_candidates"),
     path("instances/<str:pk>/reset-counter/", operations.reset_counter, name="instance_reset_counter"),
+    path("instances/<str:pk>/resnapshot-table/", operations.resnapshot_table, name="instance_resnapshot_table"),
 
     path("bindings/", bindings.RuleBindingListView.as_view(), name="binding_list"),
     path("bindings/add/", bindings.RuleBindingAddView.as_view(), name="binding_add"),

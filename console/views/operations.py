@@ -8,7 +8,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from console.forms.operations import SetBinlogForm, SetCandidatesForm, SetLeaderForm
-from console.domain import instances as domain
+from console.domain import instances as domain, schema_history
 from console.models import Instance, Wave
 from console.permissions import can_admin_group
 from console.domain.errors import DomainError
@@ -39,12 +39,13 @@ def operations_page(request, pk, binlog_form=None, leader_form=None, candidates_
         "binlog_form": binlog_form or SetBinlogForm(files=files or (), initial={"binlog_file": instance.binlog_file, "binlog_pos": instance.binlog_pos or 4}),
         "leader_form": leader_form or SetLeaderForm(workers=workers, initial={"leader": instance.leader}),
         "candidates_form": candidates_form or SetCandidatesForm(workers=workers, initial={"candidates": instance.candidates}),
+        "refused_tables": schema_history.refused_tables(instance),
     }, status=status)
 
 
-def _run(request, instance, action, *args):
+def _run(request, instance, action, *args, module=domain):
     try:
-        getattr(domain, action)(request.user, instance, *args)
+        getattr(module, action)(request.user, instance, *args)
     except DomainError as exc:
         forbid_on_refusal(exc)
         messages.error(request, exc.message)
@@ -104,3 +105,10 @@ def set_leader(request, pk):
 @require_POST
 def set_candidates(request, pk):
     return _set_workers(request, pk, SetCandidatesForm, "candidates")
+
+
+@require_POST
+def resnapshot_table(request, pk):
+    instance = _admin_instance(request, pk)
+    return _run(request, instance, "resnapshot_table", request.POST.get("schema", ""), request.POST.get("table", ""),
+                module=schema_history)

@@ -5,7 +5,7 @@ import pytest
 from console.choices import DumpState, InstanceStatus, MemberRole, WorkerState
 from console.domain.audit import ACCESS_ACTIONS
 from console.models import (
-    AuditLog, Checkpoint, Config, Filter, Group, Instance, Member, MqRule, Subscription, Target, Wave,
+    AuditLog, Checkpoint, Config, Filter, Group, Instance, Member, MqRule, SchemaVersion, Subscription, Target, Wave,
 )
 
 from accounts import Api, make_user
@@ -51,7 +51,8 @@ def api():
 
 def db_state():
     """Everything an API call could change, to assert a refused call changed nothing."""
-    models = (Group, Member, Filter, MqRule, Target, Instance, Subscription, Checkpoint, Wave, Config, AuditLog)
+    models = (Group, Member, Filter, MqRule, Target, Instance, Subscription, Checkpoint, Wave, Config, AuditLog,
+              SchemaVersion)
     state = {}
     for model in models:
         rows = model.objects.order_by("pk")

@@ -88,3 +88,37 @@ def test_a_position_the_server_does_not_have_is_refused_with_its_reason(clients,
         assert response.status_code == 400
         assert says in response.content.decode()
     assert db_rows() == before
+
+
+def test_a_refused_table_is_shown_and_re_snapshot(clients, dumping):
+    """The schema history's refused statements are listed with a Re-snapshot button that takes the source's
+    columns now (console.domain.schema_history)."""
+    import isolation
+    from console.models import AuditLog, SchemaVersion
+
+    schema = isolation.schema_name("con", "resnapshot")
+    conn = pymysql.connect(host=dumping.host, port=dumping.port, user=dumping.user, password=dumping.password,
+                           autocommit=True)
+    with conn.cursor() as cur:
+        cur.execute(f"DROP DATABASE IF EXISTS `{schema}`")
+        cur.execute(f"CREATE DATABASE `{schema}`")
+        cur.execute(f"CREATE TABLE `{schema}`.t (id INT PRIMARY KEY, s SET('a', 'b'))")
+    try:
+        SchemaVersion.objects.create(
+            instance=dumping, schema_name=schema, table_name="t", binlog_file="mysql-bin.000001", binlog_pos=700,
+            commit_seq=(1 << 32) | 700, refused="not understood", statement="ALTER TABLE t CONVERT TO CHARACTER SET x")
+        page = clients["adam"].get(f"/instances/{dumping.pk}/operations/").content.decode()
+        assert "Schema history stopped" in page and "CONVERT TO CHARACTER SET x" in page
+        response = clients["adam"].post(f"/instances/{dumping.pk}/resnapshot-table/", {"schema": schema, "table": "t"})
+        assert (response.status_code, response.url) == (302, f"/instances/{dumping.pk}/operations/")
+        version = SchemaVersion.objects.get(instance=dumping, schema_name=schema)
+        assert version.refused == "" and [c["name"] for c in version.columns] == ["id", "s"]
+        assert AuditLog.objects.filter(action="resnapshot_table", object_id=dumping.pk).exists()
+        page = clients["adam"].get(f"/instances/{dumping.pk}/operations/").content.decode()
+        assert "Schema history stopped" not in page
+        again = clients["adam"].post(f"/instances/{dumping.pk}/resnapshot-table/", {"schema": schema, "table": "t"})
+        assert again.status_code == 409 and "nothing to re-snapshot" in again.content.decode()
+    finally:
+        with conn.cursor() as cur:
+            cur.execute(f"DROP DATABASE IF EXISTS `{schema}`")
+        conn.close()
