@@ -92,7 +92,7 @@ def wait_until(name, check, pid, log, timeout=None):
 # --- one function pair per server: start() -> state dict, check(state) -> bool ---------------------
 
 
-def start_mariadb(d=None, port=None, bind="127.0.0.1"):
+def start_mariadb(d=None, port=None, bind="127.0.0.1", row_metadata="FULL"):
     d = Path(d) if d else WORK / "mariadb"
     port = port or free_port()
     if not (d / "data" / "mysql").exists():
@@ -107,7 +107,7 @@ def start_mariadb(d=None, port=None, bind="127.0.0.1"):
     pid = spawn(
         ["mariadbd", "--no-defaults", f"--datadir={d}/data", f"--port={port}", f"--bind-address={bind}",
          f"--socket={d}/my.sock", f"--pid-file={d}/mariadbd.pid", "--log-bin=mysql-bin", "--binlog-format=ROW",
-         "--binlog-row-image=FULL", "--binlog-row-metadata=FULL", "--server-id=1", "--user=root",
+         "--binlog-row-image=FULL", f"--binlog-row-metadata={row_metadata}", "--server-id=1", "--user=root",
          "--skip-name-resolve", f"--log-error={log}", "--max-connections=500", "--innodb-flush-log-at-trx-commit=2",
          "--sync-binlog=0", "--character-set-server=utf8mb4", "--collation-server=utf8mb4_general_ci"],
         d / "stdout.log",

@@ -9,11 +9,13 @@ import services  # noqa: E402
 
 
 class PrivateServer:
-    def __init__(self, kind, directory):
+    def __init__(self, kind, directory, **options):
+        """`options`: the starter's own (a MariaDB's row_metadata)."""
         self.kind, self.dir, self.port, self.state = kind, Path(directory), None, None
+        self.options = options
 
     def start(self):
-        self.state = getattr(services, f"start_{self.kind}")(self.dir, self.port)
+        self.state = getattr(services, f"start_{self.kind}")(self.dir, self.port, **self.options)
         self.port = self.state["port"]
         check = getattr(services, f"check_{self.kind}")
         services.wait_until(self.kind, lambda: check(self.state), self.state["pid"], Path(self.state["log"]))

@@ -311,10 +311,11 @@ class Dump:
         conn = connect(host, port, user, password)
         try:
             with conn.cursor() as cur:
-                cur.execute("SELECT TABLE_SCHEMA, TABLE_NAME FROM information_schema.TABLES WHERE TABLE_TYPE = "
-                            "'BASE TABLE' AND TABLE_SCHEMA NOT IN ('mysql', 'sys', 'performance_schema', "
-                            "'information_schema')")
-                schemas = {schema for schema, table in cur.fetchall() if self._wants(schema, table)}
+                cur.execute("SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME NOT IN "
+                            "('mysql', 'sys', 'performance_schema', 'information_schema')")
+                active = [rt for rt in self.runtimes.values() if rt.state not in IDLE_STATES]
+                # every schema a subscription may want a table of, tables or not yet (a CREATE TABLE to come)
+                schemas = {schema for (schema,) in cur.fetchall() if any(rt.tables.wants_schema(schema) for rt in active)}
             scan = binlog_statements({"host": host, "port": int(port), "user": user, "passwd": password or "",
                                       "charset": "utf8mb4"}, self.instance.slave_id or 1001, self.mariadb)
             self.schema_history.start(conn, start, schemas, scan)

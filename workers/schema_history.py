@@ -151,6 +151,8 @@ class SchemaHistory:
                     f"the schema history of {', '.join(missing)} cannot start at {start.binlog_file}:"
                     f"{start.binlog_pos}: the statement at {file}:{pos} changed it after ({statement[:200]}); set "
                     "the position after it (or to the current position) to start the history there")
+        for schema in missing:  # the history follows the schema from here, tables or not (table_name "")
+            self._save((schema, ""), start.binlog_file, start.binlog_pos, Table())
         for key, table in tables.items():
             self._save(key, start.binlog_file, start.binlog_pos, table)
         self.schemas.update(missing)
@@ -217,6 +219,8 @@ class SchemaHistory:
             return
         before = {}
         for key in self.versions:
+            if not key[1]:
+                continue  # a schema's marker
             table, _problem = self.table_at(key[0], key[1], file, pos - 1)  # as they were just before it
             if table is not None:
                 before[key] = table

@@ -19,7 +19,7 @@ from workers.schema_history import read_tables
 def refused_tables(instance) -> list:
     """The instance's tables whose history stopped at a statement it did not understand, latest first."""
     latest = {}
-    for v in SchemaVersion.objects.filter(instance=instance).order_by("-commit_seq"):
+    for v in SchemaVersion.objects.filter(instance=instance).exclude(table_name="").order_by("-commit_seq"):
         latest.setdefault((v.schema_name, v.table_name), v)
     return [v for v in latest.values() if v.refused]
 

@@ -12,9 +12,8 @@ from .expect import diff_states, expected_state
 
 @pytest.fixture
 def minimal_source(tmp_path):
-    server = PrivateServer("mariadb", tmp_path / "mariadb").start()
+    server = PrivateServer("mariadb", tmp_path / "mariadb", row_metadata="MINIMAL").start()
     src = Source(f"mysql://root@127.0.0.1:{server.port}/", "eng_minimal")
-    src.execute("SET GLOBAL binlog_row_metadata = 'MINIMAL'")
     yield src
     src.conn.close()
     server.stop()
