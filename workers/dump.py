@@ -34,7 +34,7 @@ from django.db.models import Exists, Max
 from django.utils import timezone
 
 from console.choices import WorkerState
-from console.models import Checkpoint, FlowSample, Instance, MqRule, Subscription, Target, Wave
+from console.models import Checkpoint, FlowSample, Instance, MqRule, SchemaVersion, Subscription, Target, Wave
 
 from . import checkpoints, snapshot
 from .changefeed import IDLE_STATES
@@ -156,6 +156,8 @@ class Dump:
         self.worker = worker
         self.version = version
         self.stream = None
+        self.schema_history = None  # workers.schema_history.SchemaHistory, set by _detect_server
+        self.history_snapshots = False  # the rows are named by the history: it snapshots the schemas it lacks
         self.runtimes = {}
         self.flow = {}  # (schema, table) -> [count, bytes] for the instance, cumulative
         self.started = time.monotonic()
@@ -227,8 +229,11 @@ class Dump:
         finally:
             conn.close()
         # Row events that do not name their columns are named by the instance's schema history
-        # (docs/schema-history.md); with FULL metadata the events' own names are used.
-        self.schema_history = SchemaHistory(self.instance_id) if problem else None
+        # (docs/schema-history.md); with FULL metadata the events' own names are used, and cross-checked with
+        # the history where the instance has one (a server switched to FULL keeps it current).
+        self.history_snapshots = bool(problem)
+        kept = problem or SchemaVersion.objects.filter(instance_id=self.instance_id).exists()
+        self.schema_history = SchemaHistory(self.instance_id) if kept else None
         if problem:
             log.info("%s: %s; its rows are named by the schema history", self.instance, problem)
 
@@ -283,7 +288,7 @@ class Dump:
             return hit
 
         host, port, user, password = instance_endpoint(instance)
-        if self.schema_history is not None:
+        if self.history_snapshots:
             self._start_schema_history(start, (host, port, user, password))
         self.stream = BinlogStream(
             host, port, user, password, instance.slave_id or 1001, start,

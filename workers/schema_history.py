@@ -212,6 +212,35 @@ class SchemaHistory:
                 column.unsigned = True
         return table.primary_key
 
+    def cross_check(self, event, file):
+        """For row events that name their columns (FULL metadata) of a table the history follows: None when
+        the history agrees with the event (names in order, ENUM/SET members), else why not (an error, never a
+        silent choice between the two). Once per table map."""
+        columns = event.columns
+        checked = columns[0].__dict__.get("_tower_checked", False)
+        if checked is False:
+            checked = columns[0].__dict__["_tower_checked"] = self._check(columns, event.schema, event.table, file,
+                                                                          event.packet.log_pos)
+        return checked
+
+    def _check(self, columns, schema, name, file, pos):
+        if schema not in self.schemas:
+            return None
+        table, _problem = self.table_at(schema, name, file, pos)
+        if table is None:
+            return None  # nothing to compare with (a refused statement, a table created before the history)
+        event_names = [c.name for c in columns]
+        if [n.lower() for n in event_names] != [n.lower() for n in table.names()]:
+            return (f"rows of {schema}.{name} at {file}:{pos} name their columns ({', '.join(event_names)}), the "
+                    f"schema history has ({', '.join(table.names())}); re-snapshot the table's schema")
+        for column, known in zip(columns, table.columns):
+            members = column.enum_values[1:] if column.type == FIELD_TYPE.ENUM and column.enum_values else \
+                column.set_values if column.type == FIELD_TYPE.SET else None
+            if members is not None and known.values is not None and list(members) != list(known.values):
+                return (f"rows of {schema}.{name} at {file}:{pos}: column {known.name} has members "
+                        f"{list(members)}, the schema history {list(known.values)}; re-snapshot the table's schema")
+        return None
+
     def apply(self, statement: str, default_schema: str, file: str, pos: int) -> None:
         """A DDL statement read at `file:pos` (its end): the tables it changes get a version from there.
         What it cannot understand on a followed table is recorded as refused: those rows stop there."""

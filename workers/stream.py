@@ -461,6 +461,13 @@ class BinlogStream:
                         self._unreadable.setdefault((schema, table), pk)
                         continue
                 else:
+                    if self.schema_history is not None:
+                        problem = self.schema_history.cross_check(event, file)
+                        if problem is not None:
+                            if self._unreadable is None:
+                                self._unreadable = {}
+                            self._unreadable.setdefault((schema, table), problem)
+                            continue
                     pk = event.primary_key
                     pk = (pk,) if isinstance(pk, str) and pk else (tuple(pk) if pk else ())
                 if wanted is True or not decodes_wanted:

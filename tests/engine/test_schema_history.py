@@ -144,3 +144,37 @@ def test_kill_9_after_a_ddl_and_set_position_before_it(workers, minimal_source, 
     subscriptions.set_position("tester", sub, *before_ddl)
     wait_for(lambda: redis_state(client, "eng_minimal-t-") == want, 40, message="the replay from before the DDL")
     assert not last_error(instance)
+
+
+@pytest.mark.slow
+def test_full_events_are_cross_checked_with_the_history(workers, minimal_source, redis_url):
+    """A server switched from MINIMAL to FULL keeps its history: events written before the switch are named by
+    it, events after it name their own columns, and where the two disagree the table's rows stop with both."""
+    from console.models import Subscription
+
+    src = minimal_source
+    src.execute("CREATE TABLE eng_minimal.t (id INT PRIMARY KEY, e ENUM('a', 'b'))")
+    instance = make_instance(src, candidates=("w1", "w2"))
+    target, client = empty_redis_db(redis_url, 14)
+    sub = make_subscription(instance, target, tables="eng_minimal.t")
+    workers.start("w1")
+    workers.start_beat()
+    history_started(instance)
+    src.execute("INSERT INTO eng_minimal.t VALUES (1, 'a')")
+    wait_caught_up(instance, src)
+    src.execute("SET GLOBAL binlog_row_metadata = 'FULL'")
+    src.execute("INSERT INTO eng_minimal.t VALUES (2, 'b')")  # named by the event, agreeing with the history
+    wait_caught_up(instance, src)
+    assert redis_state(client, "eng_minimal-t-") == {"eng_minimal-t-1": {"id": 1, "e": "a"},
+                                                     "eng_minimal-t-2": {"id": 2, "e": "b"}}
+
+    # A history that went wrong (here by hand) is caught by the events that name their columns.
+    workers.kill("w1")
+    SchemaVersion.objects.filter(instance=instance, table_name="t").update(
+        columns=[{"name": "id", "type": "int", "unsigned": False, "values": None},
+                 {"name": "wrong", "type": "enum", "unsigned": False, "values": ["a", "b"]}])
+    src.execute("INSERT INTO eng_minimal.t VALUES (3, 'a')")
+    workers.start("w2")
+    wait_for(lambda: "the schema history has (id, wrong)" in Subscription.objects.get(pk=sub.pk).error, 60,
+             message="the mismatch as the subscription's error")
+    assert "eng_minimal-t-3" not in redis_state(client, "eng_minimal-t-")
