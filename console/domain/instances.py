@@ -67,6 +67,12 @@ def _step(actor, instance, action, message="", **changes):
         record(actor, action, instance, before=before, after=instance.state_snapshot(), message=message)
 
 
+def row_metadata_mode(report) -> str:
+    """What the grant check says about how the instance's rows get their column names (event or schema
+    history): the grant's audit message, so the instance's history shows which mode it dumps in."""
+    return next((c.reason for c in report.checks if c.name == "binlog_row_metadata"), "")
+
+
 def _change(actor, instance, action, **changes):
     """A change to an instance in `dump`, audited under `action` in the same transaction."""
     with transaction.atomic(), model_rules():
@@ -164,7 +170,7 @@ def register_by_manager(caller, group, host, port, user="", password="", slave_i
             raise DomainError("forbidden", str(exc)) from exc
         if not report.ok:
             raise DomainError("source", "; ".join(c.reason for c in report.failures()))
-        _step(actor, instance, "grant")
+        _step(actor, instance, "grant", message=row_metadata_mode(report))
         if binlog_file:
             sources.check_position(instance, binlog_file, int(binlog_pos))
             start = {"file": binlog_file, "pos": int(binlog_pos), "gtid": gtid_set or ""}
@@ -371,7 +377,7 @@ def run_grant(caller, instance):
     except source.SourceRefused as exc:  # e.g. the global account through a host mapping: a failed check
         report = source.GrantReport([source.CheckResult("reachable", False, str(exc))])
     if report.ok:
-        _step(caller.actor, instance, "grant")
+        _step(caller.actor, instance, "grant", message=row_metadata_mode(report))
     else:
         record(
             caller.actor, "grant_failed", instance,
@@ -561,7 +567,7 @@ def register_source(caller, host, port, user, password, group_name="default"):
         _step(actor, instance, "apply", request_id=f"api-{instance.pk[:12]}", url="", comment="")
         _step(actor, instance, "approve", message="registered by a super admin's API job",
               comment="registered by a super admin's API job")
-        _step(actor, instance, "grant")
+        _step(actor, instance, "grant", message=row_metadata_mode(report))
         _step(actor, instance, "start_dump", **_start(status["file"], status["pos"], status["gtid"],
                                                       fleet.live_worker_names()[:3]))
     return instance

@@ -74,6 +74,9 @@ def test_grant_passes_on_the_local_mariadb(clients, world, source_address):
         "Instance": {"changed": {instance.pk: {"status": ("unauthorized", "agree")}}},
         "AuditLog": {"added": [audit_row("adam", "grant", "Instance", instance.pk, instance.group_id)]},
     })
+    # the grant says which mode the instance dumps in
+    assert AuditLog.objects.get(action="grant", object_id=instance.pk).message == \
+        "binlog_row_metadata is FULL: row events name their columns"
 
 
 def test_grant_fails_on_a_statement_format_server(clients, world, statement_mariadb):
