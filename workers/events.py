@@ -6,6 +6,7 @@ resume from. `seq` orders changes inside that transaction, so
 (file number, pos, seq) is unique and monotonic over the binlog; sinks that
 need a version or a dedupe key derive it from `commit_seq` and `seq`.
 """
+import datetime
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
@@ -30,14 +31,18 @@ def string_encoding(column):
 
 class LibraryLosses:
     """Which columns of a table map the library decodes differently from what the server holds, so that
-    row_images can restore them: binary strings (it gives '' for an empty value) and YEAR (it gives 1900 for
-    the zero year; 1900 itself is not a YEAR value). An empty SET is told by the library's none sources."""
+    row_images can restore them: binary strings (it gives '' for an empty value), YEAR (it gives 1900 for
+    the zero year; 1900 itself is not a YEAR value), TIMESTAMP (it gives 1970-01-01 00:00:00 for the zero
+    timestamp, outside TIMESTAMP's range) and negative TIME with fractional seconds (it gives -01:00:00.999
+    for -01:00:00.001). An empty SET is told by the library's none sources. docs/types.md lists them."""
 
-    __slots__ = ("raw", "years")
+    __slots__ = ("raw", "years", "stamps", "times")
 
     def __init__(self, columns=()):
         self.raw = frozenset(c.name for c in columns if c.type in _STRING_TYPES and string_encoding(c) is None)
         self.years = frozenset(c.name for c in columns if c.type == FIELD_TYPE.YEAR)
+        self.stamps = frozenset(c.name for c in columns if c.type in (FIELD_TYPE.TIMESTAMP, FIELD_TYPE.TIMESTAMP2))
+        self.times = frozenset(c.name for c in columns if c.type == FIELD_TYPE.TIME2 and getattr(c, "fsp", 0))
 
     @classmethod
     def of(cls, columns):
@@ -67,7 +72,9 @@ def _exact(values, none_sources, losses):
     empty_sets = [n for n, why in none_sources.items() if why == NONE_SOURCE.EMPTY_SET] if none_sources else ()
     empty_raw = [n for n in losses.raw if values.get(n) == ""]
     zero_years = [n for n in losses.years if values.get(n) == 1900]
-    if not empty_sets and not empty_raw and not zero_years:
+    zero_stamps = [n for n in losses.stamps if values.get(n) == _EPOCH]
+    negative_times = [n for n in losses.times if _negative_fraction(values.get(n))]
+    if not empty_sets and not empty_raw and not zero_years and not zero_stamps and not negative_times:
         return values
     values = dict(values)
     for name in empty_sets:
@@ -76,7 +83,22 @@ def _exact(values, none_sources, losses):
         values[name] = b""
     for name in zero_years:
         values[name] = 0
+    for name in zero_stamps:
+        values[name] = None  # the zero timestamp: null, as every zero date (docs/types.md)
+    for name in negative_times:
+        # the library's -(I + g) for the server's -(I + f): its fraction g is 1 - f
+        magnitude = -values[name]
+        whole = datetime.timedelta(days=magnitude.days, seconds=magnitude.seconds)
+        values[name] = -(whole + datetime.timedelta(microseconds=1_000_000 - magnitude.microseconds))
     return values
+
+
+_EPOCH = datetime.datetime(1970, 1, 1)
+_NO_TIME = datetime.timedelta(0)
+
+
+def _negative_fraction(value) -> bool:
+    return value.__class__ is datetime.timedelta and value < _NO_TIME and (-value).microseconds != 0
 
 
 @dataclass(frozen=True, order=True)

@@ -232,6 +232,30 @@ def _fsp_part(col, p, g):
     return ops, code
 
 
+def _plan_exact_time2(col, p):
+    """TIME2 with fractional seconds as the server reads it: the integer and fractional parts are one signed
+    fixed-point number (the library negates the integer part alone and reads the fraction as signed on its
+    own, so -01:00:00.001 arrives as -01:00:00.999)."""
+    nbytes = _FSP_BYTES[col.fsp]
+    if nbytes == 3:
+        ops = [("u", ">", "BHBH", [f"{p}h", f"{p}l", f"{p}fh", f"{p}fl"])]
+        raw = f"(({p}h << 16 | {p}l) << 24 | {p}fh << 16 | {p}fl)"
+    else:
+        ops = [("u", ">", "BH" + ("B" if nbytes == 1 else "H"), [f"{p}h", f"{p}l", f"{p}f"])]
+        raw = f"(({p}h << 16 | {p}l) << {8 * nbytes} | {p}f)"
+    bits, scale = 8 * nbytes, {1: 10000, 2: 100, 3: 1}[nbytes]
+    code = [
+        f"{p}v = {raw} - {0x800000 << bits}",
+        f"{p}a = -{p}v if {p}v < 0 else {p}v",
+        f"{p}i = {p}a >> {bits}",
+        f"{p} = _td(0, ({p}i >> 12 & 1023) * 3600 + ({p}i >> 6 & 63) * 60 + ({p}i & 63), "
+        f"({p}a & {(1 << bits) - 1}) * {scale})",
+        f"if {p}v < 0:",
+        f"    {p} = -{p}",
+    ]
+    return _Plan(ops, code, p)
+
+
 def _plan(col, p, g, wanted, errors):
     t = col.type
     size = _fixed_size(col)
@@ -279,6 +303,8 @@ def _plan(col, p, g, wanted, errors):
         ]
         return _Plan([("u", "<", "Q", [f"{p}r"])], code, p, NONE_SOURCE.OUT_OF_DATETIME_RANGE)
     if t == FT.TIMESTAMP:
+        if g.exact:  # 0 is the zero timestamp ('0000-00-00 00:00:00'), not the library's 1970-01-01
+            return _Plan([("u", "<", "I", [f"{p}s"])], expr=f"(_utc({p}s) if {p}s else None)")
         return _Plan([("u", "<", "I", [f"{p}s"])], expr=f"_utc({p}s)")
     if t == FT.DATETIME2:
         fops, fcode = _fsp_part(col, p, g)
@@ -297,10 +323,13 @@ def _plan(col, p, g, wanted, errors):
     if t == FT.TIMESTAMP2:
         fops, fcode = _fsp_part(col, p, g)
         ops = [("u", ">", "i", [f"{p}s"])] + fops
+        zero = f" if {p}s else None" if g.exact else ""  # the zero timestamp, as for TIMESTAMP
         if col.fsp == 0:
-            return _Plan(ops, [], f"_utc({p}s)")
-        code = fcode + [f"{p} = _utc({p}s).replace(microsecond={p}us) if {p}us > 0 else _utc({p}s)"]
+            return _Plan(ops, [], f"(_utc({p}s){zero})")
+        code = fcode + [f"{p} = (_utc({p}s).replace(microsecond={p}us) if {p}us > 0 else _utc({p}s)){zero}"]
         return _Plan(ops, code, p)
+    if t == FT.TIME2 and g.exact and _FSP_BYTES[col.fsp]:
+        return _plan_exact_time2(col, p)
     if t == FT.TIME2:
         fops, fcode = _fsp_part(col, p, g)
         ops = [("u", ">", "BH", [f"{p}h", f"{p}l"])] + fops
