@@ -104,6 +104,12 @@ class FlowSampleAdmin(admin.ModelAdmin):
     list_display = ("time", "instance", "subscription", "schema_name", "table_name", "count", "byte_size")
 
 
+@admin.register(models.SchemaVersion)
+class SchemaVersionAdmin(admin.ModelAdmin):
+    list_display = ("instance", "schema_name", "table_name", "binlog_file", "binlog_pos", "dropped", "refused")
+    list_filter = ("dropped",)
+
+
 @admin.register(models.Wave)
 class WaveAdmin(admin.ModelAdmin):
     list_display = ("name", "ip", "state", "last_heartbeat", "is_owner")

@@ -139,6 +139,43 @@ def apply_ddl(tables: dict, statement: str, default_schema: str) -> dict:
     return changes
 
 
+def tables_named(statement: str, default_schema: str) -> tuple:
+    """(names, exact): every (schema, table) a statement names, whatever it does to it (RENAME TABLE pairs
+    included); for a statement that cannot be parsed, every identifier as a table of the default schema
+    (exact False: some of them name no table)."""
+    text = expand_version_comments(statement).strip().rstrip(";")
+    match = re.match(r"\s*RENAME\s+TABLES?\s+(.*)$", text, re.I | re.S)
+    if match:
+        named = set()
+        for pair in _RENAME_PAIR.finditer(re.sub(r"/\*.*?\*/", " ", match.group(1), flags=re.S)):
+            a1, a2, b1, b2 = pair.groups()
+            named.add((_ident(a1), _ident(a2)) if a2 else (default_schema, _ident(a1)))
+            named.add((_ident(b1), _ident(b2)) if b2 else (default_schema, _ident(b1)))
+        return named, True
+    try:
+        parsed = sqlglot.parse(text, read="mysql")
+    except SqlglotError:
+        parsed = []
+    if not parsed or any(isinstance(node, exp.Command) for node in parsed if node is not None):
+        return {(default_schema, name) for name in _identifiers(text)}, False
+    return {_key(t, default_schema) for node in parsed if node is not None for t in node.find_all(exp.Table)
+            if t.name}, True
+
+
+def created_schema(statement: str) -> str:
+    """The schema a CREATE DATABASE / CREATE SCHEMA statement creates, else ''."""
+    text = expand_version_comments(statement).strip()
+    if not re.match(r"\s*CREATE\s+(DATABASE|SCHEMA)\b", text, re.I):
+        return ""
+    try:
+        node = sqlglot.parse_one(text, read="mysql")
+    except SqlglotError:
+        return ""
+    if not isinstance(node, exp.Create) or node.this is None:
+        return ""
+    return node.this.name or (node.this.args.get("db").name if node.this.args.get("db") is not None else "")
+
+
 class _Overlay:
     """The tables as the statement has left them so far: `changes` over `tables`."""
 

@@ -41,7 +41,7 @@ from .changefeed import IDLE_STATES
 from .events import Position
 from .lease import Fenced, LeaseKeeper
 from .source import instance_endpoint
-from .schema_history import SchemaHistory, binlog_statements
+from .schema_history import SYSTEM_SCHEMAS, SchemaHistory, binlog_statements, scan_server_id
 from .stream import READ_TIMEOUT_SECONDS, BinlogStream, StreamLost
 from .subscriptions import SubscriptionRuntime, TableMatcher, position_of
 
@@ -316,13 +316,13 @@ class Dump:
         conn = connect(host, port, user, password)
         try:
             with conn.cursor() as cur:
-                cur.execute("SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME NOT IN "
-                            "('mysql', 'sys', 'performance_schema', 'information_schema')")
+                cur.execute("SELECT SCHEMA_NAME FROM information_schema.SCHEMATA")
                 active = [rt for rt in self.runtimes.values() if rt.state not in IDLE_STATES]
                 # every schema a subscription may want a table of, tables or not yet (a CREATE TABLE to come)
-                schemas = {schema for (schema,) in cur.fetchall() if any(rt.tables.wants_schema(schema) for rt in active)}
+                schemas = {schema for (schema,) in cur.fetchall() if schema not in SYSTEM_SCHEMAS
+                           and any(rt.tables.wants_schema(schema) for rt in active)}
             scan = binlog_statements({"host": host, "port": int(port), "user": user, "passwd": password or "",
-                                      "charset": "utf8mb4"}, self.instance.slave_id or 1001, self.mariadb)
+                                      "charset": "utf8mb4"}, scan_server_id(self.instance.slave_id))
             self.schema_history.start(conn, start, schemas, scan)
         finally:
             conn.close()

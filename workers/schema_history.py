@@ -14,7 +14,7 @@ import logging
 
 from pymysqlreplication.constants import FIELD_TYPE
 
-from workers.ddl import Column, Refused, Table, apply_ddl, column_from_information_schema
+from workers.ddl import Column, Refused, Table, apply_ddl, column_from_information_schema, created_schema, tables_named
 from workers.events import Position
 
 log = logging.getLogger(__name__)
@@ -48,10 +48,6 @@ def read_tables(cursor, schemas) -> dict:
 
 def _text(value) -> str:
     return value.decode() if isinstance(value, (bytes, bytearray)) else value
-
-
-class HistoryError(Exception):
-    """Rows the history cannot name exactly: the dump stops with this reason, never a guessed column."""
 
 
 # The information_schema DATA_TYPEs a table map's column type may stand for (a mismatch means the history is
@@ -129,10 +125,11 @@ class SchemaHistory:
     def start(self, conn, start: Position, schemas, scan) -> None:
         """Snapshot the `schemas` the history does not follow yet, valid from `start` on.
 
-        information_schema is read now, the dump starts at `start` (its checkpoint, perhaps long ago): the
-        snapshot holds there only if no DDL on those schemas was written in between. `scan(start, end)`
-        yields (file, end position, statement, default schema) of the statements between two positions
-        (the binlog itself); any that changes a snapshotted table refuses the start."""
+        information_schema is read now; the dump starts at `start` (its checkpoint, perhaps long ago). The
+        snapshot holds there for every table no statement named in between: `scan(start, end)` yields
+        (file, end position, statement, default schema) of the statements between two positions (the binlog
+        itself). A table one did name has the snapshot's columns only from the last such statement on; its
+        rows before it are refused (their subscriptions stop with the reason), never named by a guess."""
         missing = sorted(set(schemas) - self.schemas)
         if not missing:
             return
@@ -141,23 +138,27 @@ class SchemaHistory:
             cur.execute("SHOW MASTER STATUS")
             row = cur.fetchone()
         end = Position(row[0], int(row[1]))
+        touched = {}  # (schema, table) -> (file, pos, statement): the last statement between that named it
         for file, pos, statement, default in scan(start, end):
-            try:
-                changed = apply_ddl(tables, statement, default)
-            except Refused as exc:
-                changed = dict.fromkeys(exc.tables)
-            if any(key[0] in missing for key in changed):
-                raise HistoryError(
-                    f"the schema history of {', '.join(missing)} cannot start at {start.binlog_file}:"
-                    f"{start.binlog_pos}: the statement at {file}:{pos} changed it after ({statement[:200]}); set "
-                    "the position after it (or to the current position) to start the history there")
+            named, exact = tables_named(statement, default)
+            for key in named:
+                if key[0] in missing and (exact or key in tables):
+                    touched[key] = (file, pos, statement)
         for schema in missing:  # the history follows the schema from here, tables or not (table_name "")
             self._save((schema, ""), start.binlog_file, start.binlog_pos, Table())
         for key, table in tables.items():
-            self._save(key, start.binlog_file, start.binlog_pos, table)
+            if key not in touched:
+                self._save(key, start.binlog_file, start.binlog_pos, table)
+        for key, (file, pos, statement) in touched.items():
+            self._save(key, start.binlog_file, start.binlog_pos, None, statement=statement, refused=(
+                f"the columns of {key[0]}.{key[1]} changed at {file}:{pos} ({statement[:200]}), after "
+                f"{start.binlog_file}:{start.binlog_pos} where the history starts and before its snapshot: its "
+                "rows in between are not named"))
+            self._save(key, file, pos, tables.get(key))  # the snapshot's columns hold after it (None: dropped)
         self.schemas.update(missing)
-        log.info("schema history of instance %s: %d tables of %s from %s:%s", self.instance_id, len(tables),
-                 ", ".join(missing), start.binlog_file, start.binlog_pos)
+        log.info("schema history of instance %s: %d tables of %s from %s:%s (%d named by a statement since)",
+                 self.instance_id, len(tables), ", ".join(missing), start.binlog_file, start.binlog_pos,
+                 len(touched))
 
     # --- the stream ---
 
@@ -244,6 +245,11 @@ class SchemaHistory:
     def apply(self, statement: str, default_schema: str, file: str, pos: int) -> None:
         """A DDL statement read at `file:pos` (its end): the tables it changes get a version from there.
         What it cannot understand on a followed table is recorded as refused: those rows stop there."""
+        schema = created_schema(statement)
+        if schema:  # a new database: followed from its creation, tables to come included
+            self._save((schema, ""), file, pos, Table(), statement=statement)
+            self.schemas.add(schema)
+            return
         if not self.schemas:
             return
         before = {}
@@ -265,7 +271,16 @@ class SchemaHistory:
                 self._save(key, file, pos, table, statement=statement)
 
 
-def binlog_statements(connection_settings: dict, server_id: int, mariadb: bool):
+SYSTEM_SCHEMAS = frozenset(("mysql", "sys", "performance_schema", "information_schema"))
+
+
+def scan_server_id(slave_id) -> int:
+    """The replication server id of a scan of the binlog for an instance: not the dump's own (a second
+    connection with that id would end the dump's), in a range Tower's slave ids do not take."""
+    return 0x7F000000 | ((slave_id or 1001) & 0xFFFFFF)
+
+
+def binlog_statements(connection_settings: dict, server_id: int):
     """scan(start, end) for SchemaHistory.start: the statements (not BEGIN/COMMIT) a source's binlog holds
     between two positions, as (file, end position, statement, default schema)."""
     from pymysqlreplication import BinLogStreamReader
@@ -299,4 +314,4 @@ def binlog_statements(connection_settings: dict, server_id: int, mariadb: bool):
     return scan
 
 
-__all__ = ["read_tables", "SchemaHistory", "HistoryError", "binlog_statements", "Column", "Table"]
+__all__ = ["read_tables", "SchemaHistory", "binlog_statements", "Column", "Table"]

@@ -29,7 +29,7 @@ from django.db.models import F, Max
 from django.utils import timezone
 
 from console.choices import DumpState, InstanceStatus
-from console.domain import fleet, sources, subscriptions
+from console.domain import fleet, schema_history, sources, subscriptions
 from console.domain.audit import record, record_change, snapshot
 from console.domain.caller import as_caller
 from console.domain.errors import DomainError
@@ -176,6 +176,7 @@ def register_by_manager(caller, group, host, port, user="", password="", slave_i
             start = {"file": binlog_file, "pos": int(binlog_pos), "gtid": gtid_set or ""}
         else:
             start = {**sources.master_status(instance), "gtid": ""}
+            schema_history.start_at(instance, start)
         _step(actor, instance, "start_dump", **_start(start["file"], start["pos"], start["gtid"],
                                                       list(candidates) or fleet.live_worker_names()[:3]))
         if leader:
@@ -413,6 +414,8 @@ def start_dump(caller, instance, position=None, full_sync=False, max_candidates=
         except (TypeError, ValueError):
             raise DomainError("invalid", "the position must be an integer", field="binlog_pos") from None
         sources.check_position(instance, start_file, start_pos)
+    if position is None:
+        schema_history.start_at(instance, status)
     candidates = fleet.live_worker_names()[:max_candidates]
     how = "from a position" if position is not None else "full sync then follow" if full_sync else "from now"
     _step(caller.actor, instance, "start_dump", message=how,
@@ -568,6 +571,7 @@ def register_source(caller, host, port, user, password, group_name="default"):
         _step(actor, instance, "approve", message="registered by a super admin's API job",
               comment="registered by a super admin's API job")
         _step(actor, instance, "grant", message=row_metadata_mode(report))
+        schema_history.start_at(instance, status)
         _step(actor, instance, "start_dump", **_start(status["file"], status["pos"], status["gtid"],
                                                       fleet.live_worker_names()[:3]))
     return instance

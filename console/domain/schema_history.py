@@ -4,6 +4,8 @@ The engine keeps the history (workers/schema_history.py); a statement it could n
 its table, and the subscriptions that want the table show why. `resnapshot_table` is the way on: the
 operator says the table's columns are, from that statement on, what the source's information_schema says now.
 """
+import logging
+
 from django.db import transaction
 from django.db.models import F
 
@@ -11,9 +13,36 @@ from console.domain import sources
 from console.domain.audit import record
 from console.domain.caller import as_caller
 from console.domain.errors import DomainError
-from console.domain.instances import require_admin
 from console.models import Instance, SchemaVersion
-from workers.schema_history import read_tables
+from workers import source
+from workers.events import Position
+from workers.schema_history import SYSTEM_SCHEMAS, SchemaHistory, binlog_statements, read_tables, scan_server_id
+
+log = logging.getLogger(__name__)
+
+
+def start_at(instance, status) -> None:
+    """Where a dump starts from the master's current position (`status`: {'file', 'pos'}), take the schema
+    history of every schema of a source whose row events do not name their columns, before the dump runs:
+    taken later by the dump, a DDL in between would leave its table's rows unnamed. A source that cannot be
+    asked now is left to the dump, which takes the snapshot itself when it starts."""
+
+    def schema_history_snapshot(conn):  # named as the question it asks (the audit row shows it)
+        metadata = source.variables(conn, "binlog_row_metadata").get("binlog_row_metadata")
+        if not source.row_metadata_problem(metadata):
+            return  # FULL: the events name their columns
+        with conn.cursor() as cur:
+            cur.execute("SELECT SCHEMA_NAME FROM information_schema.SCHEMATA")
+            schemas = [name for (name,) in cur.fetchall() if name not in SYSTEM_SCHEMAS]
+        host, port, user, password = source.instance_endpoint(instance)
+        scan = binlog_statements({"host": host, "port": int(port), "user": user, "passwd": password or "",
+                                  "charset": "utf8mb4"}, scan_server_id(instance.slave_id))
+        SchemaHistory(instance.pk).start(conn, Position(status["file"], int(status["pos"])), schemas, scan)
+
+    try:
+        sources.ask(instance, schema_history_snapshot)
+    except DomainError as exc:
+        log.warning("%s: no schema history snapshot now (%s); the dump takes it when it starts", instance, exc)
 
 
 def refused_tables(instance) -> list:
@@ -27,6 +56,8 @@ def refused_tables(instance) -> list:
 def resnapshot_table(caller, instance, schema, table):
     """Replace the table's refused version with the source's columns now, and start the dump again (fenced, as
     a set position does) so that the subscriptions stopped at it read its rows from there."""
+    from console.domain.instances import require_admin  # instances starts the history here (start_at)
+
     caller = as_caller(caller)
     require_admin(caller, instance, "re-snapshot a table's schema")
     if not schema or not table:

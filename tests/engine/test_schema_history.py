@@ -178,3 +178,74 @@ def test_full_events_are_cross_checked_with_the_history(workers, minimal_source,
     wait_for(lambda: "the schema history has (id, wrong)" in Subscription.objects.get(pk=sub.pk).error, 60,
              message="the mismatch as the subscription's error")
     assert "eng_minimal-t-3" not in redis_state(client, "eng_minimal-t-")
+
+
+@pytest.mark.slow
+def test_the_history_is_taken_when_the_dump_is_started(workers, minimal_source, redis_url):
+    """Starting the dump "from now" takes the history at once (console.domain.schema_history.start_at): a DDL
+    before any worker runs the dump is followed like any other."""
+    from console.domain import instances
+
+    src = minimal_source
+    src.execute("CREATE TABLE eng_minimal.t (id INT PRIMARY KEY, v INT)")
+    instance = make_instance(src)
+    Instance.objects.filter(pk=instance.pk).update(status="agree", binlog_file="", binlog_pos=0)
+    instance.refresh_from_db()
+    instances.start_dump("tester", instance)
+    assert SchemaVersion.objects.filter(instance=instance, schema_name="eng_minimal", table_name="t").exists()
+    src.execute("INSERT INTO eng_minimal.t VALUES (1, 1)")
+    src.execute("ALTER TABLE eng_minimal.t ADD COLUMN w VARCHAR(3) FIRST")
+    src.execute("INSERT INTO eng_minimal.t VALUES ('new', 2, 2)")
+    target, client = empty_redis_db(redis_url, 14)
+    make_subscription(instance, target, tables="eng_minimal.t")
+    workers.start("w1")
+    workers.start_beat()
+    wait_caught_up(instance, src)
+    assert redis_state(client, "eng_minimal-t-") == {"eng_minimal-t-1": {"id": 1, "v": 1},
+                                                     "eng_minimal-t-2": {"w": "new", "id": 2, "v": 2}}
+
+
+@pytest.mark.slow
+def test_a_ddl_racing_the_dumps_own_snapshot_stops_only_the_rows_before_it(workers, minimal_source, redis_url):
+    """A dump whose history is taken when it first runs (its start position chosen earlier): a table a
+    statement changed in between has the snapshot's columns only after that statement; its rows before it
+    stop their subscription with the reason, the other tables' rows go on."""
+    from console.models import Subscription
+
+    src = minimal_source
+    src.execute("CREATE TABLE eng_minimal.t (id INT PRIMARY KEY, v INT)")
+    src.execute("CREATE TABLE eng_minimal.u (id INT PRIMARY KEY, w INT)")
+    instance = make_instance(src)
+    src.execute("INSERT INTO eng_minimal.t VALUES (1, 1)")  # before the ALTER: its columns are not known
+    src.execute("ALTER TABLE eng_minimal.t ADD COLUMN x INT")
+    src.execute("INSERT INTO eng_minimal.u VALUES (1, 10)")
+    t_url, t_client = empty_redis_db(redis_url, 14)
+    u_url, u_client = empty_redis_db(redis_url, 13)
+    stopped = make_subscription(instance, t_url, name="t", tables="eng_minimal.t")
+    make_subscription(instance, u_url, name="u", tables="eng_minimal.u")
+    workers.start("w1")
+    workers.start_beat()
+    wait_for(lambda: "changed at" in Subscription.objects.get(pk=stopped.pk).error, 60,
+             message="the rows before the racing DDL refused")
+    assert "ADD COLUMN x" in Subscription.objects.get(pk=stopped.pk).error
+    wait_for(lambda: u_client.get("eng_minimal-u-1"), 30, message="the other table's rows")
+    assert t_client.dbsize() == 0
+
+
+@pytest.mark.slow
+def test_a_database_created_later_is_followed(workers, minimal_source, redis_url):
+    src = minimal_source
+    instance = make_instance(src)
+    target, client = empty_redis_db(redis_url, 14)
+    make_subscription(instance, target, tables="eng_*.*")
+    workers.start("w1")
+    workers.start_beat()
+    history_started(instance)
+    src.execute("CREATE DATABASE eng_later")
+    try:
+        src.execute("CREATE TABLE eng_later.t (id INT PRIMARY KEY, s SET('a', 'b'))")
+        src.execute("INSERT INTO eng_later.t VALUES (1, 'a,b')")
+        wait_caught_up(instance, src)
+        assert redis_state(client, "eng_later-t-") == {"eng_later-t-1": {"id": 1, "s": ["a", "b"]}}
+    finally:
+        src.execute("DROP DATABASE eng_later")
