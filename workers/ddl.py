@@ -144,14 +144,10 @@ def tables_named(statement: str, default_schema: str) -> tuple:
     included); for a statement that cannot be parsed, every identifier as a table of the default schema
     (exact False: some of them name no table)."""
     text = expand_version_comments(statement).strip().rstrip(";")
-    match = re.match(r"\s*RENAME\s+TABLES?\s+(.*)$", text, re.I | re.S)
-    if match:
-        named = set()
-        for pair in _RENAME_PAIR.finditer(re.sub(r"/\*.*?\*/", " ", match.group(1), flags=re.S)):
-            a1, a2, b1, b2 = pair.groups()
-            named.add((_ident(a1), _ident(a2)) if a2 else (default_schema, _ident(a1)))
-            named.add((_ident(b1), _ident(b2)) if b2 else (default_schema, _ident(b1)))
-        return named, True
+    if re.match(r"\s*RENAME\s+TABLES?\b", text, re.I):
+        pairs = _rename_pairs(text, default_schema)
+        if pairs is not None:
+            return {key for pair in pairs for key in pair}, True
     try:
         parsed = sqlglot.parse(text, read="mysql")
     except SqlglotError:
@@ -378,20 +374,30 @@ def _ident(text: str) -> str:
     return text[1:-1].replace("``", "`") if text.startswith("`") else text
 
 
-def _rename_tables(tables, text, statement, default_schema):
-    """RENAME TABLE a TO b [, c TO d …]: pairs applied in order, as the server does (so t -> _t_old,
-    _t_new -> t swaps); sqlglot leaves this statement unparsed."""
+def _rename_pairs(text, default_schema):
+    """[((schema, old), (schema, new))] of RENAME TABLE a TO b [, c TO d …] in order; None when not read."""
     body = re.sub(r"^\s*RENAME\s+TABLES?\s+", "", re.sub(r"/\*.*?\*/", " ", text, flags=re.S), flags=re.I)
-    changes = {}
-    view = _Overlay(tables, changes)
-    at = 0
+    pairs, at = [], 0
     while at < len(body):
         match = _RENAME_PAIR.match(body, at)
         if match is None or match.end() == at:
-            return _not_understood(tables, statement, default_schema, "RENAME TABLE not understood")
+            return None
         a1, a2, b1, b2 = match.groups()
-        old = (_ident(a1), _ident(a2)) if a2 else (default_schema, _ident(a1))
-        new = (_ident(b1), _ident(b2)) if b2 else (default_schema, _ident(b1))
+        pairs.append(((_ident(a1), _ident(a2)) if a2 else (default_schema, _ident(a1)),
+                      (_ident(b1), _ident(b2)) if b2 else (default_schema, _ident(b1))))
+        at = match.end()
+    return pairs
+
+
+def _rename_tables(tables, text, statement, default_schema):
+    """RENAME TABLE pairs applied in order, as the server does (so t -> _t_old, _t_new -> t swaps); sqlglot
+    leaves this statement unparsed."""
+    pairs = _rename_pairs(text, default_schema)
+    if pairs is None:
+        return _not_understood(tables, statement, default_schema, "RENAME TABLE not understood")
+    changes = {}
+    view = _Overlay(tables, changes)
+    for old, new in pairs:
         table = view.get(old)
         if table is not None:
             view[old] = None
@@ -400,5 +406,4 @@ def _rename_tables(tables, text, statement, default_schema):
             # an unknown table taking a tracked schema's name: its columns are unknown, never guessed
             raise Refused(statement, f"RENAME TABLE of {old[0]}.{old[1]}, which the schema history does not "
                           "know, into a schema it tracks", [new])
-        at = match.end()
     return changes

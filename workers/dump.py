@@ -41,7 +41,7 @@ from .changefeed import IDLE_STATES
 from .events import Position
 from .lease import Fenced, LeaseKeeper
 from .source import instance_endpoint
-from .schema_history import SYSTEM_SCHEMAS, SchemaHistory, binlog_statements, scan_server_id
+from .schema_history import SchemaHistory, start_on_source
 from .stream import READ_TIMEOUT_SECONDS, BinlogStream, StreamLost
 from .subscriptions import SubscriptionRuntime, TableMatcher, position_of
 
@@ -309,21 +309,15 @@ class Dump:
         self.piece_of = None
 
     def _start_schema_history(self, start: Position, endpoint):
-        """Snapshot the schemas of the wanted tables the history does not follow yet, valid from `start`."""
+        """Snapshot the schemas the history does not follow yet that a subscription may want a table of
+        (tables or not yet: a CREATE TABLE to come), valid from `start`."""
         from .source import connect
 
-        host, port, user, password = endpoint
-        conn = connect(host, port, user, password)
+        active = [rt for rt in self.runtimes.values() if rt.state not in IDLE_STATES]
+        conn = connect(*endpoint)
         try:
-            with conn.cursor() as cur:
-                cur.execute("SELECT SCHEMA_NAME FROM information_schema.SCHEMATA")
-                active = [rt for rt in self.runtimes.values() if rt.state not in IDLE_STATES]
-                # every schema a subscription may want a table of, tables or not yet (a CREATE TABLE to come)
-                schemas = {schema for (schema,) in cur.fetchall() if schema not in SYSTEM_SCHEMAS
-                           and any(rt.tables.wants_schema(schema) for rt in active)}
-            scan = binlog_statements({"host": host, "port": int(port), "user": user, "passwd": password or "",
-                                      "charset": "utf8mb4"}, scan_server_id(self.instance.slave_id))
-            self.schema_history.start(conn, start, schemas, scan)
+            start_on_source(self.schema_history, conn, endpoint, self.instance.slave_id, start,
+                            lambda schema: any(rt.tables.wants_schema(schema) for rt in active))
         finally:
             conn.close()
 

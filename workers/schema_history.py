@@ -280,6 +280,19 @@ def scan_server_id(slave_id) -> int:
     return 0x7F000000 | ((slave_id or 1001) & 0xFFFFFF)
 
 
+def start_on_source(history, conn, endpoint, slave_id, start: Position, wants_schema=lambda schema: True):
+    """history.start for the schemas of the source behind `conn` that `wants_schema` (every one but the
+    server's own by default), its binlog scanned through `endpoint` ((host, port, user, password), the
+    approved one)."""
+    with conn.cursor() as cur:
+        cur.execute("SELECT SCHEMA_NAME FROM information_schema.SCHEMATA")
+        schemas = [name for (name,) in cur.fetchall() if name not in SYSTEM_SCHEMAS and wants_schema(name)]
+    host, port, user, password = endpoint
+    scan = binlog_statements({"host": host, "port": int(port), "user": user, "passwd": password or "",
+                              "charset": "utf8mb4"}, scan_server_id(slave_id))
+    history.start(conn, start, schemas, scan)
+
+
 def binlog_statements(connection_settings: dict, server_id: int):
     """scan(start, end) for SchemaHistory.start: the statements (not BEGIN/COMMIT) a source's binlog holds
     between two positions, as (file, end position, statement, default schema)."""
@@ -314,4 +327,4 @@ def binlog_statements(connection_settings: dict, server_id: int):
     return scan
 
 
-__all__ = ["read_tables", "SchemaHistory", "binlog_statements", "Column", "Table"]
+__all__ = ["read_tables", "SchemaHistory", "start_on_source", "binlog_statements", "Column", "Table"]

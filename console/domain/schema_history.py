@@ -16,7 +16,7 @@ from console.domain.errors import DomainError
 from console.models import Instance, SchemaVersion
 from workers import source
 from workers.events import Position
-from workers.schema_history import SYSTEM_SCHEMAS, SchemaHistory, binlog_statements, read_tables, scan_server_id
+from workers.schema_history import SchemaHistory, read_tables, start_on_source
 
 log = logging.getLogger(__name__)
 
@@ -31,13 +31,8 @@ def start_at(instance, status) -> None:
         metadata = source.variables(conn, "binlog_row_metadata").get("binlog_row_metadata")
         if not source.row_metadata_problem(metadata):
             return  # FULL: the events name their columns
-        with conn.cursor() as cur:
-            cur.execute("SELECT SCHEMA_NAME FROM information_schema.SCHEMATA")
-            schemas = [name for (name,) in cur.fetchall() if name not in SYSTEM_SCHEMAS]
-        host, port, user, password = source.instance_endpoint(instance)
-        scan = binlog_statements({"host": host, "port": int(port), "user": user, "passwd": password or "",
-                                  "charset": "utf8mb4"}, scan_server_id(instance.slave_id))
-        SchemaHistory(instance.pk).start(conn, Position(status["file"], int(status["pos"])), schemas, scan)
+        start_on_source(SchemaHistory(instance.pk), conn, source.instance_endpoint(instance), instance.slave_id,
+                        Position(status["file"], int(status["pos"])))
 
     try:
         sources.ask(instance, schema_history_snapshot)

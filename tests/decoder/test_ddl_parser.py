@@ -3,7 +3,7 @@ derives from it (names, order, type, signedness, ENUM/SET members, primary key) 
 information_schema says afterwards."""
 import pytest
 
-from workers.ddl import Refused, Table, apply_ddl
+from workers.ddl import Refused, Table, apply_ddl, created_schema, tables_named
 from workers.schema_history import read_tables
 
 # (statement, run with the test database as default?) — unqualified statements run after USE <db>; `{db}`
@@ -79,3 +79,22 @@ def test_refused_statements_name_the_table(statement):
 ])
 def test_statements_on_untracked_tables_change_nothing(statement):
     assert apply_ddl({("db", "t"): Table()}, statement, "db") == {}
+
+
+@pytest.mark.parametrize("statement, named, exact", [
+    ("ALTER TABLE t ADD COLUMN x INT", {("db", "t")}, True),
+    ("RENAME TABLE t TO _t_old, other.`_t new` TO t", {("db", "t"), ("db", "_t_old"), ("other", "_t new")}, True),
+    ("CREATE TABLE t2 LIKE src.t", {("db", "t2"), ("src", "t")}, True),
+    ("DROP TABLE IF EXISTS a, b", {("db", "a"), ("db", "b")}, True),
+    ("ALTER TABLE t CONVERT TO CHARACTER SET latin1", {("db", "ALTER"), ("db", "TABLE"), ("db", "t")}, False),
+])
+def test_tables_named(statement, named, exact):
+    found, found_exact = tables_named(statement, "db")
+    assert found_exact == exact
+    assert named <= found if not exact else named == found
+
+
+def test_created_schema():
+    assert created_schema("CREATE DATABASE `new db`") == "new db"
+    assert created_schema("/*!40000 CREATE SCHEMA IF NOT EXISTS s2 */") == "s2"
+    assert created_schema("CREATE TABLE t (id INT)") == ""

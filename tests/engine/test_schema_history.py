@@ -23,6 +23,19 @@ def last_error(instance):
     return Instance.objects.get(pk=instance.pk).last_error
 
 
+def dumping(workers, src, redis_url, table_ddl, candidates=("w1",)):
+    """eng_minimal.t created with `table_ddl`, an instance dumping it into Redis db 14 from w1, its history
+    started: (instance, subscription, redis client)."""
+    src.execute(f"CREATE TABLE eng_minimal.t {table_ddl}")
+    instance = make_instance(src, candidates=candidates)
+    target, client = empty_redis_db(redis_url, 14)
+    sub = make_subscription(instance, target, tables="eng_minimal.t")
+    workers.start("w1")
+    workers.start_beat()
+    history_started(instance)
+    return instance, sub, client
+
+
 def history_started(instance):
     """Until the dump took its snapshot (a DDL between the instance's start and the snapshot refuses the start)."""
     wait_for(lambda: SchemaVersion.objects.filter(instance=instance).exists(), 60, message="the history's snapshot")
@@ -119,13 +132,7 @@ def test_kill_9_after_a_ddl_and_set_position_before_it(workers, minimal_source, 
     from console.domain import subscriptions
 
     src = minimal_source
-    src.execute("CREATE TABLE eng_minimal.t (id INT PRIMARY KEY, v INT)")
-    instance = make_instance(src, candidates=("w1", "w2"))
-    target, client = empty_redis_db(redis_url, 14)
-    sub = make_subscription(instance, target, tables="eng_minimal.t")
-    workers.start("w1")
-    workers.start_beat()
-    history_started(instance)
+    instance, sub, client = dumping(workers, src, redis_url, "(id INT PRIMARY KEY, v INT)", ("w1", "w2"))
     before_ddl = src.master()
     src.execute("INSERT INTO eng_minimal.t VALUES (1, 1), (2, 2)")
     src.execute("ALTER TABLE eng_minimal.t ADD COLUMN c INT NOT NULL DEFAULT 7 AFTER id")
@@ -153,13 +160,7 @@ def test_full_events_are_cross_checked_with_the_history(workers, minimal_source,
     from console.models import Subscription
 
     src = minimal_source
-    src.execute("CREATE TABLE eng_minimal.t (id INT PRIMARY KEY, e ENUM('a', 'b'))")
-    instance = make_instance(src, candidates=("w1", "w2"))
-    target, client = empty_redis_db(redis_url, 14)
-    sub = make_subscription(instance, target, tables="eng_minimal.t")
-    workers.start("w1")
-    workers.start_beat()
-    history_started(instance)
+    instance, sub, client = dumping(workers, src, redis_url, "(id INT PRIMARY KEY, e ENUM('a', 'b'))", ("w1", "w2"))
     src.execute("INSERT INTO eng_minimal.t VALUES (1, 'a')")
     wait_caught_up(instance, src)
     src.execute("SET GLOBAL binlog_row_metadata = 'FULL'")
