@@ -250,3 +250,20 @@ def test_a_database_created_later_is_followed(workers, minimal_source, redis_url
         assert redis_state(client, "eng_later-t-") == {"eng_later-t-1": {"id": 1, "s": ["a", "b"]}}
     finally:
         src.execute("DROP DATABASE eng_later")
+
+
+@pytest.mark.slow
+def test_generated_and_invisible_columns(workers, minimal_source, redis_url):
+    src = minimal_source
+    instance, _sub, client = dumping(workers, src, redis_url, "(id INT PRIMARY KEY, v INT)")
+    src.execute("ALTER TABLE eng_minimal.t ADD COLUMN g INT AS (v * 2) VIRTUAL, "
+                "ADD COLUMN s INT AS (v + 1) STORED AFTER id, ADD COLUMN h INT INVISIBLE DEFAULT 5")
+    src.execute("INSERT INTO eng_minimal.t (id, v) VALUES (1, 10)")
+    wait_caught_up(instance, src)
+    got = redis_state(client, "eng_minimal-t-")
+    with src.conn.cursor() as cur:
+        cur.execute("SELECT id, s, v, g, h FROM eng_minimal.t")
+        row = cur.fetchone()
+    # MariaDB logs virtual and invisible columns in the row image too: every column arrives, in table order
+    assert list(got["eng_minimal-t-1"].items()) == list(zip(("id", "s", "v", "g", "h"), row))
+    assert not last_error(instance)
