@@ -429,6 +429,7 @@ CREATE TABLE `schema_versions` (
   `commit_seq` bigint(20) unsigned NOT NULL CHECK (`commit_seq` >= 0),
   `columns` longtext CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL CHECK (json_valid(`columns`)),
   `primary_key` longtext CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL CHECK (json_valid(`primary_key`)),
+  `charset` varchar(64) NOT NULL,
   `dropped` tinyint(1) NOT NULL,
   `refused` longtext NOT NULL,
   `statement` longtext NOT NULL,

@@ -25,7 +25,7 @@ anything else sqlglot leaves as an unparsed command, when it names a table the h
 A library module: it imports neither console nor tower.
 """
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 
 import sqlglot
 from sqlglot import exp
@@ -55,22 +55,24 @@ class Column:
     data_type: str  # information_schema DATA_TYPE: int, varchar, enum, …
     unsigned: bool = False
     values: tuple | None = None  # the members of an ENUM or SET, in definition order
+    charset: str | None = None  # of a string column ("binary" for binary strings); None for the others
 
     def as_json(self) -> dict:
         return {"name": self.name, "type": self.data_type, "unsigned": self.unsigned,
-                "values": list(self.values) if self.values is not None else None}
+                "values": list(self.values) if self.values is not None else None, "charset": self.charset}
 
     @classmethod
     def from_json(cls, data: dict) -> "Column":
         values = data.get("values")
-        return cls(data["name"], data["type"], bool(data.get("unsigned")), tuple(values) if values is not None else None)
+        return cls(data["name"], data["type"], bool(data.get("unsigned")), tuple(values) if values is not None else None,
+                   data.get("charset"))
 
 
 @dataclass(frozen=True)
 class Table:
     columns: tuple = ()
     primary_key: tuple = ()
-    extra: dict = field(default_factory=dict, compare=False, hash=False)
+    charset: str | None = None  # the default of its new string columns (a schema's marker: the schema's)
 
     def index(self, name: str) -> int:
         """The position of a column, by MySQL's case-insensitive column names; -1 when absent."""
@@ -81,14 +83,26 @@ class Table:
         return [c.name for c in self.columns]
 
 
-def column_from_information_schema(name: str, data_type: str, column_type: str) -> Column:
-    """A Column from information_schema.COLUMNS (COLUMN_NAME, DATA_TYPE, COLUMN_TYPE)."""
+def column_from_information_schema(name: str, data_type: str, column_type: str, charset=None) -> Column:
+    """A Column from information_schema.COLUMNS (COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, CHARACTER_SET_NAME)."""
     data_type = data_type.lower()
     values = None
     if data_type in ("enum", "set"):
         inner = column_type[column_type.index("(") + 1:column_type.rindex(")")]
         values = tuple(_unquote_literal(m.group(1)) for m in _QUOTED.finditer(inner))
-    return Column(name, data_type, bool(_UNSIGNED.search(column_type)), values)
+    charset = "binary" if data_type in _BINARY_TYPES else charset.lower() if charset else None
+    return Column(name, data_type, bool(_UNSIGNED.search(column_type)), values, charset)
+
+
+_BINARY_TYPES = frozenset(("binary", "varbinary", "tinyblob", "blob", "mediumblob", "longblob"))
+_TEXT_TYPES = frozenset(("char", "varchar", "tinytext", "text", "mediumtext", "longtext", "enum", "set"))
+_CHARSET_ALIASES = {"utf8": "utf8mb3"}  # what MariaDB calls utf8 (information_schema says utf8mb3)
+
+
+def charset_of(charset=None, collation=None):
+    """A charset named directly or by one of its collations (`latin1_bin` is latin1's), as the server names it."""
+    name = (charset or (collation or "").split("_", 1)[0] or "").lower()
+    return _CHARSET_ALIASES.get(name, name) or None
 
 
 def _unquote_literal(text: str) -> str:
@@ -102,11 +116,12 @@ def expand_version_comments(statement: str) -> str:
     return _VERSION_COMMENT.sub(lambda m: f" {m.group(1)} ", statement)
 
 
-def apply_ddl(tables: dict, statement: str, default_schema: str) -> dict:
+def apply_ddl(tables: dict, statement: str, default_schema: str, schema_charset=lambda schema: None) -> dict:
     """{(schema, table): Table, or None for a dropped table} of what `statement` changes among `tables`
     ({(schema, table): Table}, the columns before it). Tables it does not know (a table nobody wants) are
     left out: their changes are nobody's business, unless the statement creates one (the caller decides
-    whether a new table is wanted). Raises Refused for what it cannot understand about a known table."""
+    whether a new table is wanted). `schema_charset(schema)`: a schema's default charset, for a CREATE TABLE
+    that names none. Raises Refused for what it cannot understand about a known table."""
     text = expand_version_comments(statement).strip().rstrip(";")
     if re.match(r"\s*RENAME\s+TABLES?\b", text, re.I):
         return _rename_tables(tables, text, statement, default_schema)
@@ -122,7 +137,7 @@ def apply_ddl(tables: dict, statement: str, default_schema: str) -> dict:
         if isinstance(node, exp.Alter) and (node.args.get("kind") or "").upper() == "TABLE":
             _alter(view, node, statement, default_schema)
         elif isinstance(node, exp.Create) and (node.args.get("kind") or "").upper() == "TABLE":
-            _create(view, node, statement, default_schema)
+            _create(view, node, statement, default_schema, schema_charset)
         elif isinstance(node, exp.Drop) and (node.args.get("kind") or "").upper() == "TABLE":
             for t in node.expressions or node.args.get("tables") or []:
                 key = _key(t, default_schema)
@@ -158,18 +173,20 @@ def tables_named(statement: str, default_schema: str) -> tuple:
             if t.name}, True
 
 
-def created_schema(statement: str) -> str:
-    """The schema a CREATE DATABASE / CREATE SCHEMA statement creates, else ''."""
+def created_schema(statement: str) -> tuple:
+    """(schema, its default charset or None) of a CREATE DATABASE / CREATE SCHEMA statement, else ("", None)."""
     text = expand_version_comments(statement).strip()
     if not re.match(r"\s*CREATE\s+(DATABASE|SCHEMA)\b", text, re.I):
-        return ""
+        return "", None
     try:
         node = sqlglot.parse_one(text, read="mysql")
     except SqlglotError:
-        return ""
+        return "", None
     if not isinstance(node, exp.Create) or node.this is None:
-        return ""
-    return node.this.name or (node.this.args.get("db").name if node.this.args.get("db") is not None else "")
+        return "", None
+    name = node.this.name or (node.this.args.get("db").name if node.this.args.get("db") is not None else "")
+    props = node.args.get("properties")
+    return name, _table_charset(props.expressions if props else [])
 
 
 class _Overlay:
@@ -218,7 +235,9 @@ def _identifiers(text: str):
         yield token.text
 
 
-def _column(node: exp.ColumnDef) -> Column:
+def _column(node: exp.ColumnDef, table_charset=None) -> Column:
+    """A column definition's Column; a string column without a charset or collation of its own takes the
+    table's default charset (as MODIFY and CHANGE do too)."""
     kind = node.args.get("kind")
     if kind is None:
         raise ValueError(f"column {node.name} has no type")
@@ -229,7 +248,31 @@ def _column(node: exp.ColumnDef) -> Column:
     if kind.this in (exp.DataType.Type.ENUM, exp.DataType.Type.SET):
         values = tuple(e.name for e in kind.expressions)
     unsigned = kind.this.name.startswith("U") and kind.this.name not in ("UUID", "UNKNOWN") or "UNSIGNED" in rendered
-    return Column(node.name, data_type, bool(unsigned), values)
+    charset = None
+    if kind.this == exp.DataType.Type.JSON:
+        charset = "utf8mb4"  # MariaDB's JSON: LONGTEXT CHARACTER SET utf8mb4 whatever the table's default
+    elif data_type in _BINARY_TYPES:
+        charset = "binary"
+    elif data_type in _TEXT_TYPES:
+        named = collation = None
+        for constraint in node.constraints:
+            if isinstance(constraint.kind, exp.CharacterSetColumnConstraint):
+                named = constraint.kind.name
+            elif isinstance(constraint.kind, exp.CollateColumnConstraint):
+                collation = constraint.kind.this.name  # a Column or an identifier naming the collation
+        charset = charset_of(named, collation) if named or collation else table_charset
+    return Column(node.name, data_type, bool(unsigned), values, charset)
+
+
+def _table_charset(properties):
+    """The default charset a CREATE or ALTER TABLE's options set, else None."""
+    named = collation = None
+    for p in properties or []:
+        if isinstance(p, exp.CharacterSetProperty):
+            named = p.name
+        elif isinstance(p, exp.CollateProperty):
+            collation = p.name
+    return charset_of(named, collation) if named or collation else None
 
 
 def _inline_primary_key(node: exp.ColumnDef) -> bool:
@@ -244,7 +287,7 @@ def _primary_key_columns(node) -> tuple:
     return tuple(names)
 
 
-def _create(view, node: exp.Create, statement, default_schema):
+def _create(view, node: exp.Create, statement, default_schema, schema_charset):
     schema_node = node.this
     if isinstance(schema_node, exp.Schema):
         key = _key(schema_node.this, default_schema)
@@ -258,21 +301,22 @@ def _create(view, node: exp.Create, statement, default_schema):
         source = view.get(_key(like.this, default_schema))
         if source is None:
             raise Refused(statement, "CREATE TABLE … LIKE a table the schema history does not know", [key])
-        view[key] = Table(source.columns, source.primary_key)
+        view[key] = Table(source.columns, source.primary_key, source.charset)
         return
     if node.expression is not None or not isinstance(schema_node, exp.Schema):
         raise Refused(statement, "CREATE TABLE … SELECT: its columns come from a query", [key])
+    charset = _table_charset(props.expressions if props else []) or schema_charset(key[0])
     columns, pk = [], ()
     for item in schema_node.expressions:
         if isinstance(item, exp.ColumnDef):
-            columns.append(_column(item))
+            columns.append(_column(item, charset))
             if _inline_primary_key(item):
                 pk = (item.name,)
         elif isinstance(item, exp.PrimaryKey):
             pk = _primary_key_columns(item)
         elif isinstance(item, exp.Constraint) and any(isinstance(e, exp.PrimaryKey) for e in item.expressions):
             pk = _primary_key_columns(next(e for e in item.expressions if isinstance(e, exp.PrimaryKey)))
-    view[key] = Table(tuple(columns), _canonical_pk(columns, pk))
+    view[key] = Table(tuple(columns), _canonical_pk(columns, pk), charset)
 
 
 def _canonical_pk(columns, pk) -> tuple:
@@ -287,12 +331,13 @@ def _alter(view, node: exp.Alter, statement, default_schema):
     if table is None:
         return  # a table the history does not track
     columns, pk = list(table.columns), list(table.primary_key)
+    charset = _table_charset(node.args.get("options")) or table.charset  # for the columns this ALTER defines
     new_key = key
     for action in node.args.get("actions") or []:
         if isinstance(action, exp.ColumnDef):  # ADD [COLUMN]
             if action.args.get("exists") and _find(columns, action.name) >= 0:
                 continue
-            column = _column(action)
+            column = _column(action, charset)
             _place(columns, column, action.args.get("position"), len(columns), statement)
             if _inline_primary_key(action):
                 pk = [column.name]
@@ -303,7 +348,7 @@ def _alter(view, node: exp.Alter, statement, default_schema):
             at = _find(columns, old_name)
             if at < 0:
                 raise Refused(statement, f"column {old_name} is not in the history's {key[0]}.{key[1]}", [key])
-            column = _column(definition)
+            column = _column(definition, charset)
             del columns[at]
             _place(columns, column, definition.args.get("position"), at, statement)
             pk = [column.name if n.lower() == old_name.lower() else n for n in pk]
@@ -312,7 +357,7 @@ def _alter(view, node: exp.Alter, statement, default_schema):
             at = _find(columns, old)
             if at < 0:
                 raise Refused(statement, f"column {old} is not in the history's {key[0]}.{key[1]}", [key])
-            columns[at] = Column(new, columns[at].data_type, columns[at].unsigned, columns[at].values)
+            columns[at] = replace(columns[at], name=new)
             pk = [new if n.lower() == old.lower() else n for n in pk]
         elif isinstance(action, exp.Drop) and (action.args.get("kind") or "").upper() == "COLUMN":
             for target in action.args.get("tables") or action.expressions:
@@ -338,7 +383,7 @@ def _alter(view, node: exp.Alter, statement, default_schema):
             continue  # defaults, indexes, foreign keys, constraints: no column changes
         else:
             raise Refused(statement, f"ALTER TABLE clause {action.key} is not understood", [key])
-    result = Table(tuple(columns), _canonical_pk(columns, pk))
+    result = Table(tuple(columns), _canonical_pk(columns, pk), charset)
     if new_key != key:
         view[key] = None
     view[new_key] = result

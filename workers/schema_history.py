@@ -14,7 +14,9 @@ import logging
 
 from pymysqlreplication.constants import FIELD_TYPE
 
-from workers.ddl import Column, Refused, Table, apply_ddl, column_from_information_schema, created_schema, tables_named
+from workers.ddl import (
+    Column, Refused, Table, apply_ddl, charset_of, column_from_information_schema, created_schema, tables_named,
+)
 from workers.events import Position
 
 log = logging.getLogger(__name__)
@@ -27,15 +29,15 @@ def read_tables(cursor, schemas) -> dict:
         return {}
     marks = ", ".join(["%s"] * len(schemas))
     cursor.execute(
-        "SELECT c.TABLE_SCHEMA, c.TABLE_NAME, c.COLUMN_NAME, c.DATA_TYPE, c.COLUMN_TYPE "
+        "SELECT c.TABLE_SCHEMA, c.TABLE_NAME, c.COLUMN_NAME, c.DATA_TYPE, c.COLUMN_TYPE, c.CHARACTER_SET_NAME "
         "FROM information_schema.COLUMNS c JOIN information_schema.TABLES t "
         "ON t.TABLE_SCHEMA = c.TABLE_SCHEMA AND t.TABLE_NAME = c.TABLE_NAME "
         f"WHERE c.TABLE_SCHEMA IN ({marks}) AND t.TABLE_TYPE = 'BASE TABLE' "
         "ORDER BY c.TABLE_SCHEMA, c.TABLE_NAME, c.ORDINAL_POSITION", schemas)
     columns = {}
-    for schema, table, name, data_type, column_type in cursor.fetchall():
+    for schema, table, name, data_type, column_type, charset in cursor.fetchall():
         columns.setdefault((_text(schema), _text(table)), []).append(
-            column_from_information_schema(_text(name), _text(data_type), _text(column_type)))
+            column_from_information_schema(_text(name), _text(data_type), _text(column_type), _text(charset)))
     cursor.execute(
         "SELECT TABLE_SCHEMA, TABLE_NAME, COLUMN_NAME FROM information_schema.STATISTICS "
         f"WHERE TABLE_SCHEMA IN ({marks}) AND INDEX_NAME = 'PRIMARY' "
@@ -43,7 +45,22 @@ def read_tables(cursor, schemas) -> dict:
     keys = {}
     for schema, table, name in cursor.fetchall():
         keys.setdefault((_text(schema), _text(table)), []).append(_text(name))
-    return {key: Table(tuple(cols), tuple(keys.get(key, ()))) for key, cols in columns.items()}
+    cursor.execute(
+        f"SELECT TABLE_SCHEMA, TABLE_NAME, TABLE_COLLATION FROM information_schema.TABLES WHERE TABLE_SCHEMA IN ({marks}) "
+        "AND TABLE_TYPE = 'BASE TABLE'", schemas)
+    charsets = {(_text(schema), _text(table)): charset_of(collation=_text(collation))
+                for schema, table, collation in cursor.fetchall()}
+    return {key: Table(tuple(cols), tuple(keys.get(key, ())), charsets.get(key)) for key, cols in columns.items()}
+
+
+def read_schema_charsets(cursor, schemas) -> dict:
+    """{schema: its default charset} (information_schema.SCHEMATA)."""
+    schemas = sorted(set(schemas))
+    if not schemas:
+        return {}
+    cursor.execute("SELECT SCHEMA_NAME, DEFAULT_CHARACTER_SET_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME "
+                   f"IN ({', '.join(['%s'] * len(schemas))})", schemas)
+    return {_text(schema): charset_of(_text(charset)) for schema, charset in cursor.fetchall()}
 
 
 def _text(value) -> str:
@@ -67,6 +84,10 @@ _FAMILIES = {
 }
 
 
+_STRING_TYPES = frozenset((FIELD_TYPE.VARCHAR, FIELD_TYPE.STRING, FIELD_TYPE.BLOB, FIELD_TYPE.VAR_STRING,
+                           FIELD_TYPE.ENUM, FIELD_TYPE.SET))
+
+
 def position_key(file: str, pos: int) -> int:
     return Position(file, pos).commit_seq
 
@@ -88,7 +109,7 @@ class SchemaHistory:
 
         for v in SchemaVersion.objects.filter(instance_id=self.instance_id).order_by("commit_seq"):
             table = None if v.dropped or v.refused else Table(
-                tuple(Column.from_json(c) for c in v.columns), tuple(v.primary_key))
+                tuple(Column.from_json(c) for c in v.columns), tuple(v.primary_key), v.charset or None)
             self._remember((v.schema_name, v.table_name), v.commit_seq, table, v.refused,
                            f"{v.binlog_file}:{v.binlog_pos}")
             self.schemas.add(v.schema_name)
@@ -112,6 +133,7 @@ class SchemaHistory:
             defaults={"binlog_file": file, "binlog_pos": pos, "dropped": table is None and not refused,
                       "columns": [c.as_json() for c in table.columns] if table else [],
                       "primary_key": list(table.primary_key) if table else [], "refused": refused,
+                      "charset": (table.charset or "") if table else "",
                       "statement": statement})
 
     def release(self) -> None:
@@ -135,6 +157,7 @@ class SchemaHistory:
             return
         with conn.cursor() as cur:
             tables = read_tables(cur, missing)
+            schema_charsets = read_schema_charsets(cur, missing)
             cur.execute("SHOW MASTER STATUS")
             row = cur.fetchone()
         end = Position(row[0], int(row[1]))
@@ -145,7 +168,7 @@ class SchemaHistory:
                 if key[0] in missing and (exact or key in tables):
                     touched[key] = (file, pos, statement)
         for schema in missing:  # the history follows the schema from here, tables or not (table_name "")
-            self._save((schema, ""), start.binlog_file, start.binlog_pos, Table())
+            self._save((schema, ""), start.binlog_file, start.binlog_pos, Table(charset=schema_charsets.get(schema)))
         for key, table in tables.items():
             if key not in touched:
                 self._save(key, start.binlog_file, start.binlog_pos, table)
@@ -211,6 +234,8 @@ class SchemaHistory:
                 column.set_values = list(known.values)
             if known.unsigned:
                 column.unsigned = True
+            if known.charset and column.character_set_name is None and column.type in _STRING_TYPES:
+                column.character_set_name = known.charset  # a server without row metadata: no charsets either
         return table.primary_key
 
     def cross_check(self, event, file):
@@ -242,12 +267,17 @@ class SchemaHistory:
                         f"{list(members)}, the schema history {list(known.values)}; re-snapshot the table's schema")
         return None
 
+    def _schema_charset(self, schema):
+        """The default charset of a followed schema (its marker's), for a CREATE TABLE that names none."""
+        versions = self.versions.get((schema, ""))
+        return versions[-1][1].charset if versions and versions[-1][1] is not None else None
+
     def apply(self, statement: str, default_schema: str, file: str, pos: int) -> None:
         """A DDL statement read at `file:pos` (its end): the tables it changes get a version from there.
         What it cannot understand on a followed table is recorded as refused: those rows stop there."""
-        schema = created_schema(statement)
+        schema, charset = created_schema(statement)
         if schema:  # a new database: followed from its creation, tables to come included
-            self._save((schema, ""), file, pos, Table(), statement=statement)
+            self._save((schema, ""), file, pos, Table(charset=charset), statement=statement)
             self.schemas.add(schema)
             return
         if not self.schemas:
@@ -260,7 +290,7 @@ class SchemaHistory:
             if table is not None:
                 before[key] = table
         try:
-            changes = apply_ddl(before, statement, default_schema)
+            changes = apply_ddl(before, statement, default_schema, self._schema_charset)
         except Refused as exc:
             for key in exc.tables:
                 self._save(key, file, pos, None, refused=f"{exc.reason}: {statement[:300]}", statement=statement)

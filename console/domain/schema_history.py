@@ -79,7 +79,7 @@ def resnapshot_table(caller, instance, schema, table):
         created = SchemaVersion.objects.create(
             instance=current, schema_name=schema, table_name=table, binlog_file=version.binlog_file,
             binlog_pos=version.binlog_pos, commit_seq=version.commit_seq,
-            columns=[c.as_json() for c in now.columns], primary_key=list(now.primary_key),
+            columns=[c.as_json() for c in now.columns], primary_key=list(now.primary_key), charset=now.charset or "",
             statement=f"re-snapshot by {caller.actor} after: {version.statement}"[:10000])
         if current.lease_expires is not None:  # the running dump starts again with the history as it is now
             Instance.objects.filter(pk=current.pk).update(leader_version=F("leader_version") + 1,

@@ -92,6 +92,8 @@ class SchemaVersion(models.Model):
     commit_seq = models.PositiveBigIntegerField(help_text="(file number << 32) | position")
     columns = models.JSONField(default=list, help_text="[{name, type, unsigned, values}] in table order")
     primary_key = models.JSONField(default=list)
+    charset = models.CharField(max_length=64, blank=True, default="",
+                               help_text="the table's default charset (a schema's marker row: the schema's)")
     dropped = models.BooleanField(default=False)
     refused = models.TextField(blank=True, default="", help_text="why the history stopped following this table")
     statement = models.TextField(blank=True, default="", help_text="the DDL that made this version; '' for a snapshot")

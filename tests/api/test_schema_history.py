@@ -37,9 +37,10 @@ def test_resnapshot_replaces_the_refused_version(world, api, refused):
     assert response.status_code == 200, response.content
     version = SchemaVersion.objects.get(instance=instance, schema_name=schema, table_name="t")
     assert version.refused == "" and version.commit_seq == (1 << 32) | 900
-    assert version.columns == [{"name": "id", "type": "bigint", "unsigned": True, "values": None},
-                               {"name": "e", "type": "enum", "unsigned": False, "values": ["x", "y"]},
-                               {"name": "v", "type": "text", "unsigned": False, "values": None}]
+    assert version.columns == [{"name": "id", "type": "bigint", "unsigned": True, "values": None, "charset": None},
+                               {"name": "e", "type": "enum", "unsigned": False, "values": ["x", "y"],
+                                "charset": "utf8mb4"},
+                               {"name": "v", "type": "text", "unsigned": False, "values": None, "charset": "utf8mb4"}]
     assert version.primary_key == ["id"]
     audit = AuditLog.objects.get(action="resnapshot_table", object_id=instance.pk)
     assert "CONVERT TO" not in str(audit.after) and audit.after["columns"] == ["id", "e", "v"]

@@ -4,7 +4,7 @@ information_schema says afterwards."""
 import pytest
 
 from workers.ddl import Refused, Table, apply_ddl, created_schema, tables_named
-from workers.schema_history import read_tables
+from workers.schema_history import read_schema_charsets, read_tables
 
 # (statement, run with the test database as default?) — unqualified statements run after USE <db>; `{db}`
 # is the test database, for the fully qualified ones.
@@ -18,6 +18,12 @@ STEPS = [
     "ALTER TABLE t MODIFY `select` ENUM('x','y''z','ü','new')",
     "ALTER TABLE t ADD s SET('p','q') CHARACTER SET latin1 COLLATE latin1_bin, ADD d2 DECIMAL(4,4)",
     "ALTER TABLE t MODIFY s SET('p','q','r') CHARACTER SET utf8mb4",
+    "ALTER TABLE t ADD l1 VARCHAR(5) COLLATE latin1_german1_ci, ADD bl BLOB, ADD vb VARBINARY(4), ADD js JSON",
+    "ALTER TABLE t DEFAULT CHARSET = latin1, ADD l2 TEXT",
+    "ALTER TABLE t MODIFY l1 VARCHAR(6), ADD u8 CHAR(2) CHARACTER SET utf8",
+    "CREATE TABLE cs (id INT PRIMARY KEY, a VARCHAR(3), b VARCHAR(3) CHARACTER SET ascii) DEFAULT CHARSET=latin1",
+    "CREATE TABLE cs2 (id INT PRIMARY KEY, a TINYTEXT) COLLATE=utf8mb4_bin",
+    "DROP TABLE cs, cs2",
     "ALTER TABLE t ADD COLUMN g INT AS (id + 1) VIRTUAL, ADD COLUMN h INT INVISIBLE",
     "ALTER TABLE t /*!50100 ADD COLUMN vc INT */",
     "ALTER TABLE t ADD INDEX ix (first_col), ALTER COLUMN h SET DEFAULT 3, ENGINE=InnoDB",
@@ -36,25 +42,24 @@ STEPS = [
 ]
 
 
-def comparable(tables):
-    # MariaDB writes JSON as LONGTEXT; FLOAT's signedness aside, every field of a column is compared
-    return {k: Table(tuple(c for c in t.columns), t.primary_key) for k, t in tables.items()}
-
-
 def test_every_step_matches_information_schema(capture):
     db, cur = capture.db, capture.cur
     history = {}
     for step in STEPS:
         statement = step.format(db=db)
         cur.execute(statement)
-        changes = apply_ddl(history, statement, db)
+        changes = apply_ddl(history, statement, db, read_schema_charsets(cur, [db]).get)
         for key, table in changes.items():
             if table is None:
                 history.pop(key, None)
             else:
                 history[key] = table
         actual = read_tables(cur, [db])
-        assert comparable(history) == comparable(actual), statement
+        for key in set(history) | set(actual):
+            mine, theirs = history.get(key), actual.get(key)
+            assert mine == theirs, (statement, key, [
+                (a, b) for a, b in zip(mine.columns if mine else (), theirs.columns if theirs else ()) if a != b],
+                mine and mine.charset, theirs and theirs.charset)
 
 
 @pytest.mark.parametrize("statement", [
@@ -95,6 +100,7 @@ def test_tables_named(statement, named, exact):
 
 
 def test_created_schema():
-    assert created_schema("CREATE DATABASE `new db`") == "new db"
-    assert created_schema("/*!40000 CREATE SCHEMA IF NOT EXISTS s2 */") == "s2"
-    assert created_schema("CREATE TABLE t (id INT)") == ""
+    assert created_schema("CREATE DATABASE `new db`") == ("new db", None)
+    assert created_schema("/*!40000 CREATE SCHEMA IF NOT EXISTS s2 */ CHARACTER SET latin1") == ("s2", "latin1")
+    assert created_schema("CREATE SCHEMA s3 DEFAULT COLLATE latin1_bin") == ("s3", "latin1")
+    assert created_schema("CREATE TABLE t (id INT)") == ("", None)
