@@ -9,14 +9,15 @@ its business, not a regex's). A statement it cannot understand, on a table it wo
 
 Why a parser and not a replay on a scratch server: a replay needs a MySQL-compatible server beside every
 deployment (the demo's metadata DB is SQLite) and the source's exact version and SQL mode to be exact; the
-columns a row event carries (names, order, ENUM/SET members, signedness, primary key) are what the parser
+columns a row event carries (names, order, ENUM/SET members, signedness, charsets, primary key) are what the parser
 must get right, and tests/decoder/test_ddl_parser.py holds it to the real server's information_schema after
 every statement it understands.
 
 Understood: CREATE TABLE (columns, inline and table primary keys; IF NOT EXISTS), CREATE TABLE … LIKE,
 DROP TABLE, TRUNCATE, RENAME TABLE (any number of pairs, so the gh-ost / pt-osc swap), ALTER TABLE with any
 number of ADD / DROP / MODIFY / CHANGE / RENAME COLUMN (FIRST, AFTER), ADD / DROP PRIMARY KEY, RENAME TO,
-index, default, constraint and table-option clauses (which change no column), DROP DATABASE, and every
+table charset options (DEFAULT CHARSET, COLLATE: the default of the string columns defined after), index,
+default, constraint and other table-option clauses (which change no column), CREATE / DROP DATABASE, and every
 statement that names no table (CREATE INDEX, views, routines, grants …). Version comments (`/*!50100 …*/`,
 MariaDB's `/*M!100100 …*/`) are executed as the server does.
 Refused: CREATE TABLE … SELECT, ALTER TABLE … CONVERT TO CHARACTER SET, `ADD COLUMN (a, b)` lists, and
