@@ -161,6 +161,10 @@ class SchemaHistory:
             cur.execute("SHOW MASTER STATUS")
             row = cur.fetchone()
         end = Position(row[0], int(row[1]))
+        if not start.binlog_file:
+            # a start given as a GTID set alone: no position to scan from, so the snapshot holds from now
+            # on only (rows read before it find no version and stop, never named by a guess)
+            start = end
         touched = {}  # (schema, table) -> (file, pos, statement): the last statement between that named it
         for file, pos, statement, default in scan(start, end):
             named, exact = tables_named(statement, default)
