@@ -10,13 +10,21 @@ from .conftest import Source, empty_redis_db, make_instance, make_subscription, 
 from .expect import diff_states, expected_state
 
 
-@pytest.fixture
-def minimal_source(tmp_path):
-    server = PrivateServer("mariadb", tmp_path / "mariadb", row_metadata="MINIMAL").start()
-    src = Source(f"mysql://root@127.0.0.1:{server.port}/", "eng_minimal")
-    yield src
-    src.conn.close()
+@pytest.fixture(scope="module")
+def minimal_server(tmp_path_factory):
+    """One private `mariadbd --binlog-row-metadata=MINIMAL` for the module's tests (each has its own schema
+    contents, instance and workers)."""
+    server = PrivateServer("mariadb", tmp_path_factory.mktemp("mariadb"), row_metadata="MINIMAL").start()
+    yield server
     server.stop()
+
+
+@pytest.fixture
+def minimal_source(minimal_server):
+    src = Source(f"mysql://root@127.0.0.1:{minimal_server.port}/", "eng_minimal")
+    yield src
+    src.execute("SET GLOBAL binlog_row_metadata = 'MINIMAL'")  # as the next test expects it (one switches it)
+    src.conn.close()
 
 
 def last_error(instance):
