@@ -23,9 +23,10 @@ if [ $# -eq 0 ]; then
   # the run's own test database there), as a deployment of several worker hosts runs them.
   metadata=$(.venv/bin/python -c 'from tower.services_env import load_into_environ; import os; load_into_environ(); print(os.environ["TOWER_SOURCE_URL"].rstrip("/") + "/tower")')
   echo "== tests/engine tests/targets tests/filters with the metadata DB on MySQL"
-  # (the schema history's property test runs once: what it checks does not depend on the metadata DB)
+  # (the schema history's end-to-end tests run once: its metadata writes are one table's inserts, and the
+  # second pass would cost about two minutes of a CI run that must stay under forty)
   TOWER_DATABASE_URL="$metadata" .venv/bin/python -m pytest tests/engine tests/targets tests/filters \
-    --ignore=tests/engine/test_schema_history_property.py || rc=1
+    --ignore=tests/engine/test_schema_history_property.py --ignore=tests/engine/test_schema_history.py || rc=1
 fi
 [ $checks -eq 0 ] || { echo "lint, import contracts or migrations failed (above)"; [ $rc -ne 0 ] || rc=1; }
 if [ $started -eq 1 ]; then
