@@ -455,18 +455,14 @@ class BinlogStream:
                             f"rows of {schema}.{table} at {file}:{event.packet.log_pos} do not name their columns "
                             "(written while binlog_row_metadata was not FULL); set the position past them to go on")
                     pk = self.schema_history.name_columns(event, file)
-                    if pk.__class__ is str:  # the history cannot name them: why, for whoever wants the table
-                        if self._unreadable is None:
-                            self._unreadable = {}
-                        self._unreadable.setdefault((schema, table), pk)
+                    if pk.__class__ is str:  # the history cannot name them
+                        self._cannot_name(schema, table, pk)
                         continue
                 else:
                     if self.schema_history is not None:
                         problem = self.schema_history.cross_check(event, file)
                         if problem is not None:
-                            if self._unreadable is None:
-                                self._unreadable = {}
-                            self._unreadable.setdefault((schema, table), problem)
+                            self._cannot_name(schema, table, problem)
                             continue
                     pk = event.primary_key
                     pk = (pk,) if isinstance(pk, str) and pk else (tuple(pk) if pk else ())
@@ -629,6 +625,13 @@ class BinlogStream:
         file, end, timestamp = self._passed
         self._passed, self._passed_at = None, time.monotonic()
         self._put(Transaction([], Position(file, end, gtids.text()), timestamp, {}))
+
+    def _cannot_name(self, schema, table, why):
+        """Rows of a table the schema history cannot name, left out of the transaction: why, for whoever
+        wants the table (Transaction.unreadable)."""
+        if self._unreadable is None:
+            self._unreadable = {}
+        self._unreadable.setdefault((schema, table), why)
 
     def _hand_piece(self, changes, file, timestamp, gtids, trx_gtid, sizes, jsons, held):
         """Hand over the changes read so far of a transaction that outgrew a piece (not its last piece)."""

@@ -44,6 +44,16 @@ def dumping(workers, src, redis_url, table_ddl, candidates=("w1",)):
     return instance, sub, client
 
 
+def two_tables(instance, redis_url):
+    """Subscriptions `t` (Redis db 14) and `u` (db 13) to eng_minimal.t and .u: (t's subscription, t's and u's
+    Redis clients)."""
+    t_url, t_client = empty_redis_db(redis_url, 14)
+    u_url, u_client = empty_redis_db(redis_url, 13)
+    stopped = make_subscription(instance, t_url, name="t", tables="eng_minimal.t")
+    make_subscription(instance, u_url, name="u", tables="eng_minimal.u")
+    return stopped, t_client, u_client
+
+
 def history_started(instance):
     """Until the dump took its snapshot (a DDL between the instance's start and the snapshot refuses the start)."""
     wait_for(lambda: SchemaVersion.objects.filter(instance=instance).exists(), 60, message="the history's snapshot")
@@ -100,10 +110,7 @@ def test_a_statement_the_history_cannot_follow_stops_only_its_table(workers, min
     src.execute("CREATE TABLE eng_minimal.t (id INT PRIMARY KEY, v VARCHAR(10))")
     src.execute("CREATE TABLE eng_minimal.u (id INT PRIMARY KEY, w INT)")
     instance = make_instance(src)
-    t_url, t_client = empty_redis_db(redis_url, 14)
-    u_url, u_client = empty_redis_db(redis_url, 13)
-    stopped = make_subscription(instance, t_url, name="t", tables="eng_minimal.t")
-    make_subscription(instance, u_url, name="u", tables="eng_minimal.u")
+    stopped, t_client, u_client = two_tables(instance, redis_url)
     workers.start("w1")
     workers.start_beat()
     history_started(instance)
@@ -228,10 +235,7 @@ def test_a_ddl_racing_the_dumps_own_snapshot_stops_only_the_rows_before_it(worke
     src.execute("INSERT INTO eng_minimal.t VALUES (1, 1)")  # before the ALTER: its columns are not known
     src.execute("ALTER TABLE eng_minimal.t ADD COLUMN x INT")
     src.execute("INSERT INTO eng_minimal.u VALUES (1, 10)")
-    t_url, t_client = empty_redis_db(redis_url, 14)
-    u_url, u_client = empty_redis_db(redis_url, 13)
-    stopped = make_subscription(instance, t_url, name="t", tables="eng_minimal.t")
-    make_subscription(instance, u_url, name="u", tables="eng_minimal.u")
+    stopped, t_client, u_client = two_tables(instance, redis_url)
     workers.start("w1")
     workers.start_beat()
     wait_for(lambda: "changed at" in Subscription.objects.get(pk=stopped.pk).error, 60,
